@@ -1,0 +1,3 @@
+export * from './status.js';
+export * from './codes.js';
+export * from './frames.js';

@@ -1,0 +1,91 @@
+/** Loads the apps: from PRESENTLY_CONFIG, or a development app kept in the data directory. */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ConfigError, normalizeApp, type AppSettings } from './settings.js';
+import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from './server-options.js';
+
+export interface LoadedConfig {
+  apps: AppSettings[];
+  /** Where the apps came from. */
+  source: string;
+  /** True when the development app was made by this start. */
+  createdDevApp: boolean;
+}
+
+export const DEV_APP_FILE = 'dev-app.json';
+
+function intFromEnv(name: string, value: string | undefined, dflt: number): number {
+  if (value === undefined || value === '') return dflt;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name}: must be a non-negative integer, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** Server options from the environment and the config file's optional `server` object. */
+export function serverOptionsFrom(env: NodeJS.ProcessEnv, fileServer: Record<string, unknown> = {}): ServerOptions {
+  const o: ServerOptions = { ...DEFAULT_SERVER_OPTIONS };
+  for (const k of ['maxFrameBytes', 'loginTimeoutMs', 'maxSendQueueBytes'] as const) {
+    const v = fileServer[k];
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new ConfigError(`server.${k}: must be a positive integer`);
+    o[k] = v;
+  }
+  o.host = env.HOST || o.host;
+  o.port = intFromEnv('PORT', env.PORT, o.port);
+  o.dataDir = env.PRESENTLY_DATA_DIR || o.dataDir;
+  o.configPath = env.PRESENTLY_CONFIG || undefined;
+  o.logLevel = env.LOG_LEVEL || o.logLevel;
+  return o;
+}
+
+export function readConfigFile(path: string): { apps: unknown[]; server: Record<string, unknown> } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${path}: cannot read JSON (${(err as Error).message})`);
+  }
+  if (typeof raw !== 'object' || raw === null || !Array.isArray((raw as { apps?: unknown }).apps)) {
+    throw new ConfigError(`${path}: must be an object with an "apps" list`);
+  }
+  const server = (raw as { server?: unknown }).server ?? {};
+  if (typeof server !== 'object' || server === null || Array.isArray(server)) throw new ConfigError(`${path}: "server" must be an object`);
+  return { apps: (raw as { apps: unknown[] }).apps, server: server as Record<string, unknown> };
+}
+
+/** Reads and validates the apps; makes the development app on a first start without config. */
+export function loadApps(options: ServerOptions): LoadedConfig {
+  if (options.configPath) {
+    const path = resolve(options.configPath);
+    const { apps } = readConfigFile(path);
+    if (apps.length === 0) throw new ConfigError(`${path}: "apps" is empty`);
+    const list = apps.map((a, i) => normalizeApp(a, `apps[${i}]`));
+    const seen = new Set<number>();
+    for (const a of list) {
+      if (seen.has(a.SDKAppID)) throw new ConfigError(`${path}: SDKAppID ${a.SDKAppID} appears twice`);
+      seen.add(a.SDKAppID);
+    }
+    return { apps: list, source: path, createdDevApp: false };
+  }
+  mkdirSync(options.dataDir, { recursive: true });
+  const file = join(options.dataDir, DEV_APP_FILE);
+  let created = false;
+  if (!existsSync(file)) {
+    const dev = {
+      apps: [
+        {
+          SDKAppID: 1400000001,
+          secretKey: randomBytes(24).toString('hex'),
+          edition: 'premium',
+          admins: ['administrator'],
+          userStatus: { queryAndNotify: true, friendAutoNotify: true },
+        },
+      ],
+    };
+    writeFileSync(file, `${JSON.stringify(dev, null, 2)}\n`, { mode: 0o600 });
+    created = true;
+  }
+  const { apps } = readConfigFile(file);
+  return { apps: apps.map((a, i) => normalizeApp(a, `apps[${i}]`)), source: resolve(file), createdDevApp: created };
+}

@@ -1,0 +1,30 @@
+/** Process-wide options (not per app). Each has a default and an environment variable. */
+export interface ServerOptions {
+  /** Interface to listen on. env HOST. @default '127.0.0.1' */
+  host: string;
+  /** Port for WebSocket and HTTP; 0 picks a free one. env PORT. @default 8080 */
+  port: number;
+  /** Where the SQLite file and the development app live. env PRESENTLY_DATA_DIR. @default './data' */
+  dataDir: string;
+  /** JSON config file with the apps. env PRESENTLY_CONFIG. @default none (a development app is made) */
+  configPath: string | undefined;
+  /** Largest WebSocket frame the server reads, bytes (S32). @default 16384 */
+  maxFrameBytes: number;
+  /** An unauthenticated socket must log in within this, ms. @default 10000 */
+  loginTimeoutMs: number;
+  /** A socket whose unsent data passes this is closed as a slow consumer, bytes. @default 4194304 */
+  maxSendQueueBytes: number;
+  /** Log level (pino). env LOG_LEVEL. @default 'info' */
+  logLevel: string;
+}
+
+export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
+  host: '127.0.0.1',
+  port: 8080,
+  dataDir: './data',
+  configPath: undefined,
+  maxFrameBytes: 16_384,
+  loginTimeoutMs: 10_000,
+  maxSendQueueBytes: 4 * 1024 * 1024,
+  logLevel: 'info',
+});

@@ -1,0 +1,633 @@
+/**
+ * The presence engine: every rule of user-status.md for one app, with no I/O.
+ * It takes events (login, logout, disconnect, kick, set custom status, subscribe, friendship
+ * changes, time passing) and tells its ports who must hear what and which facts to persist.
+ * All methods are synchronous; `now` (ms since the epoch) is always passed in.
+ */
+import {
+  ErrorCode,
+  KickType,
+  PresentlyError,
+  UserStatus,
+  isValidUserID,
+  utf8Length,
+  type FailureItem,
+  type KickTypeValue,
+  type Platform,
+  type StatusType,
+  type UserStatusInfo,
+  messageFor,
+} from '@presently/protocol';
+import type { AppSettings } from '../config/settings.js';
+import type { AppSnapshot, DisconnectReason, EnginePorts, FriendMeta, Session, StatusChange } from './types.js';
+
+type RateOp = 'query' | 'subscribe' | 'unsubscribe';
+
+interface UserRec<S> {
+  readonly userID: string;
+  /** Live sessions, oldest first. */
+  sessions: Session<S>[];
+  /** Durable login state: device keys logged in and not logged out (live or not) (S3, S4). */
+  loginKeys: Set<string>;
+  /** Second of the last REST kick: tickets made at or before it are refused (S28). */
+  kickedAt: number;
+  /** When the user last stopped being ONLINE (ms); 0 while online or never (S19). */
+  offlineSince: number;
+  nick: string;
+  faceUrl: string;
+  customStatus: string;
+  statusType: StatusType;
+  /** Targets this user subscribed to; Map order is subscription order, oldest first (S16). */
+  subs: Map<string, number>;
+  /** Users subscribed to this user. */
+  subscribers: Set<string>;
+  /** This user's friend list. */
+  friends: Map<string, FriendMeta>;
+  /** Users who have this user in their friend list (they hear its changes, S21c). */
+  friendOf: Set<string>;
+  rate: Record<RateOp, number[]> | null;
+  /** Fan-out stamp: dedupes receivers of one change without allocating (S22). */
+  mark: number;
+}
+
+class Change implements StatusChange {
+  private cached: string | undefined;
+  constructor(readonly info: UserStatusInfo) {}
+  json(): string {
+    return (this.cached ??= JSON.stringify(this.info));
+  }
+}
+
+export interface LoginParams<S> {
+  userID: string;
+  platform: Platform;
+  instanceId: string;
+  sessionId: string;
+  /** `TLS.time` of the ticket that proved this login (S28). */
+  ticketTime: number;
+  sink: S;
+}
+
+export interface QueryOnlineItem {
+  To_Account: string;
+  Status: 'Online' | 'PushOnline' | 'Offline';
+  Detail?: Array<{ Platform: string; Status: 'Online' | 'PushOnline' }>;
+}
+
+/** REST names platforms as the hosted service does: a Windows session is a `PC` (compat.md §3). */
+export function restPlatform(p: string): string {
+  return p === 'Windows' ? 'PC' : p;
+}
+
+function kickTypeFor(victim: Platform): KickTypeValue {
+  // S26: a web instance pushed out by another is `multipleAccount`; a native device `multipleDevice`.
+  return victim === 'Web' ? KickType.MULT_ACCOUNT : KickType.MULT_DEVICE;
+}
+
+function fail(code: number, message?: string): never {
+  throw new PresentlyError(code, message ?? messageFor(code));
+}
+
+export class AppEngine<S> {
+  private readonly users = new Map<string, UserRec<S>>();
+  /** Users not online who hold subscriptions: the only ones S19 expiry must look at. */
+  private readonly expiryCandidates = new Set<UserRec<S>>();
+  private stamp = 0;
+  private subSeq = 0;
+  private liveSessions = 0;
+
+  constructor(
+    private settingsRef: AppSettings,
+    private readonly ports: EnginePorts<S>,
+  ) {}
+
+  get settings(): AppSettings {
+    return this.settingsRef;
+  }
+  get app(): number {
+    return this.settingsRef.SDKAppID;
+  }
+  /** New settings take effect for the next request (the integrations issue's settings API). */
+  updateSettings(next: AppSettings): void {
+    this.settingsRef = next;
+  }
+
+  // ---- loading ---------------------------------------------------------------------------------
+
+  /** Loads durable state. Every user starts without live sessions: logged in means OFFLINE. */
+  load(snap: AppSnapshot, now: number): void {
+    for (const a of snap.accounts) {
+      const u = this.newUser(a.userID);
+      u.loginKeys = new Set(a.loginKeys);
+      u.kickedAt = a.kickedAt;
+      u.offlineSince = a.offlineSince || now;
+      u.nick = a.nick ?? '';
+      u.faceUrl = a.faceUrl ?? '';
+      u.statusType = u.loginKeys.size > 0 ? UserStatus.OFFLINE : UserStatus.UNLOGINED;
+      this.users.set(a.userID, u);
+    }
+    for (const f of snap.friends) {
+      const a = this.users.get(f.from);
+      const b = this.users.get(f.to);
+      if (!a || !b) continue;
+      a.friends.set(f.to, { remark: f.remark, groups: f.groups, addSource: f.addSource, addTime: f.addTime });
+      b.friendOf.add(f.from);
+    }
+    for (const s of snap.subscriptions) {
+      const a = this.users.get(s.userID);
+      const b = this.users.get(s.target);
+      if (!a || !b) continue;
+      a.subs.set(s.target, s.seq);
+      b.subscribers.add(s.userID);
+      if (s.seq > this.subSeq) this.subSeq = s.seq;
+      this.expiryCandidates.add(a);
+    }
+  }
+
+  private newUser(userID: string): UserRec<S> {
+    return {
+      userID,
+      sessions: [],
+      loginKeys: new Set(),
+      kickedAt: 0,
+      offlineSince: 0,
+      nick: '',
+      faceUrl: '',
+      customStatus: '',
+      statusType: UserStatus.UNLOGINED,
+      subs: new Map(),
+      subscribers: new Set(),
+      friends: new Map(),
+      friendOf: new Set(),
+      rate: null,
+      mark: 0,
+    };
+  }
+
+  // ---- reading ---------------------------------------------------------------------------------
+
+  hasAccount(userID: string): boolean {
+    return this.users.has(userID);
+  }
+  accountCount(): number {
+    return this.users.size;
+  }
+  sessionCount(): number {
+    return this.liveSessions;
+  }
+
+  /** S11: `{ userID, statusType, customStatus }` of one account, or undefined. */
+  statusOf(userID: string): UserStatusInfo | undefined {
+    const u = this.users.get(userID);
+    return u ? { userID, statusType: u.statusType, customStatus: u.customStatus } : undefined;
+  }
+
+  /** Counts per general status (for the console and metrics). */
+  statusCounts(): { online: number; offline: number; unlogined: number } {
+    let online = 0;
+    let offline = 0;
+    let unlogined = 0;
+    for (const u of this.users.values()) {
+      if (u.statusType === UserStatus.ONLINE) online++;
+      else if (u.statusType === UserStatus.OFFLINE) offline++;
+      else unlogined++;
+    }
+    return { online, offline, unlogined };
+  }
+
+  subscriptionsOf(userID: string): string[] {
+    return [...(this.users.get(userID)?.subs.keys() ?? [])];
+  }
+
+  /** S13/S18/S21: others' statuses need the premium edition and the query switch. */
+  private othersAllowed(): boolean {
+    return this.settingsRef.edition === 'premium' && this.settingsRef.userStatus.queryAndNotify;
+  }
+
+  // ---- sessions (S2-S6, S25-S28) -----------------------------------------------------------------
+
+  /**
+   * Opens a session for a verified ticket. Creates the account on its first login. Applies the
+   * app's device policy (S26): the sessions it pushes out are kicked (S27).
+   */
+  login(p: LoginParams<S>, now: number): Session<S> {
+    let u = this.users.get(p.userID);
+    if (u && p.ticketTime <= u.kickedAt) fail(ErrorCode.USERSIG_INVALIDATED);
+    if (!u) {
+      u = this.newUser(p.userID);
+      this.users.set(p.userID, u);
+    }
+    const policy = this.settingsRef.devices;
+    const deviceKey = policy.policy === 'multi' ? `${p.platform}#${p.instanceId}` : p.platform;
+    const session: Session<S> = {
+      id: p.sessionId,
+      userID: p.userID,
+      platform: p.platform,
+      instanceId: p.instanceId,
+      deviceKey,
+      loginAt: now,
+      sink: p.sink,
+      live: true,
+    };
+
+    // The same client instance reconnecting replaces its own stale session quietly.
+    for (const old of [...u.sessions]) {
+      if (p.instanceId !== '' && old.instanceId === p.instanceId) {
+        this.endSession(u, old, 'replaced');
+        this.ports.replaced?.(old.sink);
+      }
+    }
+    for (const victim of this.victimsOf(u, p.platform)) {
+      this.endSession(u, victim, 'kicked');
+      this.ports.kick(victim.sink, kickTypeFor(victim.platform));
+    }
+
+    const before = this.snapshotOf(u);
+    u.sessions.push(session);
+    this.liveSessions++;
+    u.loginKeys.add(deviceKey);
+    u.offlineSince = 0;
+    this.persistAccount(u);
+    // The new session learns its own status from the login reply; every other one hears it.
+    this.commit(u, before, now, false, session);
+    return session;
+  }
+
+  private victimsOf(u: UserRec<S>, platform: Platform): Session<S>[] {
+    const d = this.settingsRef.devices;
+    if (d.policy === 'single') return [...u.sessions];
+    const same = u.sessions.filter((s) => s.platform === platform);
+    if (d.policy === 'perPlatform') return same;
+    const cap = platform === 'Web' ? d.maxWeb : d.maxPerPlatform;
+    return same.slice(0, Math.max(0, same.length - cap + 1));
+  }
+
+  /** Logout: the session ends and its login state goes (S4). */
+  logout(session: Session<S>, now: number): void {
+    const u = this.users.get(session.userID);
+    if (!u || !session.live) return;
+    const before = this.snapshotOf(u);
+    this.endSession(u, session, 'logout');
+    this.persistAccount(u);
+    this.commit(u, before, now, false);
+  }
+
+  /** The connection closed or went silent: the session ends but stays logged in (S3, S5). */
+  disconnect(session: Session<S>, reason: DisconnectReason, now: number): void {
+    const u = this.users.get(session.userID);
+    if (!u || !session.live) return;
+    const before = this.snapshotOf(u);
+    this.endSession(u, session, reason);
+    this.commit(u, before, now, false);
+  }
+
+  /**
+   * S28: the app's server invalidates every login of the user: each session is kicked with
+   * REST_API_Kick and tickets made at or before this second stop working (70052).
+   */
+  kickUser(userID: string, now: number): boolean {
+    const u = this.users.get(userID);
+    if (!u) return false;
+    const before = this.snapshotOf(u);
+    for (const s of [...u.sessions]) {
+      this.endSession(u, s, 'kicked');
+      this.ports.kick(s.sink, KickType.REST_API);
+    }
+    u.loginKeys.clear();
+    u.kickedAt = Math.floor(now / 1000);
+    this.persistAccount(u);
+    this.commit(u, before, now, false);
+    return true;
+  }
+
+  private endSession(u: UserRec<S>, s: Session<S>, reason: DisconnectReason | 'logout' | 'kicked' | 'replaced'): void {
+    const i = u.sessions.indexOf(s);
+    if (i < 0 || !s.live) return;
+    u.sessions.splice(i, 1);
+    s.live = false;
+    this.liveSessions--;
+    // A logout or a kick ends the login state of that device (S4, S27); a lost connection keeps it (S3).
+    if ((reason === 'logout' || reason === 'kicked') && !u.sessions.some((o) => o.deviceKey === s.deviceKey)) {
+      u.loginKeys.delete(s.deviceKey);
+    }
+    if (reason !== 'replaced') this.ports.sessionEnded?.(u.userID, s.platform, reason);
+  }
+
+  // ---- custom status (S7-S10) ------------------------------------------------------------------
+
+  /** S7, S8, S10: set or clear one's own custom status. Every accepted set is announced. */
+  setCustomStatus(session: Session<S>, value: string | null | undefined, now: number): UserStatusInfo {
+    const u = this.liveUser(session);
+    const next = value ?? '';
+    if (utf8Length(next) > this.settingsRef.limits.customStatusMaxBytes) {
+      fail(ErrorCode.CUSTOM_STATUS_TOO_LONG, `custom status is longer than ${this.settingsRef.limits.customStatusMaxBytes} bytes`);
+    }
+    const before = this.snapshotOf(u);
+    u.customStatus = next;
+    this.commit(u, before, now, true);
+    return { userID: u.userID, statusType: u.statusType, customStatus: u.customStatus };
+  }
+
+  // ---- queries and subscriptions (S11-S19) -------------------------------------------------------
+
+  private liveUser(session: Session<S>): UserRec<S> {
+    const u = this.users.get(session.userID);
+    if (!u || !session.live) fail(ErrorCode.NOT_LOGGED_IN);
+    return u;
+  }
+
+  /** S14: sliding window per user and per operation. A refused call does not count. */
+  private checkRate(u: UserRec<S>, op: RateOp, now: number): void {
+    const { rateLimitCalls, rateLimitWindowSec } = this.settingsRef.limits;
+    u.rate ??= { query: [], subscribe: [], unsubscribe: [] };
+    const log = u.rate[op];
+    const since = now - rateLimitWindowSec * 1000;
+    let drop = 0;
+    while (drop < log.length && (log[drop] as number) <= since) drop++;
+    if (drop > 0) log.splice(0, drop);
+    if (log.length >= rateLimitCalls) {
+      fail(ErrorCode.TOO_MANY_CALLS, `at most ${rateLimitCalls} ${op} calls per ${rateLimitWindowSec} s`);
+    }
+    log.push(now);
+  }
+
+  private failure(userID: string, code: number): FailureItem {
+    return { userID, code, message: messageFor(code) };
+  }
+
+  /** S11-S14. Results in the order asked; unknown ids in failureUserList (70107). */
+  getUserStatus(session: Session<S>, ids: string[], now: number): { successUserList: UserStatusInfo[]; failureUserList: FailureItem[] } {
+    const u = this.liveUser(session);
+    if (ids.length === 0) fail(ErrorCode.INVALID_PARAMETERS, 'userIDList must not be empty');
+    const onlySelf = ids.every((id) => id === u.userID);
+    if (!onlySelf) {
+      // S12: only a query of others is gated, limited and counted.
+      if (!this.othersAllowed()) fail(ErrorCode.FEATURE_NOT_ENABLED);
+      const max = this.settingsRef.limits.maxQueryIDs;
+      if (ids.length > max) fail(ErrorCode.TOO_MANY_IDS, `at most ${max} userIDs per query`);
+      this.checkRate(u, 'query', now);
+    }
+    const successUserList: UserStatusInfo[] = [];
+    const failureUserList: FailureItem[] = [];
+    for (const id of ids) {
+      const t = this.users.get(id);
+      if (t) successUserList.push({ userID: id, statusType: t.statusType, customStatus: t.customStatus });
+      else failureUserList.push(this.failure(id, ErrorCode.ACCOUNT_NOT_FOUND));
+    }
+    return { successUserList, failureUserList };
+  }
+
+  private checkListCall(u: UserRec<S>, ids: string[] | undefined, op: RateOp, now: number): void {
+    if (!this.othersAllowed()) fail(ErrorCode.FEATURE_NOT_ENABLED);
+    const max = this.settingsRef.limits.maxSubscribeIDsPerCall;
+    if (ids && ids.length > max) fail(ErrorCode.TOO_MANY_IDS, `at most ${max} userIDs per call`);
+    this.checkRate(u, op, now);
+  }
+
+  /** S15-S18. */
+  subscribe(session: Session<S>, ids: string[], now: number): { failureUserList: FailureItem[] } {
+    const u = this.liveUser(session);
+    if (ids.length === 0) fail(ErrorCode.INVALID_PARAMETERS, 'userIDList must not be empty');
+    this.checkListCall(u, ids, 'subscribe', now);
+    const failureUserList: FailureItem[] = [];
+    for (const id of new Set(ids)) {
+      if (id === u.userID) {
+        failureUserList.push(this.failure(id, ErrorCode.SUBSCRIBE_SELF));
+        continue;
+      }
+      const t = this.users.get(id);
+      if (!t) {
+        failureUserList.push(this.failure(id, ErrorCode.ACCOUNT_NOT_FOUND));
+        continue;
+      }
+      // Subscribing again renews the subscription: it becomes the newest (S16).
+      if (u.subs.delete(id)) this.ports.persist({ t: 'subRemove', app: this.app, userID: u.userID, target: id });
+      const seq = ++this.subSeq;
+      u.subs.set(id, seq);
+      t.subscribers.add(u.userID);
+      this.ports.persist({ t: 'subAdd', app: this.app, userID: u.userID, target: id, seq });
+    }
+    // S16: past the cap, the oldest go first, silently.
+    const max = this.settingsRef.limits.maxSubscriptions;
+    while (u.subs.size > max) {
+      const oldest = u.subs.keys().next().value as string;
+      this.dropSub(u, oldest);
+    }
+    return { failureUserList };
+  }
+
+  private dropSub(u: UserRec<S>, target: string): void {
+    if (!u.subs.delete(target)) return;
+    this.users.get(target)?.subscribers.delete(u.userID);
+    this.ports.persist({ t: 'subRemove', app: this.app, userID: u.userID, target });
+  }
+
+  /** S19: an empty or absent list removes every subscription. */
+  unsubscribe(session: Session<S>, ids: string[] | undefined, now: number): { failureUserList: FailureItem[] } {
+    const u = this.liveUser(session);
+    this.checkListCall(u, ids, 'unsubscribe', now);
+    const failureUserList: FailureItem[] = [];
+    if (!ids || ids.length === 0) {
+      for (const t of [...u.subs.keys()]) this.dropSub(u, t);
+      return { failureUserList };
+    }
+    for (const id of new Set(ids)) {
+      if (!this.users.has(id)) failureUserList.push(this.failure(id, ErrorCode.ACCOUNT_NOT_FOUND));
+      else this.dropSub(u, id);
+    }
+    return { failureUserList };
+  }
+
+  /**
+   * S23: what a reconnecting client re-reads: itself, its subscriptions and (with friend
+   * auto-notify) its friends, each once. Others only when the gate allows (S24).
+   */
+  sync(session: Session<S>): UserStatusInfo[] {
+    const u = this.liveUser(session);
+    const out: UserStatusInfo[] = [{ userID: u.userID, statusType: u.statusType, customStatus: u.customStatus }];
+    if (!this.othersAllowed()) return out;
+    const seen = new Set<string>([u.userID]);
+    const add = (id: string): void => {
+      if (seen.has(id)) return;
+      seen.add(id);
+      const t = this.users.get(id);
+      if (t) out.push({ userID: id, statusType: t.statusType, customStatus: t.customStatus });
+    };
+    for (const id of u.subs.keys()) add(id);
+    if (this.settingsRef.userStatus.friendAutoNotify) for (const id of u.friends.keys()) add(id);
+    return out;
+  }
+
+  /**
+   * S19: drops the subscriptions of users who have not been online for the expiry time.
+   * Call it at least every few seconds (the rule allows 10 s of lateness).
+   */
+  sweep(now: number): number {
+    const ttl = this.settingsRef.limits.subscriptionExpiryHours * 3_600_000;
+    let dropped = 0;
+    for (const u of this.expiryCandidates) {
+      if (u.statusType === UserStatus.ONLINE || u.subs.size === 0) {
+        this.expiryCandidates.delete(u);
+        continue;
+      }
+      if (now - u.offlineSince >= ttl) {
+        for (const t of [...u.subs.keys()]) this.dropSub(u, t);
+        dropped++;
+        this.expiryCandidates.delete(u);
+      }
+    }
+    return dropped;
+  }
+
+  // ---- change detection and fan-out (S9, S20-S22) ------------------------------------------------
+
+  private snapshotOf(u: UserRec<S>): { statusType: StatusType; customStatus: string } {
+    return { statusType: u.statusType, customStatus: u.customStatus };
+  }
+
+  /**
+   * Recomputes U's status from its sessions and login state (S2-S4, S6), clears the custom
+   * status when U stops being online (S9), and announces one change if anything changed (S20).
+   */
+  private commit(
+    u: UserRec<S>,
+    before: { statusType: StatusType; customStatus: string },
+    now: number,
+    force: boolean,
+    exclude?: Session<S>,
+  ): void {
+    const statusType: StatusType =
+      u.sessions.length > 0 ? UserStatus.ONLINE : u.loginKeys.size > 0 ? UserStatus.OFFLINE : UserStatus.UNLOGINED;
+    if (statusType !== UserStatus.ONLINE) u.customStatus = '';
+    u.statusType = statusType;
+    if (before.statusType === UserStatus.ONLINE && statusType !== UserStatus.ONLINE) {
+      u.offlineSince = now;
+      this.persistAccount(u);
+      if (u.subs.size > 0) this.expiryCandidates.add(u);
+    }
+    if (!force && before.statusType === statusType && before.customStatus === u.customStatus) return;
+    this.fanOut(u, new Change({ userID: u.userID, statusType, customStatus: u.customStatus }), exclude);
+  }
+
+  /** S21: U's own sessions; its subscribers; users who have U as a friend (switch on). */
+  private fanOut(u: UserRec<S>, change: Change, exclude?: Session<S>): void {
+    const stamp = ++this.stamp;
+    u.mark = stamp;
+    for (const s of u.sessions) if (s !== exclude) this.ports.deliver(s.sink, change);
+    if (!this.othersAllowed()) return;
+    for (const id of u.subscribers) this.visit(id, stamp, change);
+    if (this.settingsRef.userStatus.friendAutoNotify) for (const id of u.friendOf) this.visit(id, stamp, change);
+  }
+
+  private visit(id: string, stamp: number, change: Change): void {
+    const r = this.users.get(id);
+    if (!r || r.mark === stamp) return;
+    r.mark = stamp;
+    for (const s of r.sessions) this.ports.deliver(s.sink, change);
+  }
+
+  private persistAccount(u: UserRec<S>): void {
+    this.ports.persist({
+      t: 'account',
+      app: this.app,
+      userID: u.userID,
+      loginKeys: [...u.loginKeys],
+      kickedAt: u.kickedAt,
+      offlineSince: u.offlineSince,
+      nick: u.nick,
+      faceUrl: u.faceUrl,
+    });
+  }
+
+  // ---- accounts and friends (REST) -------------------------------------------------------------
+
+  /** Creates an account if absent; returns true when it was created. */
+  importAccount(userID: string, nick?: string, faceUrl?: string): boolean {
+    if (!isValidUserID(userID)) fail(ErrorCode.INVALID_PARAMETERS, 'invalid UserID');
+    let u = this.users.get(userID);
+    const created = !u;
+    if (!u) {
+      u = this.newUser(userID);
+      this.users.set(userID, u);
+    }
+    if (nick !== undefined) u.nick = nick;
+    if (faceUrl !== undefined) u.faceUrl = faceUrl;
+    this.persistAccount(u);
+    return created;
+  }
+
+  /** Deletes an account: its sessions are kicked (watchers hear UNLOGINED), then it is gone. */
+  deleteAccount(userID: string, now: number): boolean {
+    const u = this.users.get(userID);
+    if (!u) return false;
+    this.kickUser(userID, now);
+    for (const t of [...u.subs.keys()]) this.dropSub(u, t);
+    for (const s of [...u.subscribers]) {
+      const w = this.users.get(s);
+      if (w) this.dropSub(w, userID);
+    }
+    for (const f of [...u.friends.keys()]) this.removeFriend(userID, f);
+    for (const f of [...u.friendOf]) this.removeFriend(f, userID);
+    this.expiryCandidates.delete(u);
+    this.users.delete(userID);
+    this.ports.persist({ t: 'accountDelete', app: this.app, userID });
+    return true;
+  }
+
+  isFriend(from: string, to: string): boolean {
+    return this.users.get(from)?.friends.has(to) ?? false;
+  }
+
+  friendCount(userID: string): number {
+    return this.users.get(userID)?.friends.size ?? 0;
+  }
+
+  /** Adds `to` to `from`'s friend list; takes effect for notifications at once (S21c). */
+  addFriend(from: string, to: string, meta: FriendMeta): number {
+    const a = this.users.get(from);
+    const b = this.users.get(to);
+    if (!a || !b) return ErrorCode.FRIEND_ACCOUNT_NOT_FOUND;
+    if (from === to) return ErrorCode.FRIEND_INVALID;
+    if (a.friends.has(to)) return ErrorCode.FRIEND_INVALID;
+    if (a.friends.size >= this.settingsRef.limits.maxFriends) return ErrorCode.FRIEND_LIMIT;
+    a.friends.set(to, meta);
+    b.friendOf.add(from);
+    this.ports.persist({ t: 'friendAdd', app: this.app, from, to, ...meta });
+    return 0;
+  }
+
+  removeFriend(from: string, to: string): boolean {
+    const a = this.users.get(from);
+    if (!a || !a.friends.delete(to)) return false;
+    this.users.get(to)?.friendOf.delete(from);
+    this.ports.persist({ t: 'friendRemove', app: this.app, from, to });
+    return true;
+  }
+
+  friendList(userID: string): Array<{ to: string } & FriendMeta> {
+    const u = this.users.get(userID);
+    if (!u) return [];
+    return [...u.friends].map(([to, meta]) => ({ to, ...meta }));
+  }
+
+  /** S29: online status with per-device detail for the REST API (compat.md §3 mapping). */
+  queryOnline(userID: string, detail: boolean): QueryOnlineItem | undefined {
+    const u = this.users.get(userID);
+    if (!u) return undefined;
+    const Status = u.statusType === UserStatus.ONLINE ? 'Online' : u.statusType === UserStatus.OFFLINE ? 'PushOnline' : 'Offline';
+    const item: QueryOnlineItem = { To_Account: userID, Status };
+    if (detail) {
+      const live = new Set(u.sessions.map((s) => s.deviceKey));
+      item.Detail = [
+        ...u.sessions.map((s) => ({ Platform: restPlatform(s.platform), Status: 'Online' as const })),
+        ...[...u.loginKeys].filter((k) => !live.has(k)).map((k) => ({ Platform: restPlatform(k.split('#')[0] ?? k), Status: 'PushOnline' as const })),
+      ];
+    }
+    return item;
+  }
+
+  /** Live sessions of a user (platforms), for per-device detail. */
+  sessionsOf(userID: string): ReadonlyArray<Session<S>> {
+    return this.users.get(userID)?.sessions ?? [];
+  }
+}

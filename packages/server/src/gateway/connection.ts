@@ -1,0 +1,311 @@
+/**
+ * One WebSocket connection: parses frames, runs them against the app's engine, batches pushes.
+ * Every state change goes through `setState` (style.md habit 2).
+ */
+import type { WebSocket } from 'ws';
+import {
+  CloseCode,
+  ErrorCode,
+  PresentlyError,
+  PROTOCOL_VERSION,
+  isValidUserID,
+  messageFor,
+  parseClientFrame,
+  type ClientFrame,
+  type ClientOp,
+  type KickTypeValue,
+  type LoginRequest,
+} from '@presently/protocol';
+import type { Session, StatusChange } from '../engine/types.js';
+import type { AppEngine } from '../engine/engine.js';
+import type { Gateway } from './gateway.js';
+import { verifyUserSig } from '../auth/usersig.js';
+
+export type ConnState = 'open' | 'loggingIn' | 'ready' | 'closed';
+
+let nextConnId = 1;
+
+export class Connection {
+  readonly id = nextConnId++;
+  state: ConnState = 'open';
+  session: Session<Connection> | null = null;
+  engine: AppEngine<Connection> | null = null;
+  /** Last frame received, ms (S5). */
+  lastSeen: number;
+  /** Intrusive list links for the liveness sweep (oldest activity first). */
+  prev: Connection | null = null;
+  next: Connection | null = null;
+  list: ConnList | null = null;
+  /** Pending change JSONs, sent as one frame at the end of this turn (S22 order kept). */
+  private outbox: string[] = [];
+
+  constructor(
+    readonly ws: WebSocket,
+    private readonly gw: Gateway,
+    readonly remoteAddress: string,
+  ) {
+    this.lastSeen = Date.now();
+  }
+
+  private setState(next: ConnState): void {
+    if (this.state === next) return;
+    this.gw.log.trace({ conn: this.id, from: this.state, to: next }, 'connection state');
+    this.state = next;
+  }
+
+  // ---- incoming -------------------------------------------------------------------------------
+
+  onMessage(data: Buffer, isBinary: boolean): void {
+    if (this.state === 'closed') return;
+    const now = Date.now();
+    this.lastSeen = now;
+    this.list?.touch(this);
+    if (isBinary) return this.sendError(undefined, 'error', ErrorCode.INVALID_PARAMETERS, 'binary frames are not accepted');
+    if (data.length > this.gw.options.maxFrameBytes) {
+      return this.sendError(undefined, 'error', ErrorCode.INVALID_PARAMETERS, `frame exceeds ${this.gw.options.maxFrameBytes} bytes`);
+    }
+    const parsed = parseClientFrame(data.toString('utf8'));
+    if (!parsed.ok) return this.sendError(parsed.id, parsed.op ?? 'error', parsed.code, parsed.message);
+    const frame = parsed.frame;
+    if (frame.op === 'login') {
+      void this.login(frame);
+      return;
+    }
+    if (this.state !== 'ready' || !this.session || !this.engine) {
+      return this.sendError(frame.id, frame.op, ErrorCode.NOT_LOGGED_IN);
+    }
+    try {
+      this.dispatch(frame, this.session, this.engine, now);
+    } catch (err) {
+      this.replyError(frame, err);
+    }
+  }
+
+  private dispatch(frame: Exclude<ClientFrame, LoginRequest>, session: Session<Connection>, engine: AppEngine<Connection>, now: number): void {
+    switch (frame.op) {
+      case 'heartbeat':
+        this.send(frame.id === undefined ? '{"op":"heartbeat","code":0,"data":{}}' : JSON.stringify({ id: frame.id, op: 'heartbeat', code: 0, data: {} }));
+        return;
+      case 'setSelfStatus':
+        this.reply(frame.id, frame.op, engine.setCustomStatus(session, frame.customStatus, now));
+        return;
+      case 'getUserStatus':
+        this.reply(frame.id, frame.op, engine.getUserStatus(session, frame.userIDList, now));
+        return;
+      case 'syncStatus':
+        this.reply(frame.id, frame.op, { userList: engine.sync(session) });
+        return;
+      case 'subscribeUserStatus':
+        this.replyDurable(frame.id, frame.op, engine.subscribe(session, frame.userIDList, now));
+        return;
+      case 'unsubscribeUserStatus':
+        this.replyDurable(frame.id, frame.op, engine.unsubscribe(session, frame.userIDList, now));
+        return;
+      case 'logout': {
+        engine.logout(session, now);
+        this.session = null;
+        this.gw.untrack(this);
+        this.setState('open');
+        void this.gw.store.flush().then(
+          () => {
+            this.reply(frame.id, frame.op, {});
+            this.close(CloseCode.LOGGED_OUT, 'logged out');
+          },
+          (err: unknown) => this.replyError(frame, err),
+        );
+        return;
+      }
+    }
+  }
+
+  private async login(frame: LoginRequest): Promise<void> {
+    if (this.state === 'loggingIn') return this.sendError(frame.id, 'login', ErrorCode.REPEATED_LOGIN);
+    if (this.state === 'ready') return this.sendError(frame.id, 'login', ErrorCode.INVALID_PARAMETERS, 'already logged in on this connection');
+    const engine = this.gw.engines.get(frame.SDKAppID);
+    if (!engine) return this.sendError(frame.id, 'login', ErrorCode.SDKAPPID_NOT_FOUND);
+    if (!isValidUserID(frame.userID)) return this.sendError(frame.id, 'login', ErrorCode.INVALID_PARAMETERS, 'userID must be 1-32 bytes without control characters');
+    const now = Date.now();
+    const verdict = verifyUserSig(frame.userSig, {
+      SDKAppID: frame.SDKAppID,
+      secretKey: engine.settings.secretKey,
+      userID: frame.userID,
+      nowSec: Math.floor(now / 1000),
+    });
+    if (!verdict.ok) return this.sendError(frame.id, 'login', verdict.code, verdict.message);
+    this.setState('loggingIn');
+    let session: Session<Connection>;
+    try {
+      session = engine.login(
+        {
+          userID: frame.userID,
+          platform: frame.platform ?? 'Web',
+          instanceId: frame.instanceId ?? '',
+          sessionId: `${this.gw.nodeId}-${this.id}`,
+          ticketTime: verdict.claims.time,
+          sink: this,
+        },
+        now,
+      );
+    } catch (err) {
+      this.setState('open');
+      return this.replyError(frame, err);
+    }
+    this.session = session;
+    this.engine = engine;
+    this.gw.track(this, engine);
+    try {
+      // The login state is durable before the client hears it is logged in.
+      await this.gw.store.flush();
+    } catch (err) {
+      return this.replyError(frame, err);
+    }
+    if ((this.state as ConnState) !== 'loggingIn') return; // closed or kicked meanwhile
+    this.setState('ready');
+    const timeoutMs = engine.settings.limits.heartbeatTimeoutSec * 1000;
+    this.reply(frame.id, 'login', {
+      userID: frame.userID,
+      sessionId: session.id,
+      heartbeatIntervalMs: heartbeatInterval(timeoutMs),
+      heartbeatTimeoutMs: timeoutMs,
+      serverTime: Date.now(),
+      protocol: PROTOCOL_VERSION,
+    });
+  }
+
+  // ---- outgoing -------------------------------------------------------------------------------
+
+  private replyDurable(id: number, op: ClientOp, data: unknown): void {
+    void this.gw.store.flush().then(
+      () => this.reply(id, op, data),
+      (err: unknown) => this.replyError({ id, op } as ClientFrame, err),
+    );
+  }
+
+  private reply(id: number, op: ClientOp, data: unknown): void {
+    this.send(JSON.stringify({ id, op, code: 0, data }));
+  }
+
+  private replyError(frame: { id?: number; op: ClientOp }, err: unknown): void {
+    if (err instanceof PresentlyError) {
+      this.sendError(frame.id, frame.op, err.code, err.message);
+      return;
+    }
+    this.gw.log.error({ err, op: frame.op }, 'request failed');
+    this.sendError(frame.id, frame.op, ErrorCode.INTERNAL_ERROR);
+  }
+
+  sendError(id: number | undefined, op: ClientOp | 'error', code: number, message?: string): void {
+    const body: Record<string, unknown> = id === undefined ? { op } : { id, op };
+    body.code = code;
+    body.message = message ?? messageFor(code);
+    this.send(JSON.stringify(body));
+  }
+
+  /** Queues one status change; the batch goes out at the end of this turn (gateway.flush). */
+  deliver(change: StatusChange): void {
+    if (this.state === 'closed') return;
+    if (this.outbox.length === 0) this.gw.markDirty(this);
+    this.outbox.push(change.json());
+  }
+
+  flushOutbox(): void {
+    if (this.outbox.length === 0) return;
+    const frame = `{"op":"userStatusUpdated","data":[${this.outbox.join(',')}]}`;
+    this.outbox = [];
+    this.send(frame);
+  }
+
+  send(text: string): void {
+    if (this.state === 'closed') return;
+    if (this.ws.bufferedAmount > this.gw.options.maxSendQueueBytes) {
+      this.gw.log.warn({ conn: this.id, buffered: this.ws.bufferedAmount }, 'slow consumer closed');
+      this.close(CloseCode.SLOW_CONSUMER, 'slow consumer');
+      return;
+    }
+    this.ws.send(text);
+  }
+
+  /** S27: the session was kicked; pushes queued before the kick go first. */
+  kick(type: KickTypeValue): void {
+    this.session = null;
+    this.gw.untrack(this);
+    this.flushOutbox();
+    this.send(JSON.stringify({ op: 'kickedOut', data: { type } }));
+    this.close(CloseCode.KICKED, type);
+  }
+
+  /** Closes the socket; the engine hears of it through onClose. */
+  close(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.flushOutbox();
+    this.ws.close(code, reason);
+    this.onClose(code === CloseCode.HEARTBEAT_TIMEOUT ? 'timeout' : 'close');
+  }
+
+  /** The socket is gone (closed by either side, reset, or declared dead). */
+  onClose(reason: 'close' | 'timeout'): void {
+    if (this.state === 'closed') return;
+    this.setState('closed');
+    this.outbox = [];
+    this.gw.untrack(this);
+    const { session, engine } = this;
+    this.session = null;
+    if (session && engine) engine.disconnect(session, reason, Date.now());
+    this.gw.connections.delete(this);
+  }
+}
+
+/** Client heartbeat interval for a timeout: a third of it, at most 60 s, at least 100 ms. */
+export function heartbeatInterval(timeoutMs: number): number {
+  return Math.max(100, Math.min(60_000, Math.floor(timeoutMs / 3)));
+}
+
+/**
+ * Connections ordered by last activity, oldest first: a sweep looks only at the head, so it costs
+ * O(expired) however many sockets are open (no timer per socket, design.md "Gateway").
+ */
+export class ConnList {
+  head: Connection | null = null;
+  tail: Connection | null = null;
+  size = 0;
+
+  constructor(public timeoutMs: number) {}
+
+  add(c: Connection): void {
+    c.list = this;
+    c.prev = this.tail;
+    c.next = null;
+    if (this.tail) this.tail.next = c;
+    else this.head = c;
+    this.tail = c;
+    this.size++;
+  }
+
+  remove(c: Connection): void {
+    if (c.list !== this) return;
+    if (c.prev) c.prev.next = c.next;
+    else this.head = c.next;
+    if (c.next) c.next.prev = c.prev;
+    else this.tail = c.prev;
+    c.prev = c.next = null;
+    c.list = null;
+    this.size--;
+  }
+
+  touch(c: Connection): void {
+    if (this.tail === c) return;
+    this.remove(c);
+    this.add(c);
+  }
+
+  /** Removes and returns connections silent for longer than the timeout. */
+  expired(now: number): Connection[] {
+    const out: Connection[] = [];
+    while (this.head && now - this.head.lastSeen > this.timeoutMs) {
+      const c = this.head;
+      this.remove(c);
+      out.push(c);
+    }
+    return out;
+  }
+}

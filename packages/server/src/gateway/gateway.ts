@@ -1,0 +1,128 @@
+/**
+ * The gateway: owns the WebSocket connections of this process and carries out what the engines
+ * ask (deliver, kick, persist). Pushes are batched per socket and sent once per event-loop turn.
+ */
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import { CloseCode, type KickTypeValue } from '@presently/protocol';
+import { AppEngine } from '../engine/engine.js';
+import type { EnginePorts, Mutation, StatusChange } from '../engine/types.js';
+import type { AppSettings } from '../config/settings.js';
+import type { ServerOptions } from '../config/server-options.js';
+import type { DurableStore } from '../store/types.js';
+import { ConnList, Connection } from './connection.js';
+
+export class Gateway {
+  readonly engines = new Map<number, AppEngine<Connection>>();
+  readonly connections = new Set<Connection>();
+  private readonly pendingLogin: ConnList;
+  private readonly appLists = new Map<number, ConnList>();
+  private dirty: Connection[] = [];
+  private flushScheduled = false;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  readonly nodeId: string;
+  readonly ports: EnginePorts<Connection>;
+  /** Counters for /metrics and the logs. */
+  readonly stats = { notifications: 0, changes: 0, heartbeatTimeouts: 0, loginTimeouts: 0 };
+
+  constructor(
+    readonly options: ServerOptions,
+    readonly store: DurableStore,
+    readonly log: Logger,
+  ) {
+    this.nodeId = Math.random().toString(36).slice(2, 8);
+    this.pendingLogin = new ConnList(options.loginTimeoutMs);
+    this.ports = {
+      deliver: (sink: Connection, change: StatusChange) => {
+        this.stats.notifications++;
+        sink.deliver(change);
+      },
+      kick: (sink: Connection, type: KickTypeValue) => sink.kick(type),
+      replaced: (sink: Connection) => {
+        sink.session = null;
+        sink.close(CloseCode.NORMAL, 'replaced by a newer login of the same client');
+      },
+      persist: (m: Mutation) => this.store.persist(m),
+    };
+  }
+
+  /** Adds an app, loading its durable state. */
+  async addApp(settings: AppSettings): Promise<AppEngine<Connection>> {
+    const engine = new AppEngine<Connection>(settings, this.ports);
+    engine.load(await this.store.loadApp(settings.SDKAppID), Date.now());
+    this.engines.set(settings.SDKAppID, engine);
+    this.appLists.set(settings.SDKAppID, new ConnList(settings.limits.heartbeatTimeoutSec * 1000));
+    return engine;
+  }
+
+  accept(ws: WebSocket, remoteAddress: string): void {
+    const conn = new Connection(ws, this, remoteAddress);
+    this.connections.add(conn);
+    this.pendingLogin.add(conn);
+    ws.on('message', (data: Buffer, isBinary: boolean) => conn.onMessage(data, isBinary));
+    ws.on('close', () => conn.onClose('close'));
+    ws.on('error', (err) => {
+      this.log.debug({ err, conn: conn.id }, 'socket error');
+      conn.onClose('close');
+    });
+  }
+
+  track(conn: Connection, engine: AppEngine<Connection>): void {
+    conn.list?.remove(conn);
+    const list = this.appLists.get(engine.app);
+    if (list) {
+      list.timeoutMs = engine.settings.limits.heartbeatTimeoutSec * 1000;
+      list.add(conn);
+    }
+  }
+
+  untrack(conn: Connection): void {
+    conn.list?.remove(conn);
+  }
+
+  markDirty(conn: Connection): void {
+    this.dirty.push(conn);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const conns = this.dirty;
+    this.dirty = [];
+    for (const c of conns) c.flushOutbox();
+  }
+
+  /** Starts the liveness sweep (S5), the login deadline and subscription expiry (S19). */
+  start(sweepEveryMs = 250): void {
+    this.sweepTimer = setInterval(() => this.sweep(Date.now()), sweepEveryMs);
+    this.sweepTimer.unref();
+  }
+
+  sweep(now: number): void {
+    for (const c of this.pendingLogin.expired(now)) {
+      this.stats.loginTimeouts++;
+      c.close(CloseCode.LOGIN_TIMEOUT, 'login timeout');
+    }
+    for (const [app, list] of this.appLists) {
+      for (const c of list.expired(now)) {
+        this.stats.heartbeatTimeouts++;
+        this.log.debug({ app, conn: c.id }, 'heartbeat timeout');
+        // A silent peer will not answer a close handshake: drop the socket, then the session (S5).
+        c.ws.terminate();
+        c.onClose('timeout');
+      }
+      this.engines.get(app)?.sweep(now);
+    }
+  }
+
+  /** Closes every socket with `code` (e.g. SERVER_RESTART) and stops the sweep. */
+  closeAll(code: number, reason: string): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.flush();
+    for (const c of [...this.connections]) {
+      c.ws.close(code, reason);
+    }
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * The REST envelope (compat.md §3): `POST /v4/{service}/{command}?sdkappid&identifier&usersig`,
+ * admin auth by the admin's UserSig, replies always HTTP 200 with the outcome in the body.
+ */
+import { ErrorCode, messageFor } from '@presently/protocol';
+import { verifyUserSig } from '../auth/usersig.js';
+import type { Gateway } from '../gateway/gateway.js';
+import { runCommand, type RestReply } from './commands.js';
+
+export function restFail(code: number, message?: string, friendApi = false): RestReply {
+  const r: RestReply = { ActionStatus: 'FAIL', ErrorCode: code, ErrorInfo: message ?? messageFor(code) };
+  if (friendApi) r.ErrorDisplay = '';
+  return r;
+}
+
+export async function handleRest(gw: Gateway, url: URL, body: string | null): Promise<RestReply> {
+  const command = url.pathname.slice('/v4/'.length);
+  const friendApi = command.startsWith('sns/');
+  const q = url.searchParams;
+  const sdkappid = q.get('sdkappid');
+  if (!sdkappid) return restFail(ErrorCode.REST_NO_SDKAPPID, undefined, friendApi);
+  const engine = /^\d+$/.test(sdkappid) ? gw.engines.get(Number(sdkappid)) : undefined;
+  if (!engine) return restFail(ErrorCode.REST_BAD_SDKAPPID, `SDKAppID ${sdkappid.slice(0, 20)} not found`, friendApi);
+  const identifier = q.get('identifier');
+  if (!identifier) return restFail(ErrorCode.REST_BAD_IDENTIFIER, 'identifier is missing', friendApi);
+  if (!engine.settings.admins.includes(identifier)) return restFail(ErrorCode.REST_ADMIN_REQUIRED, 'only an app admin may call the REST API', friendApi);
+  const verdict = verifyUserSig(q.get('usersig') ?? '', {
+    SDKAppID: engine.app,
+    secretKey: engine.settings.secretKey,
+    userID: identifier,
+    nowSec: Math.floor(Date.now() / 1000),
+  });
+  if (!verdict.ok) return restFail(verdict.code, verdict.message, friendApi);
+  if (body === null) return restFail(ErrorCode.REST_BAD_JSON, 'body too large', friendApi);
+  let parsed: unknown;
+  try {
+    parsed = body.trim() === '' ? {} : JSON.parse(body);
+  } catch {
+    return restFail(ErrorCode.REST_BAD_JSON, undefined, friendApi);
+  }
+  const reply = runCommand({ engine: engine as never, now: Date.now() }, command, parsed);
+  // Acknowledge only what is durable.
+  await gw.store.flush();
+  return reply;
+}

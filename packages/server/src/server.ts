@@ -1,0 +1,136 @@
+/**
+ * One Presently server process: HTTP (REST admin API, health) and WebSocket on one port.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { pino, type Logger } from 'pino';
+import { CloseCode } from '@presently/protocol';
+import { Gateway } from './gateway/gateway.js';
+import type { AppSettings } from './config/settings.js';
+import type { ServerOptions } from './config/server-options.js';
+import { openSqlite } from './store/sql.js';
+import type { DurableStore } from './store/types.js';
+import { handleRest } from './rest/http.js';
+
+export interface PresentlyServerInit {
+  options: ServerOptions;
+  apps: AppSettings[];
+  logger?: Logger;
+  /** Defaults to the SQLite file `presently.db` in the data directory. */
+  store?: DurableStore;
+}
+
+/** Largest REST body read, bytes. */
+const MAX_REST_BODY = 1024 * 1024;
+
+export class PresentlyServer {
+  readonly log: Logger;
+  readonly gateway: Gateway;
+  private readonly http: Server;
+  private readonly wss: WebSocketServer;
+  private ready = false;
+
+  private constructor(
+    readonly options: ServerOptions,
+    readonly store: DurableStore,
+    log: Logger,
+  ) {
+    this.log = log;
+    this.gateway = new Gateway(options, store, log);
+    this.http = createServer((req, res) => this.onRequest(req, res));
+    // ws reads at most 4x the frame limit; between the two the client gets an error frame (S32).
+    this.wss = new WebSocketServer({ server: this.http, maxPayload: options.maxFrameBytes * 4, perMessageDeflate: false });
+    this.wss.on('connection', (ws, req) => this.gateway.accept(ws, req.socket.remoteAddress ?? ''));
+  }
+
+  static async create(init: PresentlyServerInit): Promise<PresentlyServer> {
+    const log = init.logger ?? pino({ level: init.options.logLevel, base: undefined });
+    let store = init.store;
+    if (!store) {
+      mkdirSync(init.options.dataDir, { recursive: true });
+      store = await openSqlite(join(init.options.dataDir, 'presently.db'));
+    }
+    const server = new PresentlyServer(init.options, store, log);
+    for (const app of init.apps) await server.gateway.addApp(app);
+    return server;
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(this.options.port, this.options.host, () => {
+        this.http.off('error', reject);
+        resolve();
+      });
+    });
+    this.gateway.start();
+    this.ready = true;
+    return this.url;
+  }
+
+  get url(): string {
+    const a = this.http.address() as AddressInfo;
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    return `http://${host}:${a.port}`;
+  }
+
+  get port(): number {
+    return (this.http.address() as AddressInfo).port;
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method === 'GET' && (url.pathname === '/healthz' || url.pathname === '/readyz')) {
+      const ok = this.ready;
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: ok ? 'ok' : 'starting' }));
+      return;
+    }
+    if (url.pathname.startsWith('/v4/')) {
+      if (req.method !== 'POST') {
+        res.writeHead(405, { allow: 'POST' }).end();
+        return;
+      }
+      let size = 0;
+      const chunks: Buffer[] = [];
+      let tooLarge = false;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_REST_BODY) tooLarge = true;
+        else chunks.push(c);
+      });
+      req.on('end', () => {
+        void handleRest(this.gateway, url, tooLarge ? null : Buffer.concat(chunks).toString('utf8')).then(
+          (reply) => {
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(JSON.stringify(reply));
+          },
+          (err: unknown) => {
+            this.log.error({ err }, 'REST request failed');
+            res.writeHead(500).end();
+          },
+        );
+      });
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: 'not found' }));
+  }
+
+  /** Stops accepting, tells clients to reconnect, flushes the store. */
+  async close(): Promise<void> {
+    this.ready = false;
+    this.gateway.closeAll(CloseCode.SERVER_RESTART, 'server shutting down');
+    await new Promise<void>((resolve) => {
+      this.wss.close(() => resolve());
+    });
+    await new Promise<void>((resolve) => {
+      this.http.close(() => resolve());
+      this.http.closeAllConnections();
+    });
+    await this.store.close();
+  }
+}

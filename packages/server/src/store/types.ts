@@ -1,0 +1,19 @@
+import type { AppSnapshot, Mutation } from '../engine/types.js';
+
+/**
+ * Durable data: accounts with their login state, friendships, subscriptions with their order
+ * (design.md, "Stores"). Writes are queued by `persist` and committed in batches; `flush`
+ * resolves once everything queued before the call is durable, so a request is acknowledged
+ * only after its facts are on disk ("nothing acknowledged is ever lost").
+ */
+export interface DurableStore {
+  /** Creates or upgrades the schema. */
+  migrate(): Promise<void>;
+  loadApp(app: number): Promise<AppSnapshot>;
+  persist(m: Mutation): void;
+  flush(): Promise<void>;
+  /** Values the server keeps for itself (e.g. the development app). */
+  getMeta(key: string): Promise<string | undefined>;
+  setMeta(key: string, value: string): Promise<void>;
+  close(): Promise<void>;
+}
