@@ -25,8 +25,13 @@ const userSig = (userID: string) => makeUserSig({ SDKAppID, secretKey, userID, e
 const alice = Presently.create({ SDKAppID, url, platform: 'Web' });
 const bob = Presently.create({ SDKAppID, url, platform: 'Android' });
 
+let aliceLeft = () => {};
+const left = new Promise<void>((resolve) => (aliceLeft = resolve));
 bob.on(Presently.EVENT.USER_STATUS_UPDATED, (event) => {
-  for (const s of event.data) console.log(`bob hears: ${s.userID} is ${['unknown', 'online', 'offline', 'not logged in'][s.statusType]} "${s.customStatus}"`);
+  for (const s of event.data) {
+    console.log(`bob hears: ${s.userID} is ${['unknown', 'online', 'offline', 'not logged in'][s.statusType]} "${s.customStatus}"`);
+    if (s.userID === 'alice' && s.statusType === Presently.TYPES.USER_STATUS_UNLOGINED) aliceLeft();
+  }
 });
 
 await alice.login({ userID: 'alice', userSig: userSig('alice') });
@@ -37,8 +42,7 @@ const { data } = await bob.getUserStatus({ userIDList: ['alice'] });
 console.log('bob asks: alice is', data.successUserList[0]);
 
 await alice.setSelfStatus({ customStatus: 'listening to music' });
-await new Promise((r) => setTimeout(r, 200));
 await alice.logout();
-await new Promise((r) => setTimeout(r, 200));
+await left; // bob hears alice leave
 await bob.destroy();
 await alice.destroy();
