@@ -87,7 +87,10 @@ export interface StatusPush { op: 'userStatusUpdated'; data: UserStatusInfo[] }
 /** Push: this session was kicked; the server closes the socket with CloseCode.KICKED next (S27). */
 export interface KickedPush { op: 'kickedOut'; data: { type: KickTypeValue } }
 
-export type ServerFrame = OkReply | ErrorReply | StatusPush | KickedPush;
+/** The answer to a heartbeat; it carries the request's `id` only when the heartbeat had one. */
+export interface HeartbeatReply { id?: number; op: 'heartbeat'; code: 0; data: Record<string, never> }
+
+export type ServerFrame = OkReply | HeartbeatReply | ErrorReply | StatusPush | KickedPush;
 
 // ---- validation -------------------------------------------------------------------------------
 

@@ -35,6 +35,19 @@ export interface DeviceSettings {
   maxWeb: number;
 }
 
+export interface WebhookSettings {
+  /** Where `State.StateChange` callbacks are POSTed (compat.md §4). */
+  url: string;
+  /** When set, each request is signed (HMAC-SHA256 over timestamp + body). @default undefined */
+  secret?: string;
+  /** Per-attempt timeout, ms. @default 2000 */
+  timeoutMs: number;
+  /** Attempts before an event goes to the dead-letter record. @default 8 */
+  maxAttempts: number;
+}
+
+export const DEFAULT_WEBHOOK: Readonly<Omit<WebhookSettings, 'url'>> = Object.freeze({ timeoutMs: 2000, maxAttempts: 8 });
+
 export interface AppSettings {
   SDKAppID: number;
   secretKey: string;
@@ -50,6 +63,8 @@ export interface AppSettings {
   };
   limits: Limits;
   devices: DeviceSettings;
+  /** State.StateChange callbacks; none when absent. @default undefined */
+  webhook?: WebhookSettings;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -132,6 +147,21 @@ export function normalizeApp(raw: unknown, where = 'app'): AppSettings {
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new ConfigError(`${where}.devices.${k}: must be a positive integer`);
     devices[k] = v;
   }
+  let webhook: WebhookSettings | undefined;
+  if (raw.webhook !== undefined && raw.webhook !== null) {
+    const w = raw.webhook;
+    if (!isObject(w)) throw new ConfigError(`${where}.webhook: must be an object`);
+    if (typeof w.url !== 'string' || !/^https?:\/\/./.test(w.url)) throw new ConfigError(`${where}.webhook.url: must be an http(s) URL`);
+    if (w.secret !== undefined && (typeof w.secret !== 'string' || w.secret.length === 0)) throw new ConfigError(`${where}.webhook.secret: must be a non-empty string`);
+    webhook = { url: w.url, timeoutMs: DEFAULT_WEBHOOK.timeoutMs, maxAttempts: DEFAULT_WEBHOOK.maxAttempts };
+    if (typeof w.secret === 'string') webhook.secret = w.secret;
+    for (const k of ['timeoutMs', 'maxAttempts'] as const) {
+      const v = w[k];
+      if (v === undefined) continue;
+      if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new ConfigError(`${where}.webhook.${k}: must be a positive integer`);
+      webhook[k] = v;
+    }
+  }
   return {
     SDKAppID: id,
     secretKey: raw.secretKey,
@@ -140,5 +170,6 @@ export function normalizeApp(raw: unknown, where = 'app'): AppSettings {
     userStatus: { queryAndNotify: sw('queryAndNotify', true), friendAutoNotify: sw('friendAutoNotify', false) },
     limits,
     devices,
+    ...(webhook ? { webhook } : {}),
   };
 }

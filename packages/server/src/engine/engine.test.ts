@@ -317,3 +317,36 @@ test('S24 S32 a stale session handle cannot act', () => {
   t.engine.disconnect(a.session as Session<Sink>, 'close', t.now());
   assert.equal(codeOf(() => t.engine.setCustomStatus(a.session, 'x', t.now())), ErrorCode.NOT_LOGGED_IN);
 });
+
+test('S29 every login, logout, disconnect, custom status and admin kick is reported, in order, with kicked devices', () => {
+  const events: string[] = [];
+  const settings = normalizeApp({ SDKAppID: 1, secretKey: 'k'.repeat(16) });
+  const engine = new AppEngine<Sink>(settings, {
+    deliver() {},
+    kick() {},
+    persist() {},
+    event: (e) => events.push(`${e.type}:${e.userID}:${'platform' in e ? e.platform : e.platforms.join('+')}${e.type === 'login' ? `:[${e.kicked.join(',')}]` : ''}${e.type === 'disconnect' ? `:${e.reason}` : ''}${e.type === 'customStatus' ? `:${e.customStatus}` : ''}`),
+  });
+  const sink = (): Sink => ({ name: '', got: [], kicked: [] });
+  const login = (platform: Platform, id: string) =>
+    engine.login({ userID: 'ann', platform, instanceId: id, sessionId: id, ticketTime: 1, sink: sink() }, 1000);
+  const a = login('Android', 'a');
+  const b = login('Android', 'b'); // kicks a
+  const w = login('Web', 'w');
+  engine.setCustomStatus(b, 'hi', 1000);
+  engine.logout(w, 1000);
+  engine.disconnect(b, 'timeout', 1000);
+  const c = login('Mac', 'c');
+  engine.kickUser('ann', 2000);
+  assert.equal(a.live || c.live, false);
+  assert.deepEqual(events, [
+    'login:ann:Android:[]',
+    'login:ann:Android:[Android]',
+    'login:ann:Web:[]',
+    'customStatus:ann:Android:hi',
+    'logout:ann:Web',
+    'disconnect:ann:Android:timeout',
+    'login:ann:Mac:[]',
+    'adminKick:ann:Mac',
+  ]);
+});

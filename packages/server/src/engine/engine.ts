@@ -237,9 +237,11 @@ export class AppEngine<S> {
         this.ports.replaced?.(old.sink);
       }
     }
+    const kicked: Platform[] = [];
     for (const victim of this.victimsOf(u, p.platform)) {
       this.endSession(u, victim, 'kicked');
       this.ports.kick(victim.sink, kickTypeFor(victim.platform));
+      kicked.push(victim.platform);
     }
 
     const before = this.snapshotOf(u);
@@ -248,6 +250,7 @@ export class AppEngine<S> {
     u.loginKeys.add(deviceKey);
     u.offlineSince = 0;
     this.persistAccount(u);
+    this.ports.event?.({ type: 'login', userID: u.userID, platform: p.platform, sink: p.sink, kicked });
     // The new session learns its own status from the login reply; every other one hears it.
     this.commit(u, before, now, false, session);
     return session;
@@ -289,10 +292,12 @@ export class AppEngine<S> {
     const u = this.users.get(userID);
     if (!u) return false;
     const before = this.snapshotOf(u);
+    const platforms = u.sessions.map((s) => s.platform);
     for (const s of [...u.sessions]) {
       this.endSession(u, s, 'kicked');
       this.ports.kick(s.sink, KickType.REST_API);
     }
+    this.ports.event?.({ type: 'adminKick', userID, platforms });
     u.loginKeys.clear();
     u.kickedAt = Math.floor(now / 1000);
     this.persistAccount(u);
@@ -310,7 +315,10 @@ export class AppEngine<S> {
     if ((reason === 'logout' || reason === 'kicked') && !u.sessions.some((o) => o.deviceKey === s.deviceKey)) {
       u.loginKeys.delete(s.deviceKey);
     }
-    if (reason !== 'replaced') this.ports.sessionEnded?.(u.userID, s.platform, reason);
+    if (reason === 'logout') this.ports.event?.({ type: 'logout', userID: u.userID, platform: s.platform, sink: s.sink });
+    else if (reason === 'close' || reason === 'timeout') {
+      this.ports.event?.({ type: 'disconnect', userID: u.userID, platform: s.platform, sink: s.sink, reason });
+    }
   }
 
   // ---- custom status (S7-S10) ------------------------------------------------------------------
@@ -324,6 +332,7 @@ export class AppEngine<S> {
     }
     const before = this.snapshotOf(u);
     u.customStatus = next;
+    this.ports.event?.({ type: 'customStatus', userID: u.userID, platform: session.platform, sink: session.sink, customStatus: next });
     this.commit(u, before, now, true);
     return { userID: u.userID, statusType: u.statusType, customStatus: u.customStatus };
   }

@@ -31,9 +31,20 @@ export interface EnginePorts<S> {
   persist(m: Mutation): void;
   /** A client instance logged in again: its older session was ended quietly (no kick). */
   replaced?(sink: S): void;
-  /** A session ended (for webhooks and metrics); optional. */
-  sessionEnded?(userID: string, platform: Platform, reason: DisconnectReason | 'logout' | 'kicked'): void;
+  /** A fact about sessions an app's backend may want to hear of (webhooks, metrics); optional. */
+  event?(e: PresenceEvent<S>): void;
 }
+
+/**
+ * What happened to a user's sessions, in the order it happened (S29: the app's server can be told
+ * of every login, logout and disconnect). `sink` is the session's own, when there is one.
+ */
+export type PresenceEvent<S> =
+  | { type: 'login'; userID: string; platform: Platform; sink: S; kicked: Platform[] }
+  | { type: 'logout'; userID: string; platform: Platform; sink: S }
+  | { type: 'disconnect'; userID: string; platform: Platform; sink: S; reason: DisconnectReason }
+  | { type: 'customStatus'; userID: string; platform: Platform; sink: S; customStatus: string }
+  | { type: 'adminKick'; userID: string; platforms: Platform[] };
 
 export interface Session<S> {
   readonly id: string;
