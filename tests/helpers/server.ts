@@ -64,6 +64,10 @@ export async function startServer(
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', PRESENTLY_DATA_DIR: dataDir, PRESENTLY_CONFIG: configPath, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // A test file that ends or crashes takes its servers with it (no orphans between runs).
+  const reap = () => proc.kill('SIGKILL');
+  process.once('exit', reap);
+  proc.once('exit', () => process.off('exit', reap));
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = await new Promise<string>((resolve, reject) => {
