@@ -74,3 +74,20 @@ for (const how of ['SIGTERM', 'kill -9'] as const) {
     alice2.close();
   });
 }
+
+test('S28 a deleted account stays deleted across a restart: its old tickets are refused with 70052', async () => {
+  const first = await startServer();
+  const oldSig = first.sig('doomed', { nowSec: Math.floor(Date.now() / 1000) - 1 });
+  const doomed = await RawPeer.connect(first.ws);
+  assert.equal((await doomed.login(APP, 'doomed', oldSig)).code, 0);
+  const del = await rest(first, 'im_open_login_svc/account_delete', { DeleteItem: [{ UserID: 'doomed' }] });
+  assert.equal(del.ActionStatus, 'OK', JSON.stringify(del));
+  await first.stop({ keepData: true });
+  const second = await first.restart();
+  servers.push(second);
+  const again = await RawPeer.connect(second.ws);
+  assert.equal((await again.login(APP, 'doomed', oldSig)).code, 70052);
+  const check = await rest(second, 'im_open_login_svc/account_check', { CheckItem: [{ UserID: 'doomed' }] });
+  assert.equal((check.ResultItem as Array<{ AccountStatus: string }>)[0]?.AccountStatus, 'NotImported');
+  again.close();
+});

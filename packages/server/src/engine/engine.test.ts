@@ -350,3 +350,25 @@ test('S29 every login, logout, disconnect, custom status and admin kick is repor
     'adminKick:ann:Mac',
   ]);
 });
+
+test('S28 a deleted account cannot be brought back by a ticket made before its deletion', () => {
+  const t = setup();
+  t.login('gone');
+  t.tick(1000);
+  const second = Math.floor(t.now() / 1000);
+  assert.equal(t.engine.deleteAccount('gone', t.now()), true);
+  const sink = { name: '', got: [], kicked: [] };
+  assert.equal(
+    codeOf(() => t.engine.login({ userID: 'gone', platform: 'Web', instanceId: 'x', sessionId: 'x', ticketTime: second, sink }, t.now())),
+    ErrorCode.USERSIG_INVALIDATED,
+  );
+  assert.equal(t.engine.hasAccount('gone'), false);
+  // Re-imported by the app's server, it still refuses the old tickets; a new ticket works.
+  t.engine.importAccount('gone');
+  assert.equal(
+    codeOf(() => t.engine.login({ userID: 'gone', platform: 'Web', instanceId: 'y', sessionId: 'y', ticketTime: second, sink }, t.now())),
+    ErrorCode.USERSIG_INVALIDATED,
+  );
+  t.engine.login({ userID: 'gone', platform: 'Web', instanceId: 'z', sessionId: 'z', ticketTime: second + 1, sink }, t.now());
+  assert.equal(t.status('gone'), UserStatus.ONLINE);
+});

@@ -92,6 +92,8 @@ export class AppEngine<S> {
   private readonly users = new Map<string, UserRec<S>>();
   /** Users not online who hold subscriptions: the only ones S19 expiry must look at. */
   private readonly expiryCandidates = new Set<UserRec<S>>();
+  /** Deleted accounts -> second of deletion: tickets made before it cannot bring them back. */
+  private readonly tombstones = new Map<string, number>();
   private stamp = 0;
   private subSeq = 0;
   private liveSessions = 0;
@@ -116,6 +118,7 @@ export class AppEngine<S> {
 
   /** Loads durable state. Every user starts without live sessions: logged in means OFFLINE. */
   load(snap: AppSnapshot, now: number): void {
+    for (const t of snap.tombstones ?? []) this.tombstones.set(t.userID, t.deletedAt);
     for (const a of snap.accounts) {
       const u = this.newUser(a.userID);
       u.loginKeys = new Set(a.loginKeys);
@@ -149,7 +152,8 @@ export class AppEngine<S> {
       userID,
       sessions: [],
       loginKeys: new Set(),
-      kickedAt: 0,
+      // A re-created account keeps refusing tickets made before its deletion (S28).
+      kickedAt: this.tombstones.get(userID) ?? 0,
       offlineSince: 0,
       nick: '',
       faceUrl: '',
@@ -212,7 +216,8 @@ export class AppEngine<S> {
    */
   login(p: LoginParams<S>, now: number): Session<S> {
     let u = this.users.get(p.userID);
-    if (u && p.ticketTime <= u.kickedAt) fail(ErrorCode.USERSIG_INVALIDATED);
+    const invalidBefore = u ? u.kickedAt : (this.tombstones.get(p.userID) ?? -1);
+    if (p.ticketTime <= invalidBefore) fail(ErrorCode.USERSIG_INVALIDATED);
     if (!u) {
       u = this.newUser(p.userID);
       this.users.set(p.userID, u);
@@ -579,7 +584,8 @@ export class AppEngine<S> {
     for (const f of [...u.friendOf]) this.removeFriend(f, userID);
     this.expiryCandidates.delete(u);
     this.users.delete(userID);
-    this.ports.persist({ t: 'accountDelete', app: this.app, userID });
+    this.tombstones.set(userID, u.kickedAt);
+    this.ports.persist({ t: 'accountDelete', app: this.app, userID, deletedAt: u.kickedAt });
     return true;
   }
 

@@ -3,7 +3,7 @@ import type { KickTypeValue, Platform, StatusType, UserStatusInfo } from '@prese
 /** A durable fact the engine asks its store to write (adapters decide how and when). */
 export type Mutation =
   | { t: 'account'; app: number; userID: string; loginKeys: string[]; kickedAt: number; offlineSince: number; nick?: string; faceUrl?: string }
-  | { t: 'accountDelete'; app: number; userID: string }
+  | { t: 'accountDelete'; app: number; userID: string; deletedAt: number }
   | { t: 'friendAdd'; app: number; from: string; to: string; remark: string; groups: string[]; addSource: string; addTime: number }
   | { t: 'friendRemove'; app: number; from: string; to: string }
   | { t: 'subAdd'; app: number; userID: string; target: string; seq: number }
@@ -81,6 +81,8 @@ export interface AppSnapshot {
   friends: Array<{ from: string; to: string } & FriendMeta>;
   /** In subscription order (oldest first per user). */
   subscriptions: Array<{ userID: string; target: string; seq: number }>;
+  /** Deleted accounts and the second they were deleted: older tickets stay refused (S28). */
+  tombstones?: Array<{ userID: string; deletedAt: number }>;
 }
 
 export type { StatusType };

@@ -31,6 +31,11 @@ interface SubscriptionsTable {
   target: string;
   seq: number;
 }
+interface TombstonesTable {
+  app: number;
+  user_id: string;
+  deleted_at: number;
+}
 interface MetaTable {
   key: string;
   value: string;
@@ -39,6 +44,7 @@ export interface Schema {
   accounts: AccountsTable;
   friends: FriendsTable;
   subscriptions: SubscriptionsTable;
+  account_tombstones: TombstonesTable;
   presently_meta: MetaTable;
 }
 
@@ -89,6 +95,14 @@ export class SqlStore implements DurableStore {
       .addPrimaryKeyConstraint('subscriptions_pk', ['app', 'user_id', 'target'])
       .execute();
     await s
+      .createTable('account_tombstones')
+      .ifNotExists()
+      .addColumn('app', 'bigint', (c) => c.notNull())
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('deleted_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('account_tombstones_pk', ['app', 'user_id'])
+      .execute();
+    await s
       .createTable('presently_meta')
       .ifNotExists()
       .addColumn('key', 'text', (c) => c.primaryKey())
@@ -106,7 +120,9 @@ export class SqlStore implements DurableStore {
       .orderBy('user_id')
       .orderBy('seq')
       .execute();
+    const tombs = await this.db.selectFrom('account_tombstones').selectAll().where('app', '=', app).execute();
     return {
+      tombstones: tombs.map((t) => ({ userID: t.user_id, deletedAt: Number(t.deleted_at) })),
       accounts: accounts.map((a) => ({
         userID: a.user_id,
         loginKeys: JSON.parse(a.login_keys) as string[],
@@ -197,6 +213,11 @@ async function apply(trx: Transaction<Schema>, m: Mutation): Promise<void> {
     }
     case 'accountDelete':
       await trx.deleteFrom('accounts').where('app', '=', m.app).where('user_id', '=', m.userID).execute();
+      await trx
+        .insertInto('account_tombstones')
+        .values({ app: m.app, user_id: m.userID, deleted_at: m.deletedAt })
+        .onConflict((oc) => oc.columns(['app', 'user_id']).doUpdateSet({ deleted_at: m.deletedAt }))
+        .execute();
       return;
     case 'friendAdd': {
       const row = { remark: m.remark, groups: JSON.stringify(m.groups), add_source: m.addSource, add_time: m.addTime };
