@@ -259,3 +259,33 @@ export async function openSqlite(file: string): Promise<SqlStore> {
 }
 
 export { sql };
+
+/**
+ * Opens the PostgreSQL store (a cluster's durable data, `DATABASE_URL`). `schema` puts every
+ * table in its own schema (created when absent): tests use one per run.
+ */
+export async function openPostgres(url: string, opts: { schema?: string; poolSize?: number } = {}): Promise<SqlStore> {
+  const { default: pg } = await import('pg');
+  const { PostgresDialect } = await import('kysely');
+  const schema = opts.schema;
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`invalid schema name ${schema}`);
+  if (schema) {
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    } finally {
+      await admin.end();
+    }
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.poolSize ?? 4,
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  });
+  // An idle client's error (the server restarting) must not crash the process; queries retry.
+  pool.on('error', () => undefined);
+  const store = new SqlStore(new PostgresDialect({ pool }));
+  await store.migrate();
+  return store;
+}

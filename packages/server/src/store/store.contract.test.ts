@@ -1,0 +1,145 @@
+/**
+ * One contract for every durable store (design.md "Stores"): SQLite (embedded default) and
+ * PostgreSQL (cluster). PostgreSQL runs at 127.0.0.1:5432 here; without it these cases skip
+ * loudly, except under CI=true where they must run.
+ */
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openPostgres, openSqlite, type SqlStore } from './sql.js';
+import type { Mutation } from '../engine/types.js';
+
+const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+async function pgAvailable(): Promise<boolean> {
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await c.connect();
+    await c.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface Backend {
+  name: string;
+  open(): Promise<{ store: SqlStore; reopen(): Promise<SqlStore>; drop(): Promise<void> }>;
+}
+
+const backends: Backend[] = [
+  {
+    name: 'sqlite',
+    async open() {
+      const dir = mkdtempSync(join(tmpdir(), 'presently-store-'));
+      const file = join(dir, 'p.db');
+      return { store: await openSqlite(file), reopen: () => openSqlite(file), drop: async () => rmSync(dir, { recursive: true, force: true }) };
+    },
+  },
+  {
+    name: 'postgres',
+    async open() {
+      const schema = `presently_test_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
+      return {
+        store: await openPostgres(PG_URL, { schema }),
+        reopen: () => openPostgres(PG_URL, { schema }),
+        drop: async () => {
+          const { default: pg } = await import('pg');
+          const c = new pg.Client({ connectionString: PG_URL });
+          await c.connect();
+          await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+          await c.end();
+        },
+      };
+    },
+  },
+];
+
+const pgUp = await pgAvailable();
+if (!pgUp) {
+  const msg = `PostgreSQL is not reachable at ${PG_URL}`;
+  if (process.env.CI === 'true') throw new Error(`${msg}: CI must run the PostgreSQL store contract`);
+  console.warn(`\n*** ${msg}: SKIPPING the PostgreSQL store contract tests ***\n`);
+}
+
+for (const b of backends) {
+  const skip = b.name === 'postgres' && !pgUp ? 'PostgreSQL not reachable' : false;
+  describe(`store contract: ${b.name}`, { skip }, () => {
+    const cleanups: Array<() => Promise<void>> = [];
+    after(async () => {
+      for (const c of cleanups) await c();
+    });
+
+    test('S3 S4 S16 durable facts round-trip: accounts with login state, friends, subscriptions in order, tombstones', async () => {
+      const h = await b.open();
+      cleanups.push(h.drop);
+      const s = h.store;
+      const app = 1400000001;
+      const ms: Mutation[] = [
+        { t: 'account', app, userID: 'ann', loginKeys: ['Web', 'Android'], kickedAt: 5, offlineSince: 0, nick: 'Ann', faceUrl: '' },
+        { t: 'account', app, userID: 'bob', loginKeys: [], kickedAt: 0, offlineSince: 1700000000000 },
+        { t: 'account', app, userID: 'ann', loginKeys: ['Android'], kickedAt: 6, offlineSince: 0, nick: 'Ann', faceUrl: 'f' },
+        { t: 'account', app: app + 1, userID: 'ann', loginKeys: ['Web'], kickedAt: 0, offlineSince: 0 },
+        { t: 'friendAdd', app, from: 'ann', to: 'bob', remark: 'r', groups: ['g1', 'g2'], addSource: 'AddSource_Type_X', addTime: 7 },
+        { t: 'friendAdd', app, from: 'bob', to: 'ann', remark: '', groups: [], addSource: '', addTime: 8 },
+        { t: 'friendRemove', app, from: 'bob', to: 'ann' },
+        { t: 'subAdd', app, userID: 'ann', target: 'u3', seq: 3 },
+        { t: 'subAdd', app, userID: 'ann', target: 'u1', seq: 1 },
+        { t: 'subAdd', app, userID: 'ann', target: 'u2', seq: 2 },
+        { t: 'subRemove', app, userID: 'ann', target: 'u2' },
+        { t: 'subAdd', app, userID: 'ann', target: 'u2', seq: 4 },
+        { t: 'account', app, userID: 'gone', loginKeys: [], kickedAt: 0, offlineSince: 0 },
+        { t: 'accountDelete', app, userID: 'gone', deletedAt: 99 },
+      ];
+      for (const m of ms) s.persist(m);
+      await s.flush();
+      await s.close();
+      const again = await h.reopen();
+      const snap = await again.loadApp(app);
+      const byId = new Map(snap.accounts.map((a) => [a.userID, a]));
+      assert.deepEqual([...byId.keys()].sort(), ['ann', 'bob']);
+      assert.deepEqual(byId.get('ann'), { userID: 'ann', loginKeys: ['Android'], kickedAt: 6, offlineSince: 0, nick: 'Ann', faceUrl: 'f' });
+      assert.equal(byId.get('bob')?.offlineSince, 1700000000000);
+      assert.deepEqual(snap.friends, [{ from: 'ann', to: 'bob', remark: 'r', groups: ['g1', 'g2'], addSource: 'AddSource_Type_X', addTime: 7 }]);
+      assert.deepEqual(snap.subscriptions.map((x) => x.target), ['u1', 'u3', 'u2'], 'subscription order is kept');
+      assert.deepEqual(snap.tombstones, [{ userID: 'gone', deletedAt: 99 }]);
+      const other = await again.loadApp(app + 1);
+      assert.deepEqual(other.accounts.map((a) => a.loginKeys), [['Web']], 'apps never mix');
+      await again.close();
+    });
+
+    test('migrations are idempotent, meta values are kept, flush with nothing queued resolves', async () => {
+      const h = await b.open();
+      cleanups.push(h.drop);
+      await h.store.migrate();
+      await h.store.setMeta('k', 'v1');
+      await h.store.setMeta('k', 'v2');
+      assert.equal(await h.store.getMeta('k'), 'v2');
+      assert.equal(await h.store.getMeta('absent'), undefined);
+      await h.store.flush();
+      await h.store.close();
+    });
+
+    test('writes queued across many turns are all committed, in order (group commit)', async () => {
+      const h = await b.open();
+      cleanups.push(h.drop);
+      const app = 7;
+      const flushes: Promise<void>[] = [];
+      for (let i = 0; i < 300; i++) {
+        h.store.persist({ t: 'account', app, userID: 'ann', loginKeys: [`k${i}`], kickedAt: i, offlineSince: 0 });
+        if (i % 7 === 0) {
+          flushes.push(h.store.flush());
+          await new Promise((r) => setImmediate(r));
+        }
+      }
+      await Promise.all(flushes);
+      await h.store.flush();
+      const snap = await h.store.loadApp(app);
+      assert.deepEqual(snap.accounts[0]?.loginKeys, ['k299'], 'the last write wins');
+      await h.store.close();
+    });
+  });
+}
