@@ -1,0 +1,69 @@
+/**
+ * Gateway limits over real sockets: the login deadline for unauthenticated sockets and the bound
+ * on a slow consumer's send queue (S32: a bad client never hurts the server or other users).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CloseCode, UserStatus } from '@presently/protocol';
+import { APP, startServer, type TestServer } from './helpers/server.js';
+import { RawPeer } from './helpers/raw.js';
+
+let srv: TestServer;
+before(async () => {
+  srv = await startServer({ server: { loginTimeoutMs: 300, maxSendQueueBytes: 64 * 1024 } });
+});
+after(async () => {
+  await srv.stop();
+});
+
+test('S32 a socket that never logs in is closed with 4003 after the login deadline', async () => {
+  const p = await RawPeer.connect(srv.ws);
+  const t0 = Date.now();
+  const { code } = await p.closed;
+  assert.equal(code, CloseCode.LOGIN_TIMEOUT);
+  assert.ok(Date.now() - t0 < 3000);
+});
+
+test('S32 a consumer that stops reading is closed with 4008 once its queue passes the bound; others are unaffected', async () => {
+  // The slow one: subscribes to a busy user, then stops reading its socket.
+  const slow = await RawPeer.connect(srv.ws);
+  assert.equal((await slow.login(APP, 'slow', srv.sig('slow'))).code, 0);
+  const busy = await RawPeer.connect(srv.ws);
+  assert.equal((await busy.login(APP, 'busy', srv.sig('busy'))).code, 0);
+  assert.equal((await slow.request('subscribeUserStatus', { userIDList: ['busy'] })).code, 0);
+  const watcher = await RawPeer.connect(srv.ws);
+  assert.equal((await watcher.login(APP, 'watcher', srv.sig('watcher'))).code, 0);
+  assert.equal((await watcher.request('subscribeUserStatus', { userIDList: ['slow'] })).code, 0);
+  const socket = (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+  socket.pause();
+
+  // The busy user flips its status until the server gives up on the slow reader.
+  const pad = 'x'.repeat(90);
+  const slowGone = watcher.next((f) => f.op === 'userStatusUpdated' && JSON.stringify(f.data).includes('"slow","statusType":2'));
+  let i = 0;
+  let gone = false;
+  void slowGone.then(() => (gone = true));
+  while (!gone && i < 200_000) {
+    for (let k = 0; k < 500; k++) busy.sendRaw(JSON.stringify({ id: 1_000_000 + i++, op: 'setSelfStatus', customStatus: pad }));
+    await new Promise((r) => setImmediate(r));
+  }
+  await slowGone;
+  const statusOfSlow = await watcher.request('getUserStatus', { userIDList: ['slow'] });
+  assert.equal((statusOfSlow.data as { successUserList: Array<{ statusType: number }> }).successUserList[0]?.statusType, UserStatus.OFFLINE);
+  // Once it reads again, it learns why it was closed.
+  socket.resume();
+  assert.equal((await slow.closed).code, CloseCode.SLOW_CONSUMER);
+  // The busy user and the watcher still work.
+  assert.equal((await busy.request('setSelfStatus', { customStatus: 'still fine' })).code, 0);
+  busy.close();
+  watcher.close();
+});
+
+test('S32 frames above four times the limit close the socket with 1009; the server keeps serving', async () => {
+  const big = await RawPeer.connect(srv.ws);
+  big.sendRaw('x'.repeat(16_384 * 4 + 1));
+  assert.equal((await big.closed).code, 1009);
+  const ok = await RawPeer.connect(srv.ws);
+  assert.equal((await ok.login(APP, 'after-big', srv.sig('after-big'))).code, 0);
+  ok.close();
+});
