@@ -4,13 +4,17 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CloseCode, UserStatus } from '@presently/protocol';
-import { APP, startServer, type TestServer } from './helpers/server.js';
+import { CloseCode, ErrorCode, UserStatus } from '@presently/protocol';
+import { APP, appConfig, startServer, type TestServer } from './helpers/server.js';
+import { rest } from './helpers/rest.js';
 import { RawPeer } from './helpers/raw.js';
 
 let srv: TestServer;
 before(async () => {
-  srv = await startServer({ server: { loginTimeoutMs: 300, maxSendQueueBytes: 64 * 1024 } });
+  srv = await startServer({
+    apps: [appConfig({ limits: { rateLimitCalls: 1000, maxSubscriptions: 1000 } })],
+    server: { loginTimeoutMs: 300, maxSendQueueBytes: 64 * 1024, maxInFlight: 2 },
+  });
 });
 after(async () => {
   await srv.stop();
@@ -66,4 +70,23 @@ test('S32 frames above four times the limit close the socket with 1009; the serv
   const ok = await RawPeer.connect(srv.ws);
   assert.equal((await ok.login(APP, 'after-big', srv.sig('after-big'))).code, 0);
   ok.close();
+});
+
+test('S32 requests awaiting durable writes are bounded per connection (72006); refused ones change nothing', async () => {
+  const ids = Array.from({ length: 200 }, (_, i) => `inflight-${i}`);
+  const imp = await rest(srv, 'im_open_login_svc/multiaccount_import', { AccountList: ids.slice(0, 100).map((UserID) => ({ UserID })) });
+  const imp2 = await rest(srv, 'im_open_login_svc/multiaccount_import', { AccountList: ids.slice(100).map((UserID) => ({ UserID })) });
+  assert.equal(imp.ActionStatus, 'OK');
+  assert.equal(imp2.ActionStatus, 'OK');
+  const p = await RawPeer.connect(srv.ws);
+  assert.equal((await p.login(APP, 'inflight-me', srv.sig('inflight-me'))).code, 0);
+  const replies = await Promise.all(ids.map((id) => p.request('subscribeUserStatus', { userIDList: [id] })));
+  const admitted = ids.filter((_, i) => replies[i]?.code === 0);
+  const refused = replies.filter((r) => r.code === ErrorCode.TOO_MANY_IN_FLIGHT);
+  assert.equal(admitted.length + refused.length, ids.length, 'every request got a reply: admitted or 72006');
+  assert.ok(refused.length > 0, 'a burst of 200 passes the bound of 2');
+  const sync = await p.request('syncStatus');
+  const subscribed = (sync.data as { userList: Array<{ userID: string }> }).userList.map((u) => u.userID).filter((id) => id.startsWith('inflight-') && id !== 'inflight-me');
+  assert.deepEqual(subscribed.sort(), admitted.sort(), 'only the admitted requests took effect');
+  p.close();
 });

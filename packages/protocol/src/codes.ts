@@ -57,6 +57,8 @@ export const ErrorCode = {
   TOO_MANY_CALLS: 72003,
   SUBSCRIBE_SELF: 72004,
   CUSTOM_STATUS_TOO_LONG: 72005,
+  /** Ours: a connection has more requests awaiting their replies than the server allows. */
+  TOO_MANY_IN_FLIGHT: 72006,
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -109,6 +111,7 @@ const MESSAGES: Record<number, string> = {
   72003: 'too many calls in the window',
   72004: 'cannot subscribe to oneself',
   72005: 'custom status is longer than the limit',
+  72006: 'too many requests in flight on this connection',
 };
 
 /** The default message for a code. */
@@ -145,6 +148,8 @@ export const CloseCode = {
   HEARTBEAT_TIMEOUT: 4004,
   /** The send queue passed its bound: the client reads too slowly. */
   SLOW_CONSUMER: 4008,
+  /** Too many connections from this source address. */
+  TOO_MANY_CONNECTIONS: 4009,
   /** The server is shutting down; reconnect (to another node) after a short jittered delay. */
   SERVER_RESTART: 4010,
 } as const;

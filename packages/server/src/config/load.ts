@@ -25,11 +25,19 @@ function intFromEnv(name: string, value: string | undefined, dflt: number): numb
 /** Server options from the environment and the config file's optional `server` object. */
 export function serverOptionsFrom(env: NodeJS.ProcessEnv, fileServer: Record<string, unknown> = {}): ServerOptions {
   const o: ServerOptions = { ...DEFAULT_SERVER_OPTIONS };
-  for (const k of ['maxFrameBytes', 'loginTimeoutMs', 'maxSendQueueBytes'] as const) {
+  for (const k of ['maxFrameBytes', 'loginTimeoutMs', 'maxSendQueueBytes', 'maxInFlight', 'maxLoginFailuresPerMinute', 'maxConnectionsPerIp'] as const) {
     const v = fileServer[k];
     if (v === undefined) continue;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new ConfigError(`server.${k}: must be a positive integer`);
+    const zeroOk = k === 'maxLoginFailuresPerMinute' || k === 'maxConnectionsPerIp';
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || (v === 0 && !zeroOk)) {
+      throw new ConfigError(`server.${k}: must be a ${zeroOk ? 'non-negative' : 'positive'} integer`);
+    }
     o[k] = v;
+  }
+  for (const k of Object.keys(fileServer)) {
+    if (!(k in DEFAULT_SERVER_OPTIONS) || k === 'host' || k === 'port' || k === 'dataDir' || k === 'configPath' || k === 'logLevel') {
+      throw new ConfigError(`server.${k}: unknown option`);
+    }
   }
   o.host = env.HOST || o.host;
   o.port = intFromEnv('PORT', env.PORT, o.port);

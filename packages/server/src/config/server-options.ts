@@ -14,6 +14,12 @@ export interface ServerOptions {
   loginTimeoutMs: number;
   /** A socket whose unsent data passes this is closed as a slow consumer, bytes. @default 4194304 */
   maxSendQueueBytes: number;
+  /** Requests of one connection awaiting their replies (durable writes); past it: 72006. @default 64 */
+  maxInFlight: number;
+  /** Failed logins per source address per minute before further ones get 70050; 0 = off. @default 20 */
+  maxLoginFailuresPerMinute: number;
+  /** Open connections per source address; past it the socket is closed with 4009; 0 = off. @default 0 */
+  maxConnectionsPerIp: number;
   /** Log level (pino). env LOG_LEVEL. @default 'info' */
   logLevel: string;
 }
@@ -26,5 +32,8 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   maxFrameBytes: 16_384,
   loginTimeoutMs: 10_000,
   maxSendQueueBytes: 4 * 1024 * 1024,
+  maxInFlight: 64,
+  maxLoginFailuresPerMinute: 20,
+  maxConnectionsPerIp: 0,
   logLevel: 'info',
 });

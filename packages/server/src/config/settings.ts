@@ -24,6 +24,12 @@ export interface Limits {
   customStatusMaxBytes: number;
   /** Most users in one friend list (30010 past it). @default 3000 */
   maxFriends: number;
+  /**
+   * S10 opt-in: announce at most one custom-status change per user per window, seconds; the last
+   * value wins and is announced when the window ends. A general status change is announced at
+   * once (with the latest custom status). 0 turns it off. @default 0
+   */
+  announceWindowSec: number;
 }
 
 export interface DeviceSettings {
@@ -77,6 +83,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   subscriptionExpiryHours: 24,
   customStatusMaxBytes: 100,
   maxFriends: 3000,
+  announceWindowSec: 0,
 });
 
 export const DEFAULT_DEVICES: Readonly<DeviceSettings> = Object.freeze({
@@ -97,8 +104,10 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 const POSITIVE_NUMBER_LIMITS: ReadonlySet<keyof Limits> = new Set([
-  'rateLimitWindowSec', 'heartbeatTimeoutSec', 'subscriptionExpiryHours',
+  'rateLimitWindowSec', 'heartbeatTimeoutSec', 'subscriptionExpiryHours', 'announceWindowSec',
 ]);
+/** Limits where 0 means "off". */
+const ZERO_ALLOWED: ReadonlySet<keyof Limits> = new Set(['announceWindowSec']);
 
 /**
  * Validates one app entry and fills defaults. Invalid values are refused with a message that
@@ -127,7 +136,8 @@ export function normalizeApp(raw: unknown, where = 'app'): AppSettings {
     if (!(k in DEFAULT_LIMITS)) throw new ConfigError(`${where}.limits.${k}: unknown limit`);
     const key = k as keyof Limits;
     const fractional = POSITIVE_NUMBER_LIMITS.has(key);
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || (!fractional && !Number.isInteger(v))) {
+    const min0 = ZERO_ALLOWED.has(key);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (v === 0 && !min0) || (!fractional && !Number.isInteger(v))) {
       throw new ConfigError(`${where}.limits.${k}: must be a positive ${fractional ? 'number' : 'integer'}`);
     }
     limits[key] = v;

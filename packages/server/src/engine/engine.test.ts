@@ -372,3 +372,41 @@ test('S28 a deleted account cannot be brought back by a ticket made before its d
   t.engine.login({ userID: 'gone', platform: 'Web', instanceId: 'z', sessionId: 'z', ticketTime: second + 1, sink }, t.now());
   assert.equal(t.status('gone'), UserStatus.ONLINE);
 });
+
+test('S10 S22 opt-in announce window: one custom-status announcement per window, the last value wins, nothing lost', () => {
+  const t = setup({ limits: { announceWindowSec: 1 } });
+  const ann = t.login('ann');
+  const bob = t.login('bob');
+  t.engine.subscribe(bob.session, ['ann'], t.now());
+  t.tick(1000); // the login's ONLINE announcement opened a window; let it end
+  t.engine.setCustomStatus(ann.session, 'a1', t.now()); // first in a new window: announced at once
+  t.engine.setCustomStatus(ann.session, 'a2', t.now());
+  t.engine.setCustomStatus(ann.session, 'a3', t.now());
+  assert.deepEqual(bob.sink.got.map((c) => c.customStatus), ['a1']);
+  assert.equal(t.engine.statusOf('ann')?.customStatus, 'a3', 'queries see the latest value at once');
+  t.tick(999);
+  t.engine.sweep(t.now());
+  assert.deepEqual(bob.sink.got.map((c) => c.customStatus), ['a1']);
+  t.tick(1);
+  t.engine.sweep(t.now());
+  assert.deepEqual(bob.sink.got.map((c) => c.customStatus), ['a1', 'a3']);
+  // A general status change is announced at once, carrying the latest value; no stale value follows.
+  t.engine.setCustomStatus(ann.session, 'a4', t.now());
+  t.engine.disconnect(ann.session, 'close', t.now());
+  t.tick(5000);
+  t.engine.sweep(t.now());
+  assert.deepEqual(bob.sink.got.map((c) => [c.statusType, c.customStatus]), [
+    [UserStatus.ONLINE, 'a1'],
+    [UserStatus.ONLINE, 'a3'],
+    [UserStatus.OFFLINE, ''],
+  ]);
+});
+
+test('S10 S22 by default every change is announced', () => {
+  const t = setup();
+  const ann = t.login('ann');
+  const bob = t.login('bob');
+  t.engine.subscribe(bob.session, ['ann'], t.now());
+  for (const v of ['1', '2', '3']) t.engine.setCustomStatus(ann.session, v, t.now());
+  assert.deepEqual(bob.sink.got.map((c) => c.customStatus), ['1', '2', '3']);
+});

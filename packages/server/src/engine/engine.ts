@@ -46,6 +46,9 @@ interface UserRec<S> {
   /** Users who have this user in their friend list (they hear its changes, S21c). */
   friendOf: Set<string>;
   rate: Record<RateOp, number[]> | null;
+  /** S10 opt-in window: when the last change was announced (ms), and whether one waits. */
+  lastAnnounce: number;
+  pendingAnnounce: boolean;
   /** Fan-out stamp: dedupes receivers of one change without allocating (S22). */
   mark: number;
 }
@@ -92,6 +95,8 @@ export class AppEngine<S> {
   private readonly users = new Map<string, UserRec<S>>();
   /** Users not online who hold subscriptions: the only ones S19 expiry must look at. */
   private readonly expiryCandidates = new Set<UserRec<S>>();
+  /** Users whose custom-status announcement waits for its window to end (S10 opt-in). */
+  private readonly pendingAnnouncements = new Set<UserRec<S>>();
   /** Deleted accounts -> second of deletion: tickets made before it cannot bring them back. */
   private readonly tombstones = new Map<string, number>();
   private stamp = 0;
@@ -164,6 +169,8 @@ export class AppEngine<S> {
       friends: new Map(),
       friendOf: new Set(),
       rate: null,
+      lastAnnounce: 0,
+      pendingAnnounce: false,
       mark: 0,
     };
   }
@@ -477,6 +484,7 @@ export class AppEngine<S> {
    * Call it at least every few seconds (the rule allows 10 s of lateness).
    */
   sweep(now: number): number {
+    if (this.pendingAnnouncements.size > 0) this.flushAnnouncements(now);
     const ttl = this.settingsRef.limits.subscriptionExpiryHours * 3_600_000;
     let dropped = 0;
     for (const u of this.expiryCandidates) {
@@ -519,8 +527,33 @@ export class AppEngine<S> {
       this.persistAccount(u);
       if (u.subs.size > 0) this.expiryCandidates.add(u);
     }
-    if (!force && before.statusType === statusType && before.customStatus === u.customStatus) return;
-    this.fanOut(u, new Change({ userID: u.userID, statusType, customStatus: u.customStatus }), exclude);
+    const generalChanged = before.statusType !== statusType;
+    if (!force && !generalChanged && before.customStatus === u.customStatus) return;
+    const windowMs = this.settingsRef.limits.announceWindowSec * 1000;
+    if (windowMs > 0 && !generalChanged && now - u.lastAnnounce < windowMs) {
+      // S10 opt-in: a custom-status change inside the window waits; the last value wins.
+      u.pendingAnnounce = true;
+      this.pendingAnnouncements.add(u);
+      return;
+    }
+    this.announce(u, now, exclude);
+  }
+
+  private announce(u: UserRec<S>, now: number, exclude?: Session<S>): void {
+    u.lastAnnounce = now;
+    if (u.pendingAnnounce) {
+      u.pendingAnnounce = false;
+      this.pendingAnnouncements.delete(u);
+    }
+    this.fanOut(u, new Change({ userID: u.userID, statusType: u.statusType, customStatus: u.customStatus }), exclude);
+  }
+
+  /** Announces custom-status changes whose window has ended (S10 opt-in); called by sweep. */
+  private flushAnnouncements(now: number): void {
+    const windowMs = this.settingsRef.limits.announceWindowSec * 1000;
+    for (const u of this.pendingAnnouncements) {
+      if (now - u.lastAnnounce >= windowMs) this.announce(u, now);
+    }
   }
 
   /** S21: U's own sessions; its subscribers; users who have U as a friend (switch on). */
@@ -583,6 +616,7 @@ export class AppEngine<S> {
     for (const f of [...u.friends.keys()]) this.removeFriend(userID, f);
     for (const f of [...u.friendOf]) this.removeFriend(f, userID);
     this.expiryCandidates.delete(u);
+    this.pendingAnnouncements.delete(u);
     this.users.delete(userID);
     this.tombstones.set(userID, u.kickedAt);
     this.ports.persist({ t: 'accountDelete', app: this.app, userID, deletedAt: u.kickedAt });

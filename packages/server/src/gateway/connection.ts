@@ -23,6 +23,8 @@ import { verifyUserSig } from '../auth/usersig.js';
 
 export type ConnState = 'open' | 'loggingIn' | 'ready' | 'closed';
 
+const ASYNC_OPS: ReadonlySet<ClientOp> = new Set(['login', 'logout', 'subscribeUserStatus', 'unsubscribeUserStatus']);
+
 let nextConnId = 1;
 
 export class Connection {
@@ -38,6 +40,8 @@ export class Connection {
   list: ConnList | null = null;
   /** Pending change JSONs, sent as one frame at the end of this turn (S22 order kept). */
   private outbox: string[] = [];
+  /** Requests whose replies wait on a durable write (login, logout, subscribe, unsubscribe). */
+  private inFlight = 0;
 
   constructor(
     readonly ws: WebSocket,
@@ -67,6 +71,10 @@ export class Connection {
     const parsed = parseClientFrame(data.toString('utf8'));
     if (!parsed.ok) return this.sendError(parsed.id, parsed.op ?? 'error', parsed.code, parsed.message);
     const frame = parsed.frame;
+    if (ASYNC_OPS.has(frame.op) && this.inFlight >= this.gw.options.maxInFlight) {
+      // Refused before anything is applied: nothing changes (S32).
+      return this.sendError(frame.id, frame.op, ErrorCode.TOO_MANY_IN_FLIGHT);
+    }
     if (frame.op === 'login') {
       void this.login(frame);
       return;
@@ -106,13 +114,7 @@ export class Connection {
         this.session = null;
         this.gw.untrack(this);
         this.setState('open');
-        void this.gw.store.flush().then(
-          () => {
-            this.reply(frame.id, frame.op, {});
-            this.close(CloseCode.LOGGED_OUT, 'logged out');
-          },
-          (err: unknown) => this.replyError(frame, err),
-        );
+        this.replyDurable(frame.id, frame.op, {}, () => this.close(CloseCode.LOGGED_OUT, 'logged out'));
         return;
       }
     }
@@ -153,11 +155,14 @@ export class Connection {
     this.session = session;
     this.engine = engine;
     this.gw.track(this, engine);
+    this.inFlight++;
     try {
       // The login state is durable before the client hears it is logged in.
       await this.gw.store.flush();
     } catch (err) {
       return this.replyError(frame, err);
+    } finally {
+      this.inFlight--;
     }
     if ((this.state as ConnState) !== 'loggingIn') return; // closed or kicked meanwhile
     this.setState('ready');
@@ -174,10 +179,19 @@ export class Connection {
 
   // ---- outgoing -------------------------------------------------------------------------------
 
-  private replyDurable(id: number, op: ClientOp, data: unknown): void {
+  /** Replies once the request's facts are durable. */
+  private replyDurable(id: number, op: ClientOp, data: unknown, then?: () => void): void {
+    this.inFlight++;
     void this.gw.store.flush().then(
-      () => this.reply(id, op, data),
-      (err: unknown) => this.replyError({ id, op } as ClientFrame, err),
+      () => {
+        this.inFlight--;
+        this.reply(id, op, data);
+        then?.();
+      },
+      (err: unknown) => {
+        this.inFlight--;
+        this.replyError({ id, op }, err);
+      },
     );
   }
 
