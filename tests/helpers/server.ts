@@ -33,10 +33,12 @@ export interface TestServer {
   dataDir: string;
   configPath: string;
   proc: ChildProcess;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string;
   /** Stops the process (SIGTERM, or SIGKILL with `kill: true`) and waits for it to exit. */
   stop(opts?: { kill?: boolean; keepData?: boolean }): Promise<void>;
   /** Starts again on the same data directory and config (a restart). */
-  restart(): Promise<TestServer>;
+  restart(opts?: { samePort?: boolean }): Promise<TestServer>;
   sig(userID: string, opts?: { expireSec?: number; nowSec?: number; SDKAppID?: number }): string;
 }
 
@@ -52,7 +54,7 @@ export function appConfig(over: AppOverrides = {}): Record<string, unknown> {
 }
 
 export async function startServer(
-  opts: { apps?: Record<string, unknown>[]; server?: Record<string, unknown>; dataDir?: string; configPath?: string } = {},
+  opts: { apps?: Record<string, unknown>[]; server?: Record<string, unknown>; dataDir?: string; configPath?: string; logLevel?: string; port?: number } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'presently-e2e-'));
   const configPath = opts.configPath ?? join(dataDir, 'config.json');
@@ -61,7 +63,7 @@ export async function startServer(
   }
   const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', MAIN, 'start'], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', PRESENTLY_DATA_DIR: dataDir, PRESENTLY_CONFIG: configPath, LOG_LEVEL: 'info' },
+    env: { ...process.env, PORT: String(opts.port ?? 0), HOST: '127.0.0.1', PRESENTLY_DATA_DIR: dataDir, PRESENTLY_CONFIG: configPath, LOG_LEVEL: opts.logLevel ?? 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // A test file that ends or crashes takes its servers with it (no orphans between runs).
@@ -69,7 +71,12 @@ export async function startServer(
   process.once('exit', reap);
   proc.once('exit', () => process.off('exit', reap));
   let stderr = '';
-  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  let output = '';
+  proc.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    output += d.toString();
+  });
+  proc.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   const url = await new Promise<string>((resolve, reject) => {
     const rl = createInterface({ input: proc.stdout! });
     rl.on('line', (line) => {
@@ -89,12 +96,13 @@ export async function startServer(
     dataDir,
     configPath,
     proc,
+    output: () => output,
     async stop({ kill = false, keepData = false } = {}) {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(kill ? 'SIGKILL' : 'SIGTERM');
       await exited;
       if (!keepData) rmSync(dataDir, { recursive: true, force: true });
     },
-    restart: () => startServer({ dataDir, configPath }),
+    restart: (o: { samePort?: boolean } = {}) => startServer({ dataDir, configPath, ...(o.samePort ? { port: Number(new URL(url).port) } : {}) }),
     sig: (userID, o = {}) => makeUserSig({ SDKAppID: o.SDKAppID ?? APP, secretKey: KEY, userID, expireSec: o.expireSec ?? 3600, nowSec: o.nowSec }),
   };
   return server;

@@ -14,6 +14,8 @@ import type { ServerOptions } from './config/server-options.js';
 import { openSqlite } from './store/sql.js';
 import type { DurableStore } from './store/types.js';
 import { handleRest } from './rest/http.js';
+import { AppSettingsService } from './rest/settings.js';
+import { appSettingsStoreFor } from './store/app-settings.js';
 
 export interface PresentlyServerInit {
   options: ServerOptions;
@@ -37,6 +39,8 @@ export class PresentlyServer {
     readonly options: ServerOptions,
     readonly store: DurableStore,
     log: Logger,
+    /** Run-time changes of app settings (`presently/*` REST commands). */
+    readonly appSettings: AppSettingsService,
   ) {
     this.log = log;
     this.gateway = new Gateway(options, store, log);
@@ -53,8 +57,13 @@ export class PresentlyServer {
       mkdirSync(init.options.dataDir, { recursive: true });
       store = await openSqlite(join(init.options.dataDir, 'presently.db'));
     }
-    const server = new PresentlyServer(init.options, store, log);
-    for (const app of init.apps) await server.gateway.addApp(app);
+    const appSettings = new AppSettingsService(appSettingsStoreFor(store), log);
+    if (!appSettings.store.durable) log.warn('the store is not SQL: app settings changed at run time last only until the process ends');
+    await appSettings.migrate();
+    const server = new PresentlyServer(init.options, store, log, appSettings);
+    // Settings changed at run time (presently/set_app_settings) were stored; they win over the
+    // config file's values for the same SDKAppID; every value never changed comes from the file.
+    for (const app of init.apps) await server.gateway.addApp(await appSettings.resolve(app));
     return server;
   }
 
@@ -103,7 +112,7 @@ export class PresentlyServer {
         else chunks.push(c);
       });
       req.on('end', () => {
-        void handleRest(this.gateway, url, tooLarge ? null : Buffer.concat(chunks).toString('utf8')).then(
+        void handleRest(this.gateway, url, tooLarge ? null : Buffer.concat(chunks).toString('utf8'), this.appSettings).then(
           (reply) => {
             res.writeHead(200, { 'content-type': 'application/json' });
             res.end(JSON.stringify(reply));

@@ -410,3 +410,28 @@ test('S10 S22 by default every change is announced', () => {
   for (const v of ['1', '2', '3']) t.engine.setCustomStatus(ann.session, v, t.now());
   assert.deepEqual(bob.sink.got.map((c) => c.customStatus), ['1', '2', '3']);
 });
+
+test('S26 S4 single policy: a new login also ends the login state of a device that was lost', () => {
+  const t = setup({ devices: { policy: 'single' } });
+  const phone = t.login('ann', 'Android');
+  t.engine.disconnect(phone.session, 'close', t.now());
+  assert.equal(t.status('ann'), UserStatus.OFFLINE);
+  const web = t.login('ann', 'Web');
+  t.engine.logout(web.session, t.now());
+  assert.equal(t.status('ann'), UserStatus.UNLOGINED, 'the lost phone no longer counts as logged in');
+});
+
+test('S26 multi policy: lost instances count toward the cap; the oldest go first', () => {
+  const t = setup({ devices: { policy: 'multi', maxWeb: 2 } });
+  const w1 = t.login('ann', 'Web', 'w1');
+  t.engine.disconnect(w1.session, 'close', t.now()); // lost, still logged in
+  const w2 = t.login('ann', 'Web', 'w2');
+  const w3 = t.login('ann', 'Web', 'w3'); // third web instance: w1 (oldest, lost) is dropped, no kick
+  assert.deepEqual([w2.sink.kicked, w3.sink.kicked], [[], []]);
+  assert.deepEqual(t.engine.queryOnline('ann', true)?.Detail?.map((d) => d.Status), ['Online', 'Online']);
+  const w4 = t.login('ann', 'Web', 'w4'); // now w2 (oldest live) is kicked as another web instance
+  assert.deepEqual(w2.sink.kicked, [KickType.MULT_ACCOUNT]);
+  t.engine.logout(w3.session, t.now());
+  t.engine.logout(w4.session, t.now());
+  assert.equal(t.status('ann'), UserStatus.UNLOGINED);
+});

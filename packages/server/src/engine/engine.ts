@@ -82,6 +82,12 @@ export function restPlatform(p: string): string {
   return p === 'Windows' ? 'PC' : p;
 }
 
+/** The platform of a login-state key ('Web' or 'Web#instance'). */
+function keyPlatform(key: string): string {
+  const i = key.indexOf('#');
+  return i < 0 ? key : key.slice(0, i);
+}
+
 function kickTypeFor(victim: Platform): KickTypeValue {
   // S26: a web instance pushed out by another is `multipleAccount`; a native device `multipleDevice`.
   return victim === 'Web' ? KickType.MULT_ACCOUNT : KickType.MULT_DEVICE;
@@ -249,12 +255,7 @@ export class AppEngine<S> {
         this.ports.replaced?.(old.sink);
       }
     }
-    const kicked: Platform[] = [];
-    for (const victim of this.victimsOf(u, p.platform)) {
-      this.endSession(u, victim, 'kicked');
-      this.ports.kick(victim.sink, kickTypeFor(victim.platform));
-      kicked.push(victim.platform);
-    }
+    const kicked = this.displace(u, p.platform, deviceKey);
 
     const before = this.snapshotOf(u);
     u.sessions.push(session);
@@ -268,13 +269,34 @@ export class AppEngine<S> {
     return session;
   }
 
-  private victimsOf(u: UserRec<S>, platform: Platform): Session<S>[] {
+  /**
+   * S26: applies the device policy before a login with `deviceKey`. Ends the login state of the
+   * devices it pushes out, live or lost: live ones are kicked (S27), lost ones simply stop being
+   * logged in (else a lost phone would keep a `single` user OFFLINE for ever). Returns the
+   * platforms of the live sessions kicked.
+   */
+  private displace(u: UserRec<S>, platform: Platform, deviceKey: string): Platform[] {
     const d = this.settingsRef.devices;
-    if (d.policy === 'single') return [...u.sessions];
-    const same = u.sessions.filter((s) => s.platform === platform);
-    if (d.policy === 'perPlatform') return same;
-    const cap = platform === 'Web' ? d.maxWeb : d.maxPerPlatform;
-    return same.slice(0, Math.max(0, same.length - cap + 1));
+    let keys: string[];
+    if (d.policy === 'single') keys = [...u.loginKeys].filter((k) => k !== deviceKey);
+    else if (d.policy === 'perPlatform') keys = [];
+    else {
+      // Set order is login order: the oldest instances of this platform go first.
+      const same = [...u.loginKeys].filter((k) => k !== deviceKey && keyPlatform(k) === platform);
+      const cap = platform === 'Web' ? d.maxWeb : d.maxPerPlatform;
+      keys = same.slice(0, Math.max(0, same.length - cap + 1));
+    }
+    const out = new Set(keys);
+    // One session per device key: another live session on the new key (perPlatform, single) goes too.
+    const victims = u.sessions.filter((s) => out.has(s.deviceKey) || (d.policy !== 'multi' && s.deviceKey === deviceKey));
+    const kicked: Platform[] = [];
+    for (const victim of victims) {
+      this.endSession(u, victim, 'kicked');
+      this.ports.kick(victim.sink, kickTypeFor(victim.platform));
+      kicked.push(victim.platform);
+    }
+    for (const k of keys) u.loginKeys.delete(k);
+    return kicked;
   }
 
   /** Logout: the session ends and its login state goes (S4). */
@@ -669,7 +691,7 @@ export class AppEngine<S> {
       const live = new Set(u.sessions.map((s) => s.deviceKey));
       item.Detail = [
         ...u.sessions.map((s) => ({ Platform: restPlatform(s.platform), Status: 'Online' as const })),
-        ...[...u.loginKeys].filter((k) => !live.has(k)).map((k) => ({ Platform: restPlatform(k.split('#')[0] ?? k), Status: 'PushOnline' as const })),
+        ...[...u.loginKeys].filter((k) => !live.has(k)).map((k) => ({ Platform: restPlatform(keyPlatform(k)), Status: 'PushOnline' as const })),
       ];
     }
     return item;

@@ -6,6 +6,7 @@ import { ErrorCode, messageFor } from '@presently/protocol';
 import { verifyUserSig } from '../auth/usersig.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { runCommand, type RestReply } from './commands.js';
+import { SETTINGS_SERVICE, runSettingsCommand, type AppSettingsService } from './settings.js';
 
 export function restFail(code: number, message?: string, friendApi = false): RestReply {
   const r: RestReply = { ActionStatus: 'FAIL', ErrorCode: code, ErrorInfo: message ?? messageFor(code) };
@@ -13,7 +14,11 @@ export function restFail(code: number, message?: string, friendApi = false): Res
   return r;
 }
 
-export async function handleRest(gw: Gateway, url: URL, body: string | null): Promise<RestReply> {
+/**
+ * `settings` serves our own `presently/*` commands (the app settings API, rest/settings.ts);
+ * every other command goes to the compat commands of commands.ts.
+ */
+export async function handleRest(gw: Gateway, url: URL, body: string | null, settings: AppSettingsService): Promise<RestReply> {
   const command = url.pathname.slice('/v4/'.length);
   const friendApi = command.startsWith('sns/');
   const q = url.searchParams;
@@ -37,6 +42,10 @@ export async function handleRest(gw: Gateway, url: URL, body: string | null): Pr
     parsed = body.trim() === '' ? {} : JSON.parse(body);
   } catch {
     return restFail(ErrorCode.REST_BAD_JSON, undefined, friendApi);
+  }
+  if (command.startsWith(SETTINGS_SERVICE)) {
+    // Durable before the reply on its own (the settings write is awaited inside).
+    return runSettingsCommand({ service: settings, engine, identifier, now: Date.now() }, command, parsed);
   }
   const reply = runCommand({ engine: engine as never, now: Date.now() }, command, parsed);
   // Acknowledge only what is durable.

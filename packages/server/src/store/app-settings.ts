@@ -47,8 +47,9 @@ export class SqlAppSettingsStore implements AppSettingsStore {
   readonly durable = true;
   private readonly db: Kysely<{ app_settings: AppSettingsTable }>;
 
-  constructor(db: Kysely<object>) {
-    // The table is ours alone: extend the store's schema type instead of editing it.
+  // Any Kysely instance (the store's, whatever its schema type): the table is ours alone, so its
+  // type is added here (withTables) instead of in the store's schema.
+  constructor(db: Kysely<any>) {
     this.db = db.withTables<{ app_settings: AppSettingsTable }>();
   }
 
@@ -105,5 +106,5 @@ export class MemoryAppSettingsStore implements AppSettingsStore {
 
 /** The settings store that goes with a durable store: the same database when it is SQL. */
 export function appSettingsStoreFor(store: DurableStore): AppSettingsStore {
-  return store instanceof SqlStore ? new SqlAppSettingsStore(store.db as unknown as Kysely<object>) : new MemoryAppSettingsStore();
+  return store instanceof SqlStore ? new SqlAppSettingsStore(store.db) : new MemoryAppSettingsStore();
 }

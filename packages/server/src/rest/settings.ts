@@ -1,0 +1,356 @@
+/**
+ * The app settings API: an app's admin reads and changes its edition, switches, limits, device
+ * policy and webhook at run time, through the REST envelope and admin auth of compat.md §3
+ * under a service of ours, `presently`:
+ *
+ *   presently/get_app_settings     {}                      -> Settings, StoredChanges, UpdatedAt
+ *   presently/set_app_settings     {"Settings": {...}}     -> the same, after the change
+ *   presently/reset_app_settings   {}                      -> the same, back to the config file
+ *
+ * Choices (documented in docs/rest.md, "App settings API"):
+ * - A change is a partial settings object. `userStatus`, `limits`, `devices` and `webhook` are
+ *   merged key by key onto the current values; `edition` and `admins` are replaced. `null`
+ *   puts a value back to its built-in default (`webhook: null` removes the webhook,
+ *   `webhook.secret: null` the signing secret). The merged whole is validated by the config
+ *   file's own `normalizeApp`, so the API and the file accept exactly the same values; any bad
+ *   or unknown field refuses the whole change with 70402 naming the field, and nothing changes.
+ * - `SDKAppID` (other than the app's own) and `secretKey` cannot be changed: 70402. A change of
+ *   `admins` that leaves out the calling admin is refused (70402): stored changes win over the
+ *   config file, so an app locked out of its REST API could not be repaired through it.
+ * - The change is stored durably (store/app-settings.ts) before it is applied and before the
+ *   reply; if storing fails the reply is 70500 and nothing changed. Then
+ *   `AppEngine.updateSettings` makes it take effect for the next request of every session at
+ *   once (S13, S14, S16, S21c, S26, S30...). Changes of one app are applied one at a time.
+ * - What is stored is only the values changed through the API (each changed leaf, the webhook as
+ *   a whole). At start the server applies them over the config file's settings of the same
+ *   SDKAppID: a value changed at run time wins over the file; every other value still comes
+ *   from the file, so editing an untouched value in the file works as before.
+ *   `reset_app_settings` forgets the stored changes and goes back to the file's settings.
+ * - Replies never carry `secretKey`; the webhook `secret` is never returned either: the webhook
+ *   shows `HasSecret: true|false` instead (a read-only field, ignored when sent back, so a
+ *   get -> edit -> set round trip keeps the secret).
+ * - Non-admins never get here: http.ts refuses them with 60010 like any REST command.
+ */
+import type { Logger } from 'pino';
+import { ErrorCode, PresentlyError, messageFor } from '@presently/protocol';
+import { ConfigError, DEFAULT_WEBHOOK, normalizeApp, type AppSettings } from '../config/settings.js';
+import type { AppSettingsStore, StoredOverrides } from '../store/app-settings.js';
+import type { RestReply } from './commands.js';
+
+export const SETTINGS_SERVICE = 'presently/';
+export const GET_APP_SETTINGS = 'presently/get_app_settings';
+export const SET_APP_SETTINGS = 'presently/set_app_settings';
+export const RESET_APP_SETTINGS = 'presently/reset_app_settings';
+export const SETTINGS_COMMANDS: readonly string[] = Object.freeze([GET_APP_SETTINGS, SET_APP_SETTINGS, RESET_APP_SETTINGS]);
+
+/** What the settings API acts on: one app's engine. */
+export interface SettingsTarget {
+  readonly app: number;
+  readonly settings: AppSettings;
+  updateSettings(next: AppSettings): void;
+}
+
+type Obj = Record<string, unknown>;
+
+function isObject(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function clone<T>(v: T): T {
+  return structuredClone(v);
+}
+
+function bad(message: string): never {
+  throw new PresentlyError(ErrorCode.INVALID_PARAMETERS, message);
+}
+
+/** Never changed at run time: the app's identity and its ticket key come from the config file. */
+const FIXED: ReadonlySet<string> = new Set(['SDKAppID', 'secretKey']);
+/** Top-level settings that may be absent; `null` removes them; stored as a whole. */
+const OPTIONAL: ReadonlySet<string> = new Set(['webhook']);
+/** Shown by get, ignored by set. */
+const WEBHOOK_READ_ONLY = 'HasSecret';
+const WEBHOOK_KEYS: ReadonlySet<string> = new Set(['url', 'secret', WEBHOOK_READ_ONLY, ...Object.keys(DEFAULT_WEBHOOK)]);
+
+// ---- views -------------------------------------------------------------------------------------
+
+function maskWebhook(w: unknown): Obj | null {
+  if (!isObject(w)) return null;
+  const { secret, ...rest } = w;
+  return { ...clone(rest), [WEBHOOK_READ_ONLY]: typeof secret === 'string' && secret.length > 0 };
+}
+
+/** The settings as replies show them: no `secretKey`, the webhook secret replaced by `HasSecret`. */
+export function settingsView(s: AppSettings): Obj {
+  const out: Obj = {};
+  for (const [k, v] of Object.entries(s)) {
+    if (k === 'secretKey' || OPTIONAL.has(k)) continue;
+    out[k] = clone(v);
+  }
+  out.webhook = maskWebhook(s.webhook);
+  return out;
+}
+
+function storedView(o: StoredOverrides): Obj {
+  const out = clone(o);
+  if (isObject(out.webhook)) out.webhook = maskWebhook(out.webhook);
+  return out;
+}
+
+// ---- merging -----------------------------------------------------------------------------------
+
+function mergeSection(at: string, current: Obj, patch: Obj, known: ReadonlySet<string>, readOnly?: string): Obj {
+  const out: Obj = { ...current };
+  for (const [k, v] of Object.entries(patch)) {
+    if (!known.has(k)) bad(`${at}.${k}: unknown setting`);
+    if (k === readOnly) continue;
+    if (v === null) delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * Applies a change (the `Settings` object of set_app_settings) to the current settings and
+ * validates the result as the config file would. Throws PresentlyError(70402) naming the field.
+ */
+export function mergeChange(current: AppSettings, patch: unknown): AppSettings {
+  if (!isObject(patch)) bad('Settings: must be an object');
+  const merged = clone(current) as unknown as Obj;
+  for (const [key, value] of Object.entries(patch)) {
+    const at = `Settings.${key}`;
+    if (key === 'SDKAppID') {
+      if (value !== current.SDKAppID) bad(`${at}: cannot be changed`);
+      continue;
+    }
+    if (key === 'secretKey') bad(`${at}: cannot be changed through the API (it comes from the config file)`);
+    const cur = merged[key];
+    if (OPTIONAL.has(key)) {
+      if (value === null) delete merged[key];
+      else if (!isObject(value)) bad(`${at}: must be an object or null`);
+      else merged[key] = mergeSection(at, isObject(cur) ? cur : {}, value, WEBHOOK_KEYS, WEBHOOK_READ_ONLY);
+      continue;
+    }
+    if (!Object.hasOwn(merged, key)) bad(`${at}: unknown setting`);
+    if (isObject(cur)) {
+      if (value === null) delete merged[key];
+      else if (!isObject(value)) bad(`${at}: must be an object`);
+      else merged[key] = mergeSection(at, cur, value, new Set(Object.keys(cur)));
+    } else if (value === null) {
+      delete merged[key];
+    } else {
+      merged[key] = value;
+    }
+  }
+  try {
+    return normalizeApp(merged, 'Settings');
+  } catch (err) {
+    if (err instanceof ConfigError) bad(err.message);
+    throw err;
+  }
+}
+
+/**
+ * The stored changes after one more change: each leaf the change named gets its resulting
+ * value; a webhook named in the change is kept whole (or null when removed). Applying the result
+ * over the file's settings (applyStoredChanges) gives back `next`.
+ */
+export function recordChange(prev: StoredOverrides, patch: Obj, next: AppSettings): StoredOverrides {
+  const out = clone(prev);
+  const n = next as unknown as Obj;
+  for (const key of Object.keys(patch)) {
+    if (FIXED.has(key)) continue;
+    if (OPTIONAL.has(key)) {
+      out[key] = n[key] === undefined ? null : clone(n[key]);
+      continue;
+    }
+    const section = n[key];
+    const p = patch[key];
+    if (isObject(section) && isObject(p)) {
+      const o: Obj = isObject(out[key]) ? (out[key] as Obj) : {};
+      for (const leaf of Object.keys(p)) if (Object.hasOwn(section, leaf)) o[leaf] = clone(section[leaf]);
+      if (Object.keys(o).length > 0) out[key] = o;
+    } else {
+      out[key] = clone(section);
+    }
+  }
+  return out;
+}
+
+/**
+ * Start-up: the config file's settings of an app with its stored run-time changes applied over
+ * them (the stored values win). Throws ConfigError when the result is not valid.
+ */
+export function applyStoredChanges(base: AppSettings, stored: StoredOverrides): AppSettings {
+  const merged = clone(base) as unknown as Obj;
+  for (const [key, value] of Object.entries(stored)) {
+    if (FIXED.has(key)) continue;
+    if (OPTIONAL.has(key)) {
+      if (value === null) delete merged[key];
+      else merged[key] = clone(value);
+      continue;
+    }
+    const cur = merged[key];
+    merged[key] = isObject(cur) && isObject(value) ? { ...cur, ...clone(value) } : clone(value);
+  }
+  try {
+    return normalizeApp(merged, `stored settings of app ${base.SDKAppID}`);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new ConfigError(
+      `${err.message} (table app_settings; delete that app's row to fall back to the config file)`,
+    );
+  }
+}
+
+// ---- the service -------------------------------------------------------------------------------
+
+interface AppEntry {
+  /** The config file's settings. */
+  base: AppSettings;
+  /** What the API changed, as stored. */
+  overrides: StoredOverrides;
+  /** ms of the last stored change, 0 when none. */
+  updatedAt: number;
+  /** Changes of one app run one after another. */
+  lock: Promise<void>;
+}
+
+export interface SettingsReply {
+  Settings: Obj;
+  StoredChanges: Obj;
+  UpdatedAt: number;
+}
+
+export class AppSettingsService {
+  private readonly apps = new Map<number, AppEntry>();
+
+  constructor(
+    readonly store: AppSettingsStore,
+    private readonly log?: Logger,
+  ) {}
+
+  migrate(): Promise<void> {
+    return this.store.migrate();
+  }
+
+  /** At start: an app's effective settings, its stored changes applied over the file's `base`. */
+  async resolve(base: AppSettings): Promise<AppSettings> {
+    const row = await this.store.load(base.SDKAppID);
+    const effective = row ? applyStoredChanges(base, row.overrides) : base;
+    this.apps.set(base.SDKAppID, { base, overrides: row?.overrides ?? {}, updatedAt: row?.updatedAt ?? 0, lock: Promise.resolve() });
+    if (row) this.log?.info({ app: base.SDKAppID, storedChanges: storedView(row.overrides) }, 'stored app settings applied over the config file');
+    return effective;
+  }
+
+  private entry(t: SettingsTarget): AppEntry {
+    let e = this.apps.get(t.app);
+    if (!e) {
+      // An app added without resolve(): what it runs with is its file's settings.
+      e = { base: t.settings, overrides: {}, updatedAt: 0, lock: Promise.resolve() };
+      this.apps.set(t.app, e);
+    }
+    return e;
+  }
+
+  private serial<T>(e: AppEntry, fn: () => Promise<T>): Promise<T> {
+    const run = e.lock.then(fn);
+    e.lock = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private reply(t: SettingsTarget, e: AppEntry): SettingsReply {
+    return { Settings: settingsView(t.settings), StoredChanges: storedView(e.overrides), UpdatedAt: e.updatedAt };
+  }
+
+  get(t: SettingsTarget): SettingsReply {
+    return this.reply(t, this.entry(t));
+  }
+
+  /** Validates, stores, then applies one change; refusals throw PresentlyError, nothing changed. */
+  set(t: SettingsTarget, patch: unknown, caller: string, now: number): Promise<SettingsReply> {
+    const e = this.entry(t);
+    return this.serial(e, async () => {
+      const next = mergeChange(t.settings, patch);
+      const p = patch as Obj;
+      if (Object.hasOwn(p, 'admins') && !next.admins.includes(caller)) {
+        bad(`Settings.admins: must include the calling admin ${JSON.stringify(caller)}, or no one could change the settings back`);
+      }
+      if (Object.keys(p).length === 0) return this.reply(t, e);
+      const overrides = recordChange(e.overrides, p, next);
+      await this.persist(t.app, () => this.store.save(t.app, overrides, now));
+      e.overrides = overrides;
+      e.updatedAt = now;
+      t.updateSettings(next);
+      this.log?.info({ app: t.app, by: caller, change: storedView(p) }, 'app settings changed');
+      return this.reply(t, e);
+    });
+  }
+
+  /** Forgets the stored changes: the app runs with its config file's settings again. */
+  reset(t: SettingsTarget, caller: string): Promise<SettingsReply> {
+    const e = this.entry(t);
+    return this.serial(e, async () => {
+      await this.persist(t.app, () => this.store.remove(t.app));
+      e.overrides = {};
+      e.updatedAt = 0;
+      t.updateSettings(e.base);
+      this.log?.info({ app: t.app, by: caller }, 'app settings reset to the config file');
+      return this.reply(t, e);
+    });
+  }
+
+  private async persist(app: number, write: () => Promise<void>): Promise<void> {
+    try {
+      await write();
+    } catch (err) {
+      this.log?.error({ err, app }, 'storing app settings failed');
+      throw new PresentlyError(ErrorCode.INTERNAL_ERROR, 'the settings could not be stored; nothing was changed');
+    }
+  }
+}
+
+// ---- the commands ------------------------------------------------------------------------------
+
+export interface SettingsContext {
+  service: AppSettingsService;
+  engine: SettingsTarget;
+  /** The authenticated admin making the call. */
+  identifier: string;
+  /** ms since the epoch. */
+  now: number;
+}
+
+function envelope(code: number, info: string): RestReply {
+  return { ActionStatus: code === 0 ? 'OK' : 'FAIL', ErrorCode: code, ErrorInfo: info };
+}
+
+/**
+ * Runs one `presently/*` command on an authenticated admin request. Refusals come back as FAIL
+ * replies; an error that is not a PresentlyError is a bug and is rethrown for http.ts to log.
+ */
+export async function runSettingsCommand(ctx: SettingsContext, command: string, body: unknown): Promise<RestReply> {
+  try {
+    if (!SETTINGS_COMMANDS.includes(command)) {
+      return envelope(ErrorCode.REST_BAD_URL, `unknown command ${JSON.stringify(command.slice(0, 100))}`);
+    }
+    if (!isObject(body)) bad('the request body must be a JSON object');
+    let fields: SettingsReply;
+    if (command === GET_APP_SETTINGS) {
+      fields = ctx.service.get(ctx.engine);
+    } else if (command === SET_APP_SETTINGS) {
+      const patch = Object.hasOwn(body, 'Settings') ? body.Settings : undefined;
+      if (patch === undefined || patch === null) bad('Settings is required');
+      fields = await ctx.service.set(ctx.engine, patch, ctx.identifier, ctx.now);
+    } else {
+      fields = await ctx.service.reset(ctx.engine, ctx.identifier);
+    }
+    return { ...envelope(0, ''), ...fields };
+  } catch (err) {
+    if (err instanceof PresentlyError) return envelope(err.code, err.message || messageFor(err.code));
+    throw err;
+  }
+}
