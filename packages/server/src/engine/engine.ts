@@ -193,6 +193,12 @@ export class AppEngine<S> {
     return this.liveSessions;
   }
 
+  /** S28: true when a ticket made at `ticketTime` (s) was invalidated by a kick or a deletion. */
+  ticketInvalidated(userID: string, ticketTime: number): boolean {
+    const u = this.users.get(userID);
+    return ticketTime <= (u ? u.kickedAt : (this.tombstones.get(userID) ?? -1));
+  }
+
   /** S11: `{ userID, statusType, customStatus }` of one account, or undefined. */
   statusOf(userID: string): UserStatusInfo | undefined {
     const u = this.users.get(userID);
@@ -228,9 +234,8 @@ export class AppEngine<S> {
    * app's device policy (S26): the sessions it pushes out are kicked (S27).
    */
   login(p: LoginParams<S>, now: number): Session<S> {
+    if (this.ticketInvalidated(p.userID, p.ticketTime)) fail(ErrorCode.USERSIG_INVALIDATED);
     let u = this.users.get(p.userID);
-    const invalidBefore = u ? u.kickedAt : (this.tombstones.get(p.userID) ?? -1);
-    if (p.ticketTime <= invalidBefore) fail(ErrorCode.USERSIG_INVALIDATED);
     if (!u) {
       u = this.newUser(p.userID);
       this.users.set(p.userID, u);
@@ -277,18 +282,21 @@ export class AppEngine<S> {
    */
   private displace(u: UserRec<S>, platform: Platform, deviceKey: string): Platform[] {
     const d = this.settingsRef.devices;
+    const samePlatform = [...u.loginKeys].filter((k) => k !== deviceKey && keyPlatform(k) === platform);
     let keys: string[];
     if (d.policy === 'single') keys = [...u.loginKeys].filter((k) => k !== deviceKey);
-    else if (d.policy === 'perPlatform') keys = [];
+    else if (d.policy === 'perPlatform') keys = samePlatform;
     else {
       // Set order is login order: the oldest instances of this platform go first.
-      const same = [...u.loginKeys].filter((k) => k !== deviceKey && keyPlatform(k) === platform);
       const cap = platform === 'Web' ? d.maxWeb : d.maxPerPlatform;
-      keys = same.slice(0, Math.max(0, same.length - cap + 1));
+      keys = samePlatform.slice(0, Math.max(0, samePlatform.length - cap + 1));
     }
     const out = new Set(keys);
-    // One session per device key: another live session on the new key (perPlatform, single) goes too.
-    const victims = u.sessions.filter((s) => out.has(s.deviceKey) || (d.policy !== 'multi' && s.deviceKey === deviceKey));
+    // Live sessions go with their keys; with one session per platform (or at all), so does any
+    // live session of that platform whatever key an earlier policy gave it.
+    const victims = u.sessions.filter(
+      (s) => out.has(s.deviceKey) || d.policy === 'single' || (d.policy === 'perPlatform' && s.platform === platform),
+    );
     const kicked: Platform[] = [];
     for (const victim of victims) {
       this.endSession(u, victim, 'kicked');

@@ -56,8 +56,14 @@ import { ErrorCode, PresentlyError, isValidUserID, messageFor } from '@presently
 import type { AppEngine } from '../engine/engine.js';
 import type { FriendMeta } from '../engine/types.js';
 
+/** What the REST commands use of an engine: nothing that depends on its session type. */
+export type RestEngine = Pick<
+  AppEngine<unknown>,
+  'hasAccount' | 'importAccount' | 'deleteAccount' | 'kickUser' | 'addFriend' | 'removeFriend' | 'isFriend' | 'friendList' | 'queryOnline'
+>;
+
 export interface RestContext {
-  engine: AppEngine<unknown>;
+  engine: RestEngine;
   /** ms since the epoch. */
   now: number;
 }

@@ -28,7 +28,7 @@ export async function handleRest(gw: Gateway, url: URL, body: string | null, set
   if (!engine) return restFail(ErrorCode.REST_BAD_SDKAPPID, `SDKAppID ${sdkappid.slice(0, 20)} not found`, friendApi);
   const identifier = q.get('identifier');
   if (!identifier) return restFail(ErrorCode.REST_BAD_IDENTIFIER, 'identifier is missing', friendApi);
-  if (!engine.settings.admins.includes(identifier)) return restFail(ErrorCode.REST_ADMIN_REQUIRED, 'only an app admin may call the REST API', friendApi);
+  // The ticket first: a caller who cannot prove who it is learns nothing, not even who the admins are.
   const verdict = verifyUserSig(q.get('usersig') ?? '', {
     SDKAppID: engine.app,
     secretKey: engine.settings.secretKey,
@@ -36,6 +36,9 @@ export async function handleRest(gw: Gateway, url: URL, body: string | null, set
     nowSec: Math.floor(Date.now() / 1000),
   });
   if (!verdict.ok) return restFail(verdict.code, verdict.message, friendApi);
+  // S28 holds for admins too: a kick invalidates their older tickets for REST as well.
+  if (engine.ticketInvalidated(identifier, verdict.claims.time)) return restFail(ErrorCode.USERSIG_INVALIDATED, undefined, friendApi);
+  if (!engine.settings.admins.includes(identifier)) return restFail(ErrorCode.REST_ADMIN_REQUIRED, 'only an app admin may call the REST API', friendApi);
   if (body === null) return restFail(ErrorCode.REST_BAD_JSON, 'body too large', friendApi);
   let parsed: unknown;
   try {
@@ -47,7 +50,7 @@ export async function handleRest(gw: Gateway, url: URL, body: string | null, set
     // Durable before the reply on its own (the settings write is awaited inside).
     return runSettingsCommand({ service: settings, engine, identifier, now: Date.now() }, command, parsed);
   }
-  const reply = runCommand({ engine: engine as never, now: Date.now() }, command, parsed);
+  const reply = runCommand({ engine, now: Date.now() }, command, parsed);
   // Acknowledge only what is durable.
   await gw.store.flush();
   return reply;
