@@ -72,12 +72,19 @@ async function loginPeer(srv: TestServer, userID: string, app = APP): Promise<Ra
 
 /** Two victims with known state, a watcher of them, and a user in another app. */
 export async function setupWorld(srv: TestServer): Promise<FuzzWorld> {
+  const peers: RawPeer[] = [];
   for (const v of VICTIMS) {
     const p = await loginPeer(srv, v);
     assert.equal((await p.request('setSelfStatus', { customStatus: `${v}-status` })).code, 0);
+    peers.push(p);
   }
-  await loginPeer(srv, 'other-app-user', OTHER_APP);
+  peers.push(await loginPeer(srv, 'other-app-user', OTHER_APP));
   const watcher = await loginPeer(srv, 'fuzz-watcher');
+  peers.push(watcher);
+  // The world's sessions heartbeat like real clients, so a long run outlives the heartbeat timeout (S5).
+  setInterval(() => {
+    for (const p of peers) if (p.ws.readyState === p.ws.OPEN) p.ws.send('{"op":"heartbeat"}');
+  }, 30_000).unref();
   assert.equal((await watcher.request('subscribeUserStatus', { userIDList: VICTIMS })).code, 0);
   await loginPeer(srv, 'fuzzer').then((p) => p.close());
   return { srv, fuzzer: null, anon: null, watcher, sentinel: 10_000_000, cases: 0 };
