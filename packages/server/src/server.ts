@@ -14,6 +14,8 @@ import type { ServerOptions } from './config/server-options.js';
 import { openSqlite } from './store/sql.js';
 import type { DurableStore } from './store/types.js';
 import { handleRest } from './rest/http.js';
+import { createMetrics } from './metrics.js';
+import type { Registry } from 'prom-client';
 import { AppSettingsService } from './rest/settings.js';
 import { appSettingsStoreFor } from './store/app-settings.js';
 
@@ -31,6 +33,7 @@ const MAX_REST_BODY = 1024 * 1024;
 export class PresentlyServer {
   readonly log: Logger;
   readonly gateway: Gateway;
+  private readonly metrics: Registry;
   private readonly http: Server;
   private readonly wss: WebSocketServer;
   private ready = false;
@@ -44,6 +47,7 @@ export class PresentlyServer {
   ) {
     this.log = log;
     this.gateway = new Gateway(options, store, log);
+    this.metrics = createMetrics(this.gateway);
     this.http = createServer((req, res) => this.onRequest(req, res));
     // ws reads at most 4x the frame limit; between the two the client gets an error frame (S32).
     this.wss = new WebSocketServer({ server: this.http, maxPayload: options.maxFrameBytes * 4, perMessageDeflate: false });
@@ -92,6 +96,19 @@ export class PresentlyServer {
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method === 'GET' && url.pathname === '/metrics') {
+      this.metrics.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': this.metrics.contentType });
+          res.end(text);
+        },
+        (err: unknown) => {
+          this.log.error({ err }, 'metrics failed');
+          res.writeHead(500).end();
+        },
+      );
+      return;
+    }
     if (req.method === 'GET' && (url.pathname === '/healthz' || url.pathname === '/readyz')) {
       const ok = this.ready;
       res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });

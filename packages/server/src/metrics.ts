@@ -1,0 +1,61 @@
+/**
+ * Prometheus metrics at `/metrics` (design.md "Operations"): connections, sessions and statuses,
+ * status changes, notifications sent, timeouts, plus Node's own (event-loop delay, heap, CPU).
+ * Values are read from the gateway at scrape time: nothing is added to the hot path.
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Gateway } from './gateway/gateway.js';
+
+export function createMetrics(gw: Gateway): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'presently_' });
+  const counterFrom = (name: string, help: string, read: () => number) => {
+    // A counter whose value the gateway keeps: at scrape time add what was counted since.
+    let last = 0;
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const now = read();
+        this.inc(Math.max(0, now - last));
+        last = now;
+      },
+    });
+  };
+  counterFrom('presently_notifications_total', 'Status changes delivered to sessions (one per receiver session).', () => gw.stats.notifications);
+  counterFrom('presently_heartbeat_timeouts_total', 'Sessions declared dead after the heartbeat timeout (S5).', () => gw.stats.heartbeatTimeouts);
+  counterFrom('presently_login_timeouts_total', 'Sockets closed for not logging in within the deadline.', () => gw.stats.loginTimeouts);
+  new Gauge({
+    name: 'presently_connections',
+    help: 'Open WebSocket connections.',
+    registers: [registry],
+    collect() {
+      this.set(gw.connections.size);
+    },
+  });
+  new Gauge({
+    name: 'presently_sessions',
+    help: 'Logged-in sessions, per app.',
+    labelNames: ['app'],
+    registers: [registry],
+    collect() {
+      for (const [app, e] of gw.engines) this.set({ app: String(app) }, e.sessionCount());
+    },
+  });
+  new Gauge({
+    name: 'presently_users',
+    help: 'Accounts per app and general status (S1).',
+    labelNames: ['app', 'status'],
+    registers: [registry],
+    collect() {
+      for (const [app, e] of gw.engines) {
+        const c = e.statusCounts();
+        this.set({ app: String(app), status: 'online' }, c.online);
+        this.set({ app: String(app), status: 'offline' }, c.offline);
+        this.set({ app: String(app), status: 'unlogined' }, c.unlogined);
+      }
+    },
+  });
+  return registry;
+}
