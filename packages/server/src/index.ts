@@ -7,3 +7,5 @@ export { loadApps, serverOptionsFrom } from './config/load.js';
 export { makeUserSig, verifyUserSig } from './auth/usersig.js';
 export type { DurableStore } from './store/types.js';
 export { SqlStore, openSqlite } from './store/sql.js';
+export * from './webhooks/index.js';
+export { createMetrics } from './metrics.js';

@@ -157,6 +157,8 @@ export class PresentlyServer {
       this.http.close(() => resolve());
       this.http.closeAllConnections();
     });
+    // Webhook events of the shutdown itself (these disconnects) are written before the store closes.
+    await this.gateway.drain();
     await this.store.close();
   }
 }

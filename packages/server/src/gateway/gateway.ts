@@ -11,6 +11,8 @@ import type { AppSettings } from '../config/settings.js';
 import type { ServerOptions } from '../config/server-options.js';
 import type { DurableStore } from '../store/types.js';
 import { ConnList, Connection } from './connection.js';
+import { WebhookDispatcher } from '../webhooks/dispatcher.js';
+import { outboxFor } from '../webhooks/outbox.js';
 
 export class Gateway {
   readonly engines = new Map<number, AppEngine<Connection>>();
@@ -22,6 +24,8 @@ export class Gateway {
   private sweepTimer: NodeJS.Timeout | null = null;
   readonly nodeId: string;
   readonly ports: EnginePorts<Connection>;
+  /** State.StateChange callbacks (docs/webhooks.md); fed by each engine's `event` port. */
+  readonly webhooks: WebhookDispatcher<Connection>;
   /** Counters for /metrics and the logs. */
   readonly stats = { notifications: 0, changes: 0, heartbeatTimeouts: 0, loginTimeouts: 0 };
 
@@ -44,11 +48,21 @@ export class Gateway {
       },
       persist: (m: Mutation) => this.store.persist(m),
     };
+    this.webhooks = new WebhookDispatcher<Connection>({
+      backend: outboxFor(store),
+      settingsOf: (app) => this.engines.get(app)?.settings,
+      remoteAddressOf: (c) => c.remoteAddress,
+      log: log.child({ component: 'webhooks' }),
+    });
   }
 
   /** Adds an app, loading its durable state. */
   async addApp(settings: AppSettings): Promise<AppEngine<Connection>> {
-    const engine = new AppEngine<Connection>(settings, this.ports);
+    // Each engine gets its own `event` port: the dispatcher reads that engine's current settings.
+    const engine: AppEngine<Connection> = new AppEngine<Connection>(settings, {
+      ...this.ports,
+      event: (e) => this.webhooks.onEvent(engine.settings, e),
+    });
     engine.load(await this.store.loadApp(settings.SDKAppID), Date.now());
     this.engines.set(settings.SDKAppID, engine);
     this.appLists.set(settings.SDKAppID, new ConnList(settings.limits.heartbeatTimeoutSec * 1000));
@@ -98,6 +112,7 @@ export class Gateway {
   start(sweepEveryMs = 250): void {
     this.sweepTimer = setInterval(() => this.sweep(Date.now()), sweepEveryMs);
     this.sweepTimer.unref();
+    this.webhooks.start();
   }
 
   sweep(now: number): void {
@@ -117,12 +132,21 @@ export class Gateway {
     }
   }
 
-  /** Closes every socket with `code` (e.g. SERVER_RESTART) and stops the sweep. */
+  /**
+   * Closes every socket with `code` (e.g. SERVER_RESTART), stops the sweep and webhook delivery
+   * (events, such as these sockets' disconnects, are still written until `drain`).
+   */
   closeAll(code: number, reason: string): void {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.webhooks.stopDelivery();
     this.flush();
     for (const c of [...this.connections]) {
       c.ws.close(code, reason);
     }
+  }
+
+  /** Stops webhook delivery and writes every queued webhook event; call before the store closes. */
+  drain(): Promise<void> {
+    return this.webhooks.close();
   }
 }

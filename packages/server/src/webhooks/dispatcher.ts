@@ -1,0 +1,528 @@
+/**
+ * Webhook delivery off the hot path (S29, compat.md §4, the webhooks issue).
+ *
+ * 1. `onEvent` (called synchronously by the engine) only appends to an in-memory queue.
+ * 2. Once per event-loop turn the queue becomes outbox rows, written in one transaction.
+ * 3. Only committed rows are delivered: per (app, user) in `seq` order, one request in flight per
+ *    user, users in parallel up to `concurrency`. The outcome of an attempt (delete on 2xx, retry
+ *    time, dead letter) is committed before that user's next request is sent, so after a crash at
+ *    most the one event that was in flight per user is sent again, and an event whose 2xx was
+ *    recorded never is (at-least-once; receivers drop repeats by X-Presently-Event-Id).
+ * 4. A failed attempt is retried after a full-jitter exponential backoff; after the app's
+ *    `maxAttempts` the row stays in the table as a dead letter and the user's next event goes.
+ *
+ * A slow or dead receiver holds back only its own user's later events: the engine never waits.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { AppSettings, WebhookSettings } from '../config/settings.js';
+import type { PresenceEvent } from '../engine/types.js';
+import { callbackUrl, formatStateChange } from './format.js';
+import { backoffDelay, resolveWebhookOptions, type WebhookOptions } from './options.js';
+import type { DeadLetter, OutboxBackend, OutboxOp, OutboxRow } from './outbox.js';
+import { ATTEMPT_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signBody } from './signature.js';
+
+/**
+ * idle: events are stored, nothing is sent yet (before `start`).
+ * running: events are stored and delivered.
+ * stopping: events are still stored (sessions closing at shutdown); nothing more is sent.
+ * closed: the outbox is flushed; later events are dropped with a warning (the store is closing).
+ */
+export type DispatcherState = 'idle' | 'running' | 'stopping' | 'closed';
+
+export interface AttemptRecord {
+  eventId: string;
+  app: number;
+  userID: string;
+  /** 1 for the first attempt of the event. */
+  attempt: number;
+  /** When the attempt started, ms. */
+  at: number;
+  durationMs: number;
+  /** HTTP status, 0 when no response came (refused, reset, timeout) or no request was made. */
+  status: number;
+  /** delivered: 2xx; retry: failed, will be tried again; dead: failed, no attempt left. */
+  outcome: 'delivered' | 'retry' | 'dead';
+  /** Why it failed; '' when delivered. */
+  error: string;
+}
+
+export interface WebhookStats {
+  state: DispatcherState;
+  /** False when the outbox is in memory (a store that is not SQL). */
+  durable: boolean;
+  /** Events not yet written to the outbox. */
+  queued: number;
+  /** Outbox rows held in memory for delivery. */
+  inMemory: number;
+  /** True while rows wait in the table because memory was full. */
+  backlog: boolean;
+  inFlight: number;
+  delivered: number;
+  failedAttempts: number;
+  deadLettered: number;
+}
+
+export interface WebhookDispatcherInit<S> {
+  backend: OutboxBackend;
+  /** The app's current settings, read at each attempt (the settings API changes them live). */
+  settingsOf(app: number): AppSettings | undefined;
+  /** The socket address of a session, for `ClientIP`. */
+  remoteAddressOf(sink: S): string;
+  log: Logger;
+  options?: Partial<WebhookOptions>;
+}
+
+interface Incoming<S> {
+  app: number;
+  event: PresenceEvent<S>;
+  remoteAddress: string;
+  at: number;
+}
+
+/** The events of one user of one app, oldest first; only the head is ever in flight. */
+interface Lane {
+  readonly key: string;
+  rows: OutboxRow[];
+  busy: boolean;
+  timer: NodeJS.Timeout | null;
+}
+
+export class WebhookDispatcher<S> {
+  private state: DispatcherState = 'idle';
+  readonly options: WebhookOptions;
+  private readonly backend: OutboxBackend;
+  private readonly log: Logger;
+
+  // ---- writing (group commit) ----
+  private incoming: Incoming<S>[] = [];
+  private ops: OutboxOp[] = [];
+  private opWaiters: Array<() => void> = [];
+  /** Rows of a write that failed: written first next time (they keep their seq). */
+  private unwritten: OutboxRow[] = [];
+  private writeScheduled = false;
+  /** Every database step (init, write, load) runs on this chain, one after another. */
+  private chain: Promise<void> = Promise.resolve();
+  private initialized = false;
+  private seq = 0;
+  private droppedAfterClose = 0;
+
+  // ---- delivery ----
+  private readonly lanes = new Map<string, Lane>();
+  /** Lanes whose head is due, in the order they became due (round robin over users). */
+  private readonly ready = new Set<Lane>();
+  private loaded = 0;
+  /** Highest seq handed to a lane: rows above it are still only in the table. */
+  private cursor = 0;
+  /** The table may hold pending rows above `cursor` (after a restart, or when memory was full). */
+  private backlog = false;
+  private loadQueued = false;
+  private inFlight = 0;
+  private readonly sending = new Set<Promise<unknown>>();
+  private readonly abort = new AbortController();
+  private closing: Promise<void> | null = null;
+
+  // ---- admin view ----
+  private readonly recent: AttemptRecord[] = [];
+  private readonly counters = { delivered: 0, failedAttempts: 0, deadLettered: 0 };
+
+  constructor(private readonly init: WebhookDispatcherInit<S>) {
+    this.options = resolveWebhookOptions(init.options);
+    this.backend = init.backend;
+    this.log = init.log;
+  }
+
+  private setState(next: DispatcherState): void {
+    if (this.state === next) return;
+    this.log.debug({ from: this.state, to: next }, 'webhook dispatcher state');
+    this.state = next;
+  }
+
+  // ---- the hot path ----------------------------------------------------------------------------
+
+  /** Called by the engine, synchronously, for every presence event of the app `settings` is of. */
+  onEvent(settings: AppSettings, event: PresenceEvent<S>): void {
+    if (!settings.webhook) return;
+    if (this.state === 'closed') {
+      if (this.droppedAfterClose++ === 0) this.log.warn({ app: settings.SDKAppID }, 'webhook event after close dropped');
+      return;
+    }
+    const remoteAddress = 'sink' in event ? this.init.remoteAddressOf(event.sink) : '';
+    this.incoming.push({ app: settings.SDKAppID, event, remoteAddress, at: Date.now() });
+    this.scheduleWrite();
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------------
+
+  /** Starts delivering, beginning with the rows a previous run left pending. */
+  start(): void {
+    if (this.state !== 'idle') return;
+    if (!this.backend.durable) this.log.warn('webhook outbox is in memory: undelivered events do not survive a restart');
+    this.setState('running');
+    this.backlog = true;
+    this.maybeLoad();
+  }
+
+  /**
+   * Sends nothing more: requests in flight are aborted (their events stay pending and go again
+   * after a restart). Events are still written, so the disconnects of a shutdown are kept.
+   */
+  stopDelivery(): void {
+    if (this.state === 'idle' || this.state === 'running') this.setState('stopping');
+    for (const lane of this.lanes.values()) {
+      if (lane.timer) clearTimeout(lane.timer);
+      lane.timer = null;
+    }
+    this.ready.clear();
+    this.abort.abort();
+  }
+
+  /** Stops delivery and writes everything queued; call it before the store closes. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.stopDelivery();
+      await Promise.allSettled([...this.sending]);
+      // Outcomes of the attempts that just ended are queued now; write them with the events.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      // Two passes: the second takes what arrived during the first (or retries it once).
+      await this.writeNow();
+      if (this.incoming.length + this.ops.length + this.unwritten.length > 0) await this.writeNow();
+      const lost = this.unwritten.length + this.incoming.length;
+      if (lost > 0) this.log.error({ events: lost }, 'webhook events could not be written before close');
+      this.setState('closed');
+    })();
+    return this.closing;
+  }
+
+  /** Resolves once every event queued so far is in the outbox (or its write failed). */
+  async flush(): Promise<void> {
+    await this.writeNow();
+  }
+
+  // ---- admin view ------------------------------------------------------------------------------
+
+  /** The latest attempts, newest first (kept in memory, `recentAttempts` of them). */
+  recentAttempts(limit = this.options.recentAttempts): AttemptRecord[] {
+    return this.recent.slice(-limit).reverse();
+  }
+
+  /** Dead letters from the outbox, most recent first. */
+  async deadLetters(q: { app?: number; limit?: number } = {}): Promise<DeadLetter[]> {
+    await this.onChain(() => this.ensureInit());
+    return this.backend.deadLetters({ ...(q.app !== undefined ? { app: q.app } : {}), limit: q.limit ?? 100 });
+  }
+
+  stats(): WebhookStats {
+    return {
+      state: this.state,
+      durable: this.backend.durable,
+      queued: this.incoming.length + this.unwritten.length,
+      inMemory: this.loaded,
+      backlog: this.backlog,
+      inFlight: this.inFlight,
+      ...this.counters,
+    };
+  }
+
+  // ---- the outbox ------------------------------------------------------------------------------
+
+  private onChain<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(fn);
+    this.chain = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    return p;
+  }
+
+  private async ensureInit(): Promise<void> {
+    if (this.initialized) return;
+    await this.backend.migrate();
+    this.seq = await this.backend.maxSeq();
+    this.initialized = true;
+  }
+
+  private scheduleWrite(): void {
+    if (this.writeScheduled) return;
+    this.writeScheduled = true;
+    setImmediate(() => {
+      this.writeNow().catch((err: unknown) => this.log.error({ err }, 'webhook outbox write step failed'));
+    });
+  }
+
+  private writeNow(): Promise<void> {
+    this.writeScheduled = false;
+    const events = this.incoming;
+    const ops = this.ops;
+    const waiters = this.opWaiters;
+    this.incoming = [];
+    this.ops = [];
+    this.opWaiters = [];
+    return this.onChain(() => this.writeBatch(events, ops, waiters));
+  }
+
+  private async writeBatch(events: Incoming<S>[], ops: OutboxOp[], waiters: Array<() => void>): Promise<void> {
+    if (events.length === 0 && ops.length === 0 && this.unwritten.length === 0) return;
+    try {
+      await this.ensureInit();
+    } catch (err) {
+      this.writeFailed(err, [], events, ops, waiters);
+      return;
+    }
+    const rows = this.unwritten;
+    this.unwritten = [];
+    for (const e of events) rows.push(this.toRow(e));
+    try {
+      await this.backend.write([...rows.map((row): OutboxOp => ({ t: 'insert', row })), ...ops]);
+    } catch (err) {
+      this.writeFailed(err, rows, [], ops, waiters);
+      return;
+    }
+    for (const w of waiters) w();
+    this.admit(rows);
+  }
+
+  /** Nothing is dropped: the rows and outcomes go again, before anything queued since. */
+  private writeFailed(err: unknown, rows: OutboxRow[], events: Incoming<S>[], ops: OutboxOp[], waiters: Array<() => void>): void {
+    this.log.error({ err, events: rows.length + events.length, outcomes: ops.length }, 'webhook outbox write failed');
+    this.unwritten = rows.concat(this.unwritten);
+    this.incoming = events.concat(this.incoming);
+    this.ops = ops.concat(this.ops);
+    this.opWaiters = waiters.concat(this.opWaiters);
+    if (!this.closing) setTimeout(() => this.scheduleWrite(), this.options.writeRetryMs).unref();
+  }
+
+  private toRow(e: Incoming<S>): OutboxRow {
+    const { query, body } = formatStateChange(e.app, e.event, e.remoteAddress, e.at);
+    return { id: randomUUID(), seq: ++this.seq, app: e.app, userID: e.event.userID, query, body, attempts: 0, nextAt: 0, createdAt: e.at };
+  }
+
+  /** Rows just committed: straight to their lanes, unless older ones still wait in the table. */
+  private admit(rows: OutboxRow[]): void {
+    const last = rows[rows.length - 1];
+    if (!last) return;
+    if (this.state === 'running' && !this.backlog && this.loaded + rows.length <= this.options.maxInMemory) {
+      for (const r of rows) this.addToLane(r);
+      this.cursor = last.seq;
+      this.pump();
+    } else {
+      this.backlog = true;
+      this.maybeLoad();
+    }
+  }
+
+  /** Reads pending rows above the cursor when memory has room (half empty, to read in pages). */
+  private maybeLoad(): void {
+    if (this.state !== 'running' || !this.backlog || this.loadQueued) return;
+    if (this.loaded > this.options.maxInMemory / 2) return;
+    this.loadQueued = true;
+    const loading = this.onChain(async () => {
+      this.loadQueued = false;
+      if (this.state !== 'running' || !this.backlog) return;
+      const limit = this.options.maxInMemory - this.loaded;
+      let rows: OutboxRow[];
+      try {
+        await this.ensureInit();
+        rows = await this.backend.loadPending(this.cursor, limit);
+      } catch (err) {
+        this.log.error({ err }, 'webhook outbox read failed');
+        setTimeout(() => this.maybeLoad(), this.options.writeRetryMs).unref();
+        return;
+      }
+      if (rows.length < limit) this.backlog = false;
+      for (const r of rows) this.addToLane(r);
+      const last = rows[rows.length - 1];
+      if (last) this.cursor = last.seq;
+      this.pump();
+    });
+    loading.catch((err: unknown) => this.log.error({ err }, 'webhook outbox load step failed'));
+  }
+
+  // ---- delivery --------------------------------------------------------------------------------
+
+  private addToLane(row: OutboxRow): void {
+    const key = `${row.app}\u0000${row.userID}`;
+    let lane = this.lanes.get(key);
+    if (!lane) {
+      lane = { key, rows: [], busy: false, timer: null };
+      this.lanes.set(key, lane);
+    }
+    lane.rows.push(row);
+    this.loaded++;
+    if (lane.rows.length === 1) this.schedule(lane);
+  }
+
+  /** Makes the lane's head ready now or when its backoff ends; forgets an empty lane. */
+  private schedule(lane: Lane): void {
+    if (lane.busy || lane.timer || this.state !== 'running') return;
+    const head = lane.rows[0];
+    if (!head) {
+      this.lanes.delete(lane.key);
+      return;
+    }
+    const wait = head.nextAt - Date.now();
+    if (wait <= 0) {
+      this.ready.add(lane);
+      return;
+    }
+    lane.timer = setTimeout(() => {
+      lane.timer = null;
+      this.schedule(lane);
+      this.pump();
+    }, wait);
+    lane.timer.unref();
+  }
+
+  private pump(): void {
+    if (this.state !== 'running') return;
+    for (const lane of this.ready) {
+      if (this.inFlight >= this.options.concurrency) return;
+      this.ready.delete(lane);
+      const row = lane.rows[0];
+      if (lane.busy || !row) continue;
+      lane.busy = true;
+      this.inFlight++;
+      this.attempt(lane, row).catch((err: unknown) => this.log.error({ err, eventId: row.id }, 'webhook attempt failed unexpectedly'));
+    }
+  }
+
+  private async attempt(lane: Lane, row: OutboxRow): Promise<void> {
+    const at = Date.now();
+    const settings = this.init.settingsOf(row.app);
+    const hook = settings?.webhook;
+    if (!hook) {
+      // The webhook (or the app) was removed at run time: keep the event as a dead letter.
+      this.inFlight--;
+      const error = settings ? 'the app has no webhook configured' : 'the app no longer exists';
+      this.log.warn({ app: row.app, eventId: row.id }, error);
+      await this.settle(lane, row, { eventId: row.id, app: row.app, userID: row.userID, attempt: row.attempts, at, durationMs: 0, status: 0, outcome: 'dead', error });
+      return;
+    }
+    const attempt = row.attempts + 1;
+    const sent = this.send(hook, row, attempt);
+    this.sending.add(sent);
+    const { status, error } = await sent;
+    this.sending.delete(sent);
+    this.inFlight--;
+    if (error === null) {
+      // Stopped mid-request: the attempt does not count and the row stays pending.
+      lane.busy = false;
+      return;
+    }
+    this.pump();
+    if (error !== '') this.counters.failedAttempts++;
+    const outcome = error === '' ? 'delivered' : attempt >= hook.maxAttempts ? 'dead' : 'retry';
+    await this.settle(lane, row, { eventId: row.id, app: row.app, userID: row.userID, attempt, at, durationMs: Date.now() - at, status, outcome, error });
+  }
+
+  /** One HTTP attempt. `error` is '' on a 2xx, a reason otherwise, null when stopped. */
+  private async send(hook: WebhookSettings, row: OutboxRow, attempt: number): Promise<{ status: number; error: string | null }> {
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'user-agent': 'Presently-Webhook/1',
+      [EVENT_ID_HEADER]: row.id,
+      [ATTEMPT_HEADER]: String(attempt),
+    };
+    if (hook.secret) {
+      const ts = String(Math.floor(Date.now() / 1000));
+      headers[TIMESTAMP_HEADER] = ts;
+      headers[SIGNATURE_HEADER] = signBody(hook.secret, ts, row.body);
+    }
+    // One controller per attempt: its own timeout, and the dispatcher's stop.
+    const ctl = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ctl.abort();
+    }, hook.timeoutMs);
+    const onStop = (): void => ctl.abort();
+    this.abort.signal.addEventListener('abort', onStop, { once: true });
+    try {
+      const res = await fetch(callbackUrl(hook.url, row.query), {
+        method: 'POST',
+        headers,
+        body: row.body,
+        // A redirect is a failure: following it would turn the POST into a GET elsewhere.
+        redirect: 'manual',
+        signal: ctl.signal,
+      });
+      // The reply's body is informational ({"ActionStatus":"OK",...}); a snippet explains a failure.
+      const text = await readSnippet(res, 200);
+      if (res.status >= 200 && res.status < 300) return { status: res.status, error: '' };
+      return { status: res.status, error: `HTTP ${res.status}${text ? `: ${text}` : ''}` };
+    } catch (err) {
+      if (this.abort.signal.aborted) return { status: 0, error: null };
+      return { status: 0, error: timedOut ? `no reply within ${hook.timeoutMs} ms` : describeFetchError(err) };
+    } finally {
+      clearTimeout(timer);
+      this.abort.signal.removeEventListener('abort', onStop);
+    }
+  }
+
+  /** Records the outcome, commits it, and only then lets the user's next event go. */
+  private async settle(lane: Lane, row: OutboxRow, rec: AttemptRecord): Promise<void> {
+    this.remember(rec);
+    const now = Date.now();
+    let op: OutboxOp;
+    let nextAt = 0;
+    if (rec.outcome === 'delivered') {
+      this.counters.delivered++;
+      op = { t: 'delete', id: row.id };
+    } else if (rec.outcome === 'dead') {
+      this.counters.deadLettered++;
+      this.log.warn({ app: row.app, userID: row.userID, eventId: row.id, attempts: rec.attempt, error: rec.error }, 'webhook event dead-lettered');
+      op = { t: 'dead', id: row.id, attempts: rec.attempt, error: rec.error, at: now };
+    } else {
+      nextAt = now + backoffDelay(rec.attempt, this.options.backoffBaseMs, this.options.backoffCapMs);
+      this.log.debug({ app: row.app, userID: row.userID, eventId: row.id, attempt: rec.attempt, error: rec.error, retryInMs: nextAt - now }, 'webhook attempt failed');
+      op = { t: 'retry', id: row.id, attempts: rec.attempt, nextAt, error: rec.error, at: now };
+    }
+    await new Promise<void>((resolve) => {
+      this.ops.push(op);
+      this.opWaiters.push(resolve);
+      this.scheduleWrite();
+    });
+    if (rec.outcome === 'retry') {
+      row.attempts = rec.attempt;
+      row.nextAt = nextAt;
+    } else {
+      lane.rows.shift();
+      this.loaded--;
+    }
+    lane.busy = false;
+    this.schedule(lane);
+    this.pump();
+    this.maybeLoad();
+  }
+
+  private remember(rec: AttemptRecord): void {
+    this.recent.push(rec);
+    if (this.recent.length > this.options.recentAttempts) this.recent.shift();
+  }
+}
+
+/** Reads at most about `max` bytes of a reply (a receiver may answer with anything). */
+async function readSnippet(res: Response, max: number): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < max) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      size += value.length;
+    }
+    if (size >= max) await reader.cancel();
+  } catch {
+    /* a reply cut short says no more than its status */
+  }
+  return Buffer.concat(parts).toString('utf8').slice(0, max).replace(/\s+/g, ' ').trim();
+}
+
+function describeFetchError(err: unknown): string {
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
+  if (cause && typeof cause.code === 'string') return `${cause.code}${typeof cause.message === 'string' ? `: ${cause.message}` : ''}`;
+  return err instanceof Error ? err.message : String(err);
+}
