@@ -90,3 +90,43 @@ test('S32 requests awaiting durable writes are bounded per connection (72006); r
   assert.deepEqual(subscribed.sort(), admitted.sort(), 'only the admitted requests took effect');
   p.close();
 });
+
+test('S25 brute force: past the failed-login limit an address gets 70050, over the socket and REST, even with a valid ticket', async () => {
+  const guarded = await startServer({ server: { maxLoginFailuresPerMinute: 5 } });
+  try {
+    const p = await RawPeer.connect(guarded.ws);
+    for (let i = 0; i < 5; i++) {
+      const r = await p.request('login', { SDKAppID: APP, userID: 'bf', userSig: guarded.sig('bf', { SDKAppID: APP + 1 }) });
+      assert.equal(r.code, ErrorCode.USERSIG_SDKAPPID_MISMATCH);
+    }
+    const blocked = await p.request('login', { SDKAppID: APP, userID: 'bf', userSig: guarded.sig('bf') });
+    assert.equal(blocked.code, ErrorCode.TOO_MANY_LOGIN_FAILURES);
+    const viaRest = await rest(guarded, 'im_open_login_svc/account_check', { CheckItem: [{ UserID: 'bf' }] });
+    assert.equal(viaRest.ErrorCode, ErrorCode.TOO_MANY_LOGIN_FAILURES);
+    p.close();
+  } finally {
+    await guarded.stop();
+  }
+});
+
+test('S32 per-address connection limit: past it the socket is closed with 4009', async () => {
+  const capped = await startServer({ server: { maxConnectionsPerIp: 3 } });
+  try {
+    const peers = await Promise.all([1, 2, 3].map(() => RawPeer.connect(capped.ws)));
+    const fourth = await RawPeer.connect(capped.ws);
+    assert.equal((await fourth.closed).code, CloseCode.TOO_MANY_CONNECTIONS);
+    peers[0]!.close();
+    await peers[0]!.closed;
+    // The server frees the slot when its side of the socket closes, a moment after ours.
+    let again = await RawPeer.connect(capped.ws);
+    for (let i = 0; i < 50; i++) {
+      const r = await Promise.race([again.login(APP, 'cap', capped.sig('cap')), again.closed]);
+      if ('op' in r && r.code === 0) break;
+      again = await RawPeer.connect(capped.ws);
+    }
+    assert.equal(again.ws.readyState, again.ws.OPEN, 'a freed slot admits a new socket');
+    for (const p of [...peers.slice(1), again]) p.close();
+  } finally {
+    await capped.stop();
+  }
+});

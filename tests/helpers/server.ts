@@ -59,7 +59,10 @@ export async function startServer(
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'presently-e2e-'));
   const configPath = opts.configPath ?? join(dataDir, 'config.json');
   if (!opts.configPath) {
-    writeFileSync(configPath, JSON.stringify({ apps: opts.apps ?? [appConfig()], server: opts.server ?? {} }));
+    // Every test connects from 127.0.0.1 and many send bad tickets on purpose: the brute-force
+    // guard is off unless a test turns it on (tests/limits.test.ts does).
+    const server = { maxLoginFailuresPerMinute: 0, ...(opts.server ?? {}) };
+    writeFileSync(configPath, JSON.stringify({ apps: opts.apps ?? [appConfig()], server }));
   }
   const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', MAIN, 'start'], {
     cwd: ROOT,

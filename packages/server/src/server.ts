@@ -129,7 +129,7 @@ export class PresentlyServer {
         else chunks.push(c);
       });
       req.on('end', () => {
-        void handleRest(this.gateway, url, tooLarge ? null : Buffer.concat(chunks).toString('utf8'), this.appSettings).then(
+        void handleRest(this.gateway, url, tooLarge ? null : Buffer.concat(chunks).toString('utf8'), this.appSettings, req.socket.remoteAddress ?? '').then(
           (reply) => {
             res.writeHead(200, { 'content-type': 'application/json' });
             res.end(JSON.stringify(reply));

@@ -123,17 +123,25 @@ export class Connection {
   private async login(frame: LoginRequest): Promise<void> {
     if (this.state === 'loggingIn') return this.sendError(frame.id, 'login', ErrorCode.REPEATED_LOGIN);
     if (this.state === 'ready') return this.sendError(frame.id, 'login', ErrorCode.INVALID_PARAMETERS, 'already logged in on this connection');
-    const engine = this.gw.engines.get(frame.SDKAppID);
-    if (!engine) return this.sendError(frame.id, 'login', ErrorCode.SDKAPPID_NOT_FOUND);
-    if (!isValidUserID(frame.userID)) return this.sendError(frame.id, 'login', ErrorCode.INVALID_PARAMETERS, 'userID must be 1-32 bytes without control characters');
     const now = Date.now();
+    // Brute force: an address with too many failed logins in the last minute is refused (70050).
+    if (this.gw.loginGuard.blocked(this.remoteAddress, now)) return this.sendError(frame.id, 'login', ErrorCode.TOO_MANY_LOGIN_FAILURES);
+    const engine = this.gw.engines.get(frame.SDKAppID);
+    if (!engine) {
+      this.gw.loginGuard.fail(this.remoteAddress, now);
+      return this.sendError(frame.id, 'login', ErrorCode.SDKAPPID_NOT_FOUND);
+    }
+    if (!isValidUserID(frame.userID)) return this.sendError(frame.id, 'login', ErrorCode.INVALID_PARAMETERS, 'userID must be 1-32 bytes without control characters');
     const verdict = verifyUserSig(frame.userSig, {
       SDKAppID: frame.SDKAppID,
       secretKey: engine.settings.secretKey,
       userID: frame.userID,
       nowSec: Math.floor(now / 1000),
     });
-    if (!verdict.ok) return this.sendError(frame.id, 'login', verdict.code, verdict.message);
+    if (!verdict.ok) {
+      this.gw.loginGuard.fail(this.remoteAddress, now);
+      return this.sendError(frame.id, 'login', verdict.code, verdict.message);
+    }
     this.setState('loggingIn');
     let session: Session<Connection>;
     try {
@@ -150,11 +158,13 @@ export class Connection {
       );
     } catch (err) {
       this.setState('open');
+      if (err instanceof PresentlyError && err.code === ErrorCode.USERSIG_INVALIDATED) this.gw.loginGuard.fail(this.remoteAddress, now);
       return this.replyError(frame, err);
     }
+    const timeoutMs = engine.settings.limits.heartbeatTimeoutSec * 1000;
     this.session = session;
     this.engine = engine;
-    this.gw.track(this, engine);
+    this.gw.track(this, timeoutMs);
     this.inFlight++;
     try {
       // The login state is durable before the client hears it is logged in.
@@ -166,7 +176,6 @@ export class Connection {
     }
     if ((this.state as ConnState) !== 'loggingIn') return; // closed or kicked meanwhile
     this.setState('ready');
-    const timeoutMs = engine.settings.limits.heartbeatTimeoutSec * 1000;
     this.reply(frame.id, 'login', {
       userID: frame.userID,
       sessionId: session.id,

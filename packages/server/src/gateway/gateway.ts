@@ -11,6 +11,7 @@ import type { AppSettings } from '../config/settings.js';
 import type { ServerOptions } from '../config/server-options.js';
 import type { DurableStore } from '../store/types.js';
 import { ConnList, Connection } from './connection.js';
+import { ConnectionCounter, FailureWindow } from './guards.js';
 import { WebhookDispatcher } from '../webhooks/dispatcher.js';
 import { outboxFor } from '../webhooks/outbox.js';
 
@@ -18,7 +19,16 @@ export class Gateway {
   readonly engines = new Map<number, AppEngine<Connection>>();
   readonly connections = new Set<Connection>();
   private readonly pendingLogin: ConnList;
-  private readonly appLists = new Map<number, ConnList>();
+  /**
+   * Logged-in connections by heartbeat timeout: a session keeps the timeout it was told at login
+   * (S5) even if the app's setting changes later; one list per distinct timeout in use.
+   */
+  private readonly liveLists = new Map<number, ConnList>();
+  /** Failed logins (WebSocket and REST) per source address: 70050 past the limit. */
+  readonly loginGuard: FailureWindow;
+  /** Open connections per source address (maxConnectionsPerIp). */
+  private readonly perIp: ConnectionCounter;
+  private lastPrune = 0;
   private dirty: Connection[] = [];
   private flushScheduled = false;
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -36,6 +46,8 @@ export class Gateway {
   ) {
     this.nodeId = Math.random().toString(36).slice(2, 8);
     this.pendingLogin = new ConnList(options.loginTimeoutMs);
+    this.loginGuard = new FailureWindow(options.maxLoginFailuresPerMinute, 60_000);
+    this.perIp = new ConnectionCounter(options.maxConnectionsPerIp);
     this.ports = {
       deliver: (sink: Connection, change: StatusChange) => {
         this.stats.notifications++;
@@ -65,11 +77,15 @@ export class Gateway {
     });
     engine.load(await this.store.loadApp(settings.SDKAppID), Date.now());
     this.engines.set(settings.SDKAppID, engine);
-    this.appLists.set(settings.SDKAppID, new ConnList(settings.limits.heartbeatTimeoutSec * 1000));
     return engine;
   }
 
   accept(ws: WebSocket, remoteAddress: string): void {
+    if (!this.perIp.acquire(remoteAddress)) {
+      ws.close(CloseCode.TOO_MANY_CONNECTIONS, 'too many connections from this address');
+      return;
+    }
+    ws.once('close', () => this.perIp.release(remoteAddress));
     const conn = new Connection(ws, this, remoteAddress);
     this.connections.add(conn);
     this.pendingLogin.add(conn);
@@ -81,13 +97,15 @@ export class Gateway {
     });
   }
 
-  track(conn: Connection, engine: AppEngine<Connection>): void {
+  /** A connection logged in: from now on it must heartbeat within `timeoutMs` (told at login). */
+  track(conn: Connection, timeoutMs: number): void {
     conn.list?.remove(conn);
-    const list = this.appLists.get(engine.app);
-    if (list) {
-      list.timeoutMs = engine.settings.limits.heartbeatTimeoutSec * 1000;
-      list.add(conn);
+    let list = this.liveLists.get(timeoutMs);
+    if (!list) {
+      list = new ConnList(timeoutMs);
+      this.liveLists.set(timeoutMs, list);
     }
+    list.add(conn);
   }
 
   untrack(conn: Connection): void {
@@ -120,15 +138,20 @@ export class Gateway {
       this.stats.loginTimeouts++;
       c.close(CloseCode.LOGIN_TIMEOUT, 'login timeout');
     }
-    for (const [app, list] of this.appLists) {
+    for (const [timeoutMs, list] of this.liveLists) {
       for (const c of list.expired(now)) {
         this.stats.heartbeatTimeouts++;
-        this.log.debug({ app, conn: c.id }, 'heartbeat timeout');
+        this.log.debug({ conn: c.id, timeoutMs }, 'heartbeat timeout');
         // A silent peer will not answer a close handshake: drop the socket, then the session (S5).
         c.ws.terminate();
         c.onClose('timeout');
       }
-      this.engines.get(app)?.sweep(now);
+      if (list.size === 0) this.liveLists.delete(timeoutMs);
+    }
+    for (const engine of this.engines.values()) engine.sweep(now);
+    if (now - this.lastPrune > 60_000) {
+      this.lastPrune = now;
+      this.loginGuard.prune(now);
     }
   }
 

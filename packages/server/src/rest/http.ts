@@ -18,7 +18,7 @@ export function restFail(code: number, message?: string, friendApi = false): Res
  * `settings` serves our own `presently/*` commands (the app settings API, rest/settings.ts);
  * every other command goes to the compat commands of commands.ts.
  */
-export async function handleRest(gw: Gateway, url: URL, body: string | null, settings: AppSettingsService): Promise<RestReply> {
+export async function handleRest(gw: Gateway, url: URL, body: string | null, settings: AppSettingsService, ip = ''): Promise<RestReply> {
   const command = url.pathname.slice('/v4/'.length);
   const friendApi = command.startsWith('sns/');
   const q = url.searchParams;
@@ -28,6 +28,9 @@ export async function handleRest(gw: Gateway, url: URL, body: string | null, set
   if (!engine) return restFail(ErrorCode.REST_BAD_SDKAPPID, `SDKAppID ${sdkappid.slice(0, 20)} not found`, friendApi);
   const identifier = q.get('identifier');
   if (!identifier) return restFail(ErrorCode.REST_BAD_IDENTIFIER, 'identifier is missing', friendApi);
+  const now = Date.now();
+  // Brute force: an address with too many failed tickets in the last minute is refused (70050).
+  if (gw.loginGuard.blocked(ip, now)) return restFail(ErrorCode.TOO_MANY_LOGIN_FAILURES, undefined, friendApi);
   // The ticket first: a caller who cannot prove who it is learns nothing, not even who the admins are.
   const verdict = verifyUserSig(q.get('usersig') ?? '', {
     SDKAppID: engine.app,
@@ -35,7 +38,10 @@ export async function handleRest(gw: Gateway, url: URL, body: string | null, set
     userID: identifier,
     nowSec: Math.floor(Date.now() / 1000),
   });
-  if (!verdict.ok) return restFail(verdict.code, verdict.message, friendApi);
+  if (!verdict.ok) {
+    gw.loginGuard.fail(ip, now);
+    return restFail(verdict.code, verdict.message, friendApi);
+  }
   // S28 holds for admins too: a kick invalidates their older tickets for REST as well.
   if (engine.ticketInvalidated(identifier, verdict.claims.time)) return restFail(ErrorCode.USERSIG_INVALIDATED, undefined, friendApi);
   if (!engine.settings.admins.includes(identifier)) return restFail(ErrorCode.REST_ADMIN_REQUIRED, 'only an app admin may call the REST API', friendApi);
