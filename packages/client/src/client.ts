@@ -611,17 +611,21 @@ export class PresentlyClient {
   private async _resync(epoch: number): Promise<void> {
     const link = this._link;
     if (!link) return;
-    let raw: unknown;
     try {
-      raw = (await link.request('syncStatus', {}, this._opts.requestTimeoutMs))?.userList;
+      // The diff is taken as the reply is read: a push behind it on the wire is newer than the
+      // snapshot and must be reported after it, not overwritten by it.
+      await link.request('syncStatus', {}, this._opts.requestTimeoutMs, (data) => {
+        if (epoch === this._epoch && this._state === 'ready') this._applySync(data?.userList);
+      });
     } catch (err) {
       if (epoch !== this._epoch) return;
       const e = toPresentlyError(err);
       this._log('status sync failed', { code: e.code });
       this._events.emit(EVENT.ERROR, { code: e.code, message: `status sync after reconnect failed: ${e.message}` });
-      return;
     }
-    if (epoch !== this._epoch || this._state !== 'ready') return;
+  }
+
+  private _applySync(raw: unknown): void {
     const list = normalizeList(raw);
     const changed = list.filter((s) => {
       const last = this._lastReported.get(s.userID);

@@ -109,6 +109,8 @@ export type RequestOp = Exclude<ClientOp, 'heartbeat'>;
 
 interface Pending {
   op: string;
+  /** Runs as the reply is read, before any later frame: for work that must keep wire order. */
+  onReply?: ((data: unknown) => void) | undefined;
   resolve(data: unknown): void;
   reject(err: PresentlyError): void;
   timer: ReturnType<typeof setTimeout>;
@@ -139,8 +141,17 @@ export class Link {
     return this.closed !== null;
   }
 
-  /** Sends a request and resolves with the reply's `data`; rejects with the reply's code, 2801 or 2800. */
-  request<Op extends RequestOp>(op: Op, fields: Record<string, unknown>, timeoutMs: number): Promise<ReplyDataMap[Op]> {
+  /**
+   * Sends a request and resolves with the reply's `data`; rejects with the reply's code, 2801 or
+   * 2800. `onReply` runs synchronously when the reply is read, before the frames behind it (a
+   * promise continuation would run after them).
+   */
+  request<Op extends RequestOp>(
+    op: Op,
+    fields: Record<string, unknown>,
+    timeoutMs: number,
+    onReply?: (data: ReplyDataMap[Op]) => void,
+  ): Promise<ReplyDataMap[Op]> {
     if (this.closed) return Promise.reject(this.closed);
     const id = this.nextId++;
     return new Promise<ReplyDataMap[Op]>((resolve, reject) => {
@@ -148,7 +159,7 @@ export class Link {
         this.pending.delete(id);
         reject(new PresentlyError(ErrorCode.NETWORK_TIMEOUT, `${op} got no reply within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { op, resolve: resolve as (data: unknown) => void, reject, timer });
+      this.pending.set(id, { op, onReply: onReply as ((data: unknown) => void) | undefined, resolve: resolve as (data: unknown) => void, reject, timer });
       if (!this.send({ ...fields, id, op })) {
         clearTimeout(timer);
         this.pending.delete(id);
@@ -248,8 +259,10 @@ export class Link {
       if (p) {
         this.pending.delete(frame.id);
         clearTimeout(p.timer);
-        if (frame.code === 0) p.resolve(frame.data);
-        else p.reject(replyError(frame));
+        if (frame.code === 0) {
+          p.onReply?.(frame.data);
+          p.resolve(frame.data);
+        } else p.reject(replyError(frame));
         return;
       }
       if (frame.op !== 'error') return; // a late reply to a request that already timed out

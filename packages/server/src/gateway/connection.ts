@@ -205,6 +205,9 @@ export class Connection {
   }
 
   private reply(id: number, op: ClientOp, data: unknown): void {
+    // Changes queued before this reply go out before it: the wire order is the order things
+    // happened, so a client can tell a reply's snapshot from the changes that follow it (S23).
+    this.flushOutbox();
     this.send(JSON.stringify({ id, op, code: 0, data }));
   }
 
