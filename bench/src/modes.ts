@@ -1,0 +1,100 @@
+/** Sizes and durations of each mode. Every scenario's size is printed in its name in RESULTS.md. */
+export type ModeName = 'tiny' | 'quick' | 'full';
+
+export interface Mode {
+  name: ModeName;
+  /** Runs of every scenario; figures are medians of the runs with min-max. */
+  runs: number;
+  /** Friends per user (mutual). */
+  k: number;
+  /** Users online for W1, W4, W5. */
+  n: number;
+  /** W1 change rates (changes/s), then doubling `extraSteps` more times until saturation. */
+  steps: number[];
+  extraSteps: number;
+  /** W1 seconds per step, warm-up seconds, longest drain after a step. */
+  stepSec: number;
+  warmSec: number;
+  drainMaxSec: number;
+  /** W2 users logging in; at most 500 logins in flight. */
+  w2N: number;
+  w2InFlight: number;
+  /** W3 sessions held by one server process, subscriptions each, hold seconds. */
+  w3Sessions: number;
+  w3Subs: number;
+  holdSec: number;
+  /** W4 sockets destroyed at once; how long to wait for every OFFLINE. */
+  w4Victims: number;
+  w4TimeoutSec: number;
+  /** W5 seconds per query size, closed-loop connections in total (one request in flight each). */
+  w5Sec: number;
+  w5Conns: number;
+  /** Most sockets per load-generator process (each has at most 20,000 open files). */
+  sessionsPerWorker: number;
+}
+
+const common = { k: 20, w2InFlight: 500, w3Subs: 20, sessionsPerWorker: 5000 };
+
+export const MODES: Record<ModeName, Mode> = {
+  /** Smoke run: proves the pipeline end to end in about a minute. Figures mean nothing. */
+  tiny: {
+    ...common,
+    name: 'tiny',
+    runs: 1,
+    n: 300,
+    steps: [200, 500],
+    extraSteps: 1,
+    stepSec: 1.5,
+    warmSec: 0.5,
+    drainMaxSec: 3,
+    w2N: 300,
+    w3Sessions: 300,
+    holdSec: 3,
+    w4Victims: 30,
+    w4TimeoutSec: 5,
+    w5Sec: 1.5,
+    w5Conns: 16,
+  },
+  /** `npm run bench`: under 5 minutes on 2 cores; one run per step, smaller N. */
+  quick: {
+    ...common,
+    name: 'quick',
+    runs: 1,
+    n: 4000,
+    steps: [500, 1000, 2000, 5000],
+    extraSteps: 2,
+    stepSec: 5,
+    warmSec: 2,
+    drainMaxSec: 5,
+    w2N: 4000,
+    w3Sessions: 4000,
+    holdSec: 15,
+    w4Victims: 500,
+    w4TimeoutSec: 10,
+    w5Sec: 4,
+    w5Conns: 64,
+  },
+  /** `npm run bench -- --full`: the issue's sizes, medians of 3 runs. */
+  full: {
+    ...common,
+    name: 'full',
+    runs: 3,
+    n: 10_000,
+    steps: [500, 1000, 2000, 5000],
+    extraSteps: 5,
+    stepSec: 15,
+    warmSec: 5,
+    drainMaxSec: 15,
+    w2N: 10_000,
+    w3Sessions: 19_000,
+    holdSec: 120,
+    w4Victims: 500,
+    w4TimeoutSec: 15,
+    w5Sec: 10,
+    w5Conns: 128,
+  },
+};
+
+export function workersFor(mode: Mode, sessions: number): number {
+  return Math.max(1, Math.ceil(sessions / mode.sessionsPerWorker));
+}

@@ -1,0 +1,132 @@
+/**
+ * Process CPU and memory from /proc: CPU is utime+stime of /proc/<pid>/stat over a window
+ * (reported in cores = CPU seconds per wall second), memory is VmRSS of /proc/<pid>/status.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { now } from './clock.js';
+
+let clkTck = 100;
+try {
+  clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+} catch {
+  /* keep 100 */
+}
+
+/** CPU seconds (user + system) used so far by a process; NaN when it is gone. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    // Fields after the command: [0]=state (field 3) ... utime is field 14, stime field 15.
+    return (Number(f[11]) + Number(f[12])) / clkTck;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Resident set size in bytes; NaN when the process is gone. */
+export function rssBytes(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Busy and steal CPU seconds of the whole machine so far (/proc/stat). */
+export function machineCpu(): { busy: number; steal: number } {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
+    return { busy: (user + nice + system + irq + softirq + steal) / clkTck, steal: steal / clkTck };
+  } catch {
+    return { busy: NaN, steal: NaN };
+  }
+}
+
+export interface WindowStats {
+  /** Wall seconds of the window. */
+  seconds: number;
+  /** CPU seconds used by the first pid (the server) in the window. */
+  cpuSec: number;
+  /** Average cores used by the first pid. */
+  cores: number;
+  /** RSS of the first pid: mean, max and last sample, bytes. */
+  rssMean: number;
+  rssMax: number;
+  rssEnd: number;
+  /** Average cores used by the other pids together (the load generator). */
+  otherCores: number;
+  /** Average cores used by everything else on the machine (other people's work), and stolen by the hypervisor. */
+  foreignCores: number;
+  stealCores: number;
+}
+
+/**
+ * Measures a window: CPU of the server pid and of the other pids (load generator), RSS of the
+ * server sampled every `everyMs`.
+ */
+export class Window {
+  private readonly t0: number;
+  private readonly cpu0: number;
+  private readonly other0: number;
+  private readonly machine0: { busy: number; steal: number };
+  private readonly rss: number[] = [];
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly serverPid: number,
+    private readonly otherPids: number[] = [],
+    everyMs = 200,
+  ) {
+    this.t0 = now();
+    this.cpu0 = cpuSeconds(serverPid);
+    this.other0 = this.otherCpu();
+    this.machine0 = machineCpu();
+    this.sample();
+    this.timer = setInterval(() => this.sample(), everyMs);
+  }
+
+  private otherCpu(): number {
+    let s = 0;
+    for (const p of this.otherPids) {
+      const c = cpuSeconds(p);
+      if (Number.isFinite(c)) s += c;
+    }
+    return s;
+  }
+
+  private sample(): void {
+    const r = rssBytes(this.serverPid);
+    if (Number.isFinite(r)) this.rss.push(r);
+  }
+
+  /** Stops sampling and returns the window's figures. */
+  end(): WindowStats {
+    clearInterval(this.timer);
+    return this.peek();
+  }
+
+  /** The window's figures so far; sampling goes on. */
+  peek(): WindowStats {
+    this.sample();
+    const seconds = (now() - this.t0) / 1000;
+    const cpuSec = cpuSeconds(this.serverPid) - this.cpu0;
+    const other = this.otherCpu() - this.other0;
+    const m = machineCpu();
+    const rss = this.rss;
+    return {
+      seconds,
+      cpuSec,
+      cores: cpuSec / seconds,
+      rssMean: rss.reduce((a, b) => a + b, 0) / Math.max(1, rss.length),
+      rssMax: Math.max(...rss),
+      rssEnd: rss[rss.length - 1] ?? NaN,
+      otherCores: other / seconds,
+      foreignCores: Math.max(0, (m.busy - this.machine0.busy - cpuSec - other) / seconds),
+      stealCores: (m.steal - this.machine0.steal) / seconds,
+    };
+  }
+}

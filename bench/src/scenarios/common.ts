@@ -1,0 +1,88 @@
+import type { Mode } from '../modes.js';
+import type { Pool } from '../pool.js';
+import type { ServerProc, SpawnPlan } from '../procs.js';
+import type { Workspace } from '../setup.js';
+import type { LoginResult } from '../ipc.js';
+import { Hist } from '../stats.js';
+
+export type Kind = 'presently' | 'baseline';
+
+export interface Ctx {
+  mode: Mode;
+  ws: Workspace;
+  seed: number;
+  log: (s: string) => void;
+}
+
+export interface Target {
+  kind: Kind;
+  srv: ServerProc;
+  pool: Pool;
+  n: number;
+  workers: number;
+}
+
+/** Starts a fresh server of the kind for N users and its workers (not logged in yet). */
+export async function bringUp(ctx: Ctx, kind: Kind, n: number, workers: number, extra: SpawnPlan = {}): Promise<Target> {
+  const srv = kind === 'presently' ? await ctx.ws.presently(n, extra) : await ctx.ws.baseline(n, extra);
+  try {
+    const pool = await ctx.ws.workers(srv, n, workers);
+    return { kind, srv, pool, n, workers };
+  } catch (err) {
+    await srv.stop();
+    throw err;
+  }
+}
+
+export async function tearDown(t: Target): Promise<void> {
+  await t.pool.stop().catch(() => undefined);
+  await t.srv.stop().catch(() => undefined);
+}
+
+/** Global user index of worker w's l-th user (users are dealt round-robin). */
+export const globalOf = (w: number, l: number, workers: number): number => w + l * workers;
+
+export interface LoginAll {
+  ok: number;
+  failed: number;
+  errors: string[];
+  hist: Hist;
+  handshake: Hist;
+  reply: Hist;
+  sentAt: Float64Array;
+  loginAt: Float64Array;
+  doneAt: Float64Array;
+}
+
+/** Logs every user of the target in, at most `inFlight` logins at once over all workers. */
+export async function loginAll(t: Target, inFlight: number, perWorker?: number): Promise<LoginAll> {
+  const concurrency = Math.max(1, Math.floor(inFlight / t.workers));
+  const res: LoginResult[] = await t.pool.all('login', perWorker === undefined ? { concurrency } : { concurrency, count: perWorker });
+  const sentAt = new Float64Array(t.n);
+  const loginAt = new Float64Array(t.n);
+  const doneAt = new Float64Array(t.n);
+  res.forEach((r, w) => {
+    r.sentAt.forEach((v, l) => (sentAt[globalOf(w, l, t.workers)] = v));
+    r.loginAt.forEach((v, l) => (loginAt[globalOf(w, l, t.workers)] = v));
+    r.doneAt.forEach((v, l) => (doneAt[globalOf(w, l, t.workers)] = v));
+  });
+  return {
+    ok: res.reduce((a, r) => a + r.ok, 0),
+    failed: res.reduce((a, r) => a + r.failed, 0),
+    errors: res.flatMap((r) => r.errors),
+    hist: Hist.from(res.map((r) => r.hist)),
+    handshake: Hist.from(res.map((r) => r.handshake)),
+    reply: Hist.from(res.map((r) => r.reply)),
+    sentAt,
+    loginAt,
+    doneAt,
+  };
+}
+
+export async function mustLoginAll(t: Target, inFlight: number, perWorker?: number): Promise<LoginAll> {
+  const r = await loginAll(t, inFlight, perWorker);
+  if (r.failed > 0) throw new Error(`${t.kind}: ${r.failed} of ${r.ok + r.failed} logins failed: ${r.errors.join('; ')}\n${t.srv.tail()}`);
+  return r;
+}
+
+export const fmtN = (n: number): string => n.toLocaleString('en-US');

@@ -1,0 +1,257 @@
+/**
+ * W1 (friends churn), W5 (queries) and W4 (abrupt disconnects) share one "online" setup: a fresh
+ * server with N users, every user logged in. They run in that order (W4 is destructive).
+ */
+import { now, sleep } from '../clock.js';
+import { pickUsers } from '../graph.js';
+import { workersFor } from '../modes.js';
+import { Window } from '../procstat.js';
+import { Hist } from '../stats.js';
+import { bringUp, mustLoginAll, tearDown, type Ctx, type Kind, type Target } from './common.js';
+
+export interface W1Step {
+  /** Changes per second asked of the generator. */
+  rate: number;
+  /** Changes actually sent, and per second. */
+  sent: number;
+  sentPerSec: number;
+  /** Friend notifications the sent changes owe (sent x K), per second. */
+  offeredPerSec: number;
+  /** Friend notifications received while the churn ran, per second. */
+  deliveredPerSec: number;
+  /** Friend notifications received (incl. drain) per server CPU second. */
+  perCoreSec: number;
+  p50: number;
+  p99: number;
+  max: number;
+  missing: number;
+  dup: number;
+  outOfOrder: number;
+  unexpected: number;
+  /** Server cores and RSS (MiB, mean) during the churn; load-generator cores. */
+  cores: number;
+  rssMiB: number;
+  loadgenCores: number;
+  /** Cores used by other work on the machine during the step (not the bench). */
+  foreignCores: number;
+  drainMs: number;
+  saturated: boolean;
+  why: string;
+}
+
+export interface W5Result {
+  ids: number;
+  perSec: number;
+  perCoreSec: number;
+  cores: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  firstError: string;
+  loadgenCores: number;
+  foreignCores: number;
+}
+
+export interface W4Result {
+  victims: number;
+  pairs: number;
+  missing: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+export interface OnlineRun {
+  kind: Kind;
+  n: number;
+  k: number;
+  steps: W1Step[];
+  w5: W5Result[];
+  w4: W4Result | null;
+  closedUnexpected: number;
+  closeCodes: Record<string, number>;
+}
+
+export interface OnlineOptions {
+  w1: boolean;
+  w5: boolean;
+  w4: boolean;
+}
+
+export async function runOnline(ctx: Ctx, kind: Kind, run: number, opt: OnlineOptions): Promise<OnlineRun> {
+  const { mode } = ctx;
+  const t = await bringUp(ctx, kind, mode.n, workersFor(mode, mode.n));
+  try {
+    const login = await mustLoginAll(t, mode.w2InFlight);
+    ctx.log(`  ${kind}: ${login.ok} users online (${t.workers} load-generator process${t.workers > 1 ? 'es' : ''})`);
+    await sleep(500);
+    const out: OnlineRun = { kind, n: t.n, k: mode.k, steps: [], w5: [], w4: null, closedUnexpected: 0, closeCodes: {} };
+    if (opt.w1) out.steps = await w1(ctx, t, run);
+    if (opt.w5) {
+      await sleep(500);
+      for (const ids of [1, 500]) out.w5.push(await w5(ctx, t, ids, run));
+    }
+    const st = await t.pool.all('status', {});
+    out.closedUnexpected = st.reduce((a, s) => a + s.closedUnexpected, 0);
+    for (const s of st) for (const [c, v] of Object.entries(s.closeCodes)) out.closeCodes[c] = (out.closeCodes[c] ?? 0) + v;
+    if (opt.w4) out.w4 = await w4(ctx, t, run);
+    return out;
+  } finally {
+    await tearDown(t);
+  }
+}
+
+// ---- W1 --------------------------------------------------------------------------------------
+
+async function w1(ctx: Ctx, t: Target, run: number): Promise<W1Step[]> {
+  const { mode } = ctx;
+  const steps: W1Step[] = [];
+  await step(ctx, t, mode.steps[0]!, mode.warmSec, run * 1000 + 999); // warm-up, not recorded
+  const schedule = [...mode.steps];
+  let last = schedule[schedule.length - 1]!;
+  for (let i = 0; i < mode.extraSteps; i++) schedule.push((last *= 2));
+  for (const [i, rate] of schedule.entries()) {
+    const s = await step(ctx, t, rate, mode.stepSec, run * 1000 + i);
+    steps.push(s);
+    ctx.log(
+      `  ${t.kind} W1 ${rate}/s: ${Math.round(s.deliveredPerSec)} notif/s, ${Math.round(s.perCoreSec)} notif/core-s, ` +
+        `p50 ${s.p50.toFixed(1)} p99 ${s.p99.toFixed(1)} max ${s.max.toFixed(1)} ms, missing/dup/ooo ${s.missing}/${s.dup}/${s.outOfOrder}, ` +
+        `server ${s.cores.toFixed(2)} cores ${s.rssMiB.toFixed(0)} MiB, loadgen ${s.loadgenCores.toFixed(2)} cores, other work ${s.foreignCores.toFixed(2)} cores${s.saturated ? ` — saturated (${s.why})` : ''}`,
+    );
+    if (s.saturated && i >= mode.steps.length - 1) break;
+  }
+  return steps;
+}
+
+async function step(ctx: Ctx, t: Target, rate: number, seconds: number, seed: number): Promise<W1Step> {
+  const { mode } = ctx;
+  const win = new Window(t.srv.pid, t.pool.pids);
+  const t0 = now();
+  await t.pool.all('churnStart', (w) => ({ rate: rate / t.workers, seed: ctx.seed * 7919 + seed * 31 + w }));
+  await sleep(seconds * 1000);
+  const stops = await t.pool.all('churnStop', {});
+  const churnSec = (now() - t0) / 1000;
+  const during = win.peek();
+  const sent = stops.reduce((a, s) => a + s.sent, 0);
+  const expected = sent * mode.k;
+
+  // Drain: until every owed notification arrived, nothing moved for 1 s, or the longest drain.
+  const d0 = now();
+  let lastDelivered = -1;
+  let lastMove = now();
+  for (;;) {
+    const prog = await t.pool.all('progress', {});
+    const delivered = prog.reduce((a, p) => a + p.delivered, 0);
+    if (delivered >= expected) break;
+    if (delivered !== lastDelivered) {
+      lastDelivered = delivered;
+      lastMove = now();
+    } else if (now() - lastMove > 1000) break;
+    if (now() - d0 > mode.drainMaxSec * 1000) break;
+    await sleep(25);
+  }
+  const drainMs = now() - d0;
+  const total = win.end();
+
+  const finalSeq = new Int32Array(t.n);
+  for (const s of stops) for (let i = 0; i < s.seqs.length; i += 2) finalSeq[s.seqs[i]!] = s.seqs[i + 1]!;
+  const phases = await t.pool.all('collect', { finalSeq });
+  const hist = Hist.from(phases.map((p) => p.hist));
+  const sum = (f: (p: (typeof phases)[number]) => number) => phases.reduce((a, p) => a + f(p), 0);
+  const delivered = sum((p) => p.delivered);
+  const deliveredPerSec = sum((p) => p.deliveredInWindow) / churnSec;
+  const offeredPerSec = expected / churnSec;
+  const p99 = hist.percentile(99);
+  const why: string[] = [];
+  if (sent < 0.95 * rate * seconds) why.push(`generator sent ${Math.round(sent / churnSec)}/s of ${rate}/s`);
+  if (deliveredPerSec < 0.9 * offeredPerSec) why.push(`delivered ${Math.round(deliveredPerSec)}/s of ${Math.round(offeredPerSec)}/s owed`);
+  if (p99 > 500) why.push(`p99 ${p99.toFixed(0)} ms`);
+  return {
+    rate,
+    sent,
+    sentPerSec: sent / churnSec,
+    offeredPerSec,
+    deliveredPerSec,
+    perCoreSec: delivered / total.cpuSec,
+    p50: hist.percentile(50),
+    p99,
+    max: hist.max,
+    missing: sum((p) => p.missing),
+    dup: sum((p) => p.dup),
+    outOfOrder: sum((p) => p.outOfOrder),
+    unexpected: sum((p) => p.unexpected),
+    cores: during.cores,
+    rssMiB: during.rssMean / 2 ** 20,
+    loadgenCores: during.otherCores,
+    foreignCores: during.foreignCores,
+    drainMs,
+    saturated: why.length > 0,
+    why: why.join('; '),
+  };
+}
+
+// ---- W5 --------------------------------------------------------------------------------------
+
+async function w5(ctx: Ctx, t: Target, ids: number, run: number): Promise<W5Result> {
+  const { mode } = ctx;
+  const startAt = now() + 300;
+  const durationMs = mode.w5Sec * 1000;
+  const pending = t.pool.all('query', (w) => ({
+    ids,
+    conns: Math.max(1, Math.floor(mode.w5Conns / t.workers)),
+    startAt,
+    durationMs,
+    seed: ctx.seed * 131 + run * 17 + w,
+  }));
+  await sleep(startAt - now());
+  const win = new Window(t.srv.pid, t.pool.pids);
+  await sleep(durationMs);
+  const st = win.end();
+  const res = await pending;
+  const count = res.reduce((a, r) => a + r.count, 0);
+  const hist = Hist.from(res.map((r) => r.hist));
+  const r: W5Result = {
+    ids,
+    perSec: count / st.seconds,
+    perCoreSec: count / st.cpuSec,
+    cores: st.cores,
+    p50: hist.percentile(50),
+    p99: hist.percentile(99),
+    errors: res.reduce((a, x) => a + x.errors, 0),
+    firstError: res.find((x) => x.firstError)?.firstError ?? '',
+    loadgenCores: st.otherCores,
+    foreignCores: st.foreignCores,
+  };
+  ctx.log(
+    `  ${t.kind} W5 getUserStatus(${ids}): ${Math.round(r.perSec)} rt/s, ${Math.round(r.perCoreSec)} rt/core-s, ` +
+      `p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} ms, server ${r.cores.toFixed(2)} cores, loadgen ${r.loadgenCores.toFixed(2)}, other work ${r.foreignCores.toFixed(2)}${r.errors ? `, ${r.errors} errors (${r.firstError})` : ''}`,
+  );
+  return r;
+}
+
+// ---- W4 --------------------------------------------------------------------------------------
+
+async function w4(ctx: Ctx, t: Target, run: number): Promise<W4Result> {
+  const { mode } = ctx;
+  const victims = pickUsers(t.n, mode.w4Victims, ctx.seed * 977 + run);
+  await t.pool.all('track', { offline: true });
+  await sleep(200);
+  const res = await t.pool.all('destroy', (w) => ({ users: victims.filter((v) => v % t.workers === w) }));
+  const victimTime = new Float64Array(t.n);
+  for (const r of res) for (let i = 0; i < r.times.length; i += 2) victimTime[r.times[i]!] = r.times[i + 1]!;
+  const waits = await t.pool.all('offlineWait', { victimTime, timeoutMs: mode.w4TimeoutSec * 1000 });
+  const hist = Hist.from(waits.map((x) => x.hist));
+  const r: W4Result = {
+    victims: victims.length,
+    pairs: waits.reduce((a, x) => a + x.pairs, 0),
+    missing: waits.reduce((a, x) => a + x.missing, 0),
+    p50: hist.percentile(50),
+    p99: hist.percentile(99),
+    max: hist.max,
+  };
+  ctx.log(
+    `  ${t.kind} W4 ${r.victims} sockets destroyed: ${r.pairs - r.missing}/${r.pairs} friend OFFLINEs, ` +
+      `p50 ${r.p50.toFixed(1)} p99 ${r.p99.toFixed(1)} max ${r.max.toFixed(1)} ms`,
+  );
+  return r;
+}
