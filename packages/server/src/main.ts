@@ -46,6 +46,17 @@ async function start(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // Under a supervisor that may die without a goodbye (a test runner, a shell script), stop with it.
+  const parent = Number(process.env.PRESENTLY_PARENT_PID ?? 0);
+  if (parent > 0) {
+    setInterval(() => {
+      try {
+        process.kill(parent, 0);
+      } catch {
+        stop('parent exited');
+      }
+    }, 1000).unref();
+  }
 }
 
 function usersig(args: string[]): void {

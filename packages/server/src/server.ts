@@ -149,14 +149,14 @@ export class PresentlyServer {
   /** Stops accepting, tells clients to reconnect, flushes the store. */
   async close(): Promise<void> {
     this.ready = false;
+    // Stop accepting first: a client told to reconnect must not land on this closing process.
+    const stopped = new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.gateway.closeAll(CloseCode.SERVER_RESTART, 'server shutting down');
     await new Promise<void>((resolve) => {
       this.wss.close(() => resolve());
     });
-    await new Promise<void>((resolve) => {
-      this.http.close(() => resolve());
-      this.http.closeAllConnections();
-    });
+    this.http.closeAllConnections();
+    await stopped;
     // Webhook events of the shutdown itself (these disconnects) are written before the store closes.
     await this.gateway.drain();
     await this.store.close();

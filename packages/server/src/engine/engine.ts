@@ -106,6 +106,7 @@ export class AppEngine<S> {
   /** Deleted accounts -> second of deletion: tickets made before it cannot bring them back. */
   private readonly tombstones = new Map<string, number>();
   private stamp = 0;
+  private lastExpiryScan = 0;
   private subSeq = 0;
   private liveSessions = 0;
 
@@ -515,6 +516,9 @@ export class AppEngine<S> {
    */
   sweep(now: number): number {
     if (this.pendingAnnouncements.size > 0) this.flushAnnouncements(now);
+    // Expiry may be up to 10 s late (S19): scanning the candidates once a second is plenty.
+    if (now - this.lastExpiryScan < 1000) return 0;
+    this.lastExpiryScan = now;
     const ttl = this.settingsRef.limits.subscriptionExpiryHours * 3_600_000;
     let dropped = 0;
     for (const u of this.expiryCandidates) {
