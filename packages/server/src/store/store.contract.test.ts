@@ -40,6 +40,15 @@ const backends: Backend[] = [
     },
   },
   {
+    name: 'sqlite (Kysely writer)',
+    async open() {
+      const dir = mkdtempSync(join(tmpdir(), 'presently-store-'));
+      const file = join(dir, 'p.db');
+      const open = () => openSqlite(file, { fastWriter: false });
+      return { store: await open(), reopen: open, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+    },
+  },
+  {
     name: 'postgres',
     async open() {
       const schema = `presently_test_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
