@@ -33,6 +33,11 @@ export interface EnginePorts<S> {
   replaced?(sink: S): void;
   /** A fact about sessions an app's backend may want to hear of (webhooks, metrics); optional. */
   event?(e: PresenceEvent<S>): void;
+  /**
+   * Every announced change of the app, once, whoever receives it (whatever the switches say):
+   * the admin stream (`watchAll`) of the console's live view. Optional.
+   */
+  announced?(change: StatusChange): void;
 }
 
 /**
