@@ -5,6 +5,7 @@ import { ErrorCode, type Platform } from '@presently/protocol';
 import { AppEngine } from '../engine/engine.js';
 import { ConfigError, DEFAULT_LIMITS, normalizeApp, type AppSettings } from '../config/settings.js';
 import { openPostgres, openSqlite, type SqlStore } from '../store/sql.js';
+import { PG_URL, dropSchema, freshSchema, postgresSkip } from '../testing/postgres.js';
 import { MemoryAppSettingsStore, SqlAppSettingsStore, appSettingsStoreFor, type AppSettingsStore } from '../store/app-settings.js';
 import {
   AppSettingsService,
@@ -254,38 +255,15 @@ test('unknown presently commands get 60002; get needs an object body like every 
   assert.equal((await t.call('presently/get_app_settings', [])).ErrorCode, ErrorCode.INVALID_PARAMETERS);
 });
 
-const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
-async function pgReachable(): Promise<boolean> {
-  const { default: pg } = await import('pg');
-  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await c.connect();
-    await c.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const pgUp = await pgReachable();
+const pgSkip = await postgresSkip('the settings store on PostgreSQL');
 const sqlBackends: Array<{ name: string; skip: string | false; open(): Promise<{ store: SqlStore; drop(): Promise<void> }> }> = [
   { name: 'SQLite', skip: false, open: async () => ({ store: await openSqlite(':memory:'), drop: async () => undefined }) },
   {
     name: 'PostgreSQL',
-    skip: pgUp ? false : `PostgreSQL not reachable at ${PG_URL}`,
+    skip: pgSkip,
     async open() {
-      const schema = `presently_settings_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
-      return {
-        store: await openPostgres(PG_URL, { schema }),
-        drop: async () => {
-          const { default: pg } = await import('pg');
-          const c = new pg.Client({ connectionString: PG_URL });
-          await c.connect();
-          await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-          await c.end();
-        },
-      };
+      const schema = freshSchema('presently_settings');
+      return { store: await openPostgres(PG_URL, { schema }), drop: () => dropSchema(schema) };
     },
   },
 ];

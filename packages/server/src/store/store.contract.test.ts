@@ -10,20 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openPostgres, openSqlite, type SqlStore } from './sql.js';
 import type { Mutation } from '../engine/types.js';
-
-const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
-async function pgAvailable(): Promise<boolean> {
-  const { default: pg } = await import('pg');
-  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await c.connect();
-    await c.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { PG_URL, dropSchema, freshSchema, postgresSkip } from '../testing/postgres.js';
 
 interface Backend {
   name: string;
@@ -51,31 +38,20 @@ const backends: Backend[] = [
   {
     name: 'postgres',
     async open() {
-      const schema = `presently_test_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
+      const schema = freshSchema('presently_test');
       return {
         store: await openPostgres(PG_URL, { schema }),
         reopen: () => openPostgres(PG_URL, { schema }),
-        drop: async () => {
-          const { default: pg } = await import('pg');
-          const c = new pg.Client({ connectionString: PG_URL });
-          await c.connect();
-          await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-          await c.end();
-        },
+        drop: () => dropSchema(schema),
       };
     },
   },
 ];
 
-const pgUp = await pgAvailable();
-if (!pgUp) {
-  const msg = `PostgreSQL is not reachable at ${PG_URL}`;
-  if (process.env.CI === 'true') throw new Error(`${msg}: CI must run the PostgreSQL store contract`);
-  console.warn(`\n*** ${msg}: SKIPPING the PostgreSQL store contract tests ***\n`);
-}
+const pgSkip = await postgresSkip('the PostgreSQL store contract');
 
 for (const b of backends) {
-  const skip = b.name === 'postgres' && !pgUp ? 'PostgreSQL not reachable' : false;
+  const skip = b.name === 'postgres' ? pgSkip : false;
   describe(`store contract: ${b.name}`, { skip }, () => {
     const cleanups: Array<() => Promise<void>> = [];
     after(async () => {

@@ -19,6 +19,7 @@ import { callbackUrl, clientIP, formatStateChange } from './format.js';
 import { backoffDelay, resolveWebhookOptions } from './options.js';
 import { MemoryOutbox, SqlOutbox, type OutboxBackend, type OutboxRow } from './outbox.js';
 import { signBody, verifySignature } from './signature.js';
+import { PG_URL, dropSchema, freshSchema, postgresSkip } from '../testing/postgres.js';
 
 const APP = 1400000001;
 type Sink = { ip: string };
@@ -105,20 +106,6 @@ test('signature: HMAC-SHA256 over "timestamp.body"; checked with a tolerance', (
 
 // ---- outbox contract -------------------------------------------------------------------------------
 
-const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
-async function pgAvailable(): Promise<boolean> {
-  const { default: pg } = await import('pg');
-  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await c.connect();
-    await c.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 interface Backend {
   name: string;
   open(): Promise<{ outbox: OutboxBackend; reopen(): Promise<OutboxBackend>; close(): Promise<void> }>;
@@ -160,7 +147,7 @@ const backends: Backend[] = [
   {
     name: 'postgres',
     async open() {
-      const schema = `presently_wh_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
+      const schema = freshSchema('presently_wh');
       const stores = [await openPostgres(PG_URL, { schema })];
       return {
         outbox: new SqlOutbox(stores[0]!),
@@ -171,11 +158,7 @@ const backends: Backend[] = [
         },
         async close() {
           await stores.at(-1)!.close();
-          const { default: pg } = await import('pg');
-          const c = new pg.Client({ connectionString: PG_URL });
-          await c.connect();
-          await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-          await c.end();
+          await dropSchema(schema);
         },
       };
     },
@@ -188,9 +171,7 @@ function row(seq: number, userID = 'u', over: Partial<OutboxRow> = {}): OutboxRo
 
 for (const b of backends) {
   describe(`outbox contract: ${b.name}`, async () => {
-    const skip = b.name === 'postgres' && !(await pgAvailable());
-    if (skip && process.env.CI === 'true') throw new Error(`PostgreSQL is required under CI (${PG_URL})`);
-    if (skip) console.warn(`# SKIPPED outbox contract on PostgreSQL: nothing at ${PG_URL}`);
+    const skip = b.name === 'postgres' ? await postgresSkip('the webhook outbox contract on PostgreSQL') : false;
 
     test('rows come back pending, in seq order, above the cursor; outcomes apply', { skip }, async () => {
       const h = await b.open();
