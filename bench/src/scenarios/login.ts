@@ -42,7 +42,9 @@ export interface W2Result {
 
 export async function runLogin(ctx: Ctx, kind: Kind): Promise<W2Result> {
   const { mode } = ctx;
-  const t = await bringUp(ctx, kind, mode.w2N, workersFor(mode, mode.w2N));
+  // Client-side handshakes cost more CPU than the server's side: two generator processes at least,
+  // or the generator, not the server, sets the login rate.
+  const t = await bringUp(ctx, kind, mode.w2N, Math.max(2, workersFor(mode, mode.w2N)));
   try {
     await t.pool.all('track', { online: true });
     await sleep(300);

@@ -6,6 +6,7 @@
 import { Kysely, sql, type Dialect, type Transaction } from 'kysely';
 import type { AppSnapshot, Mutation } from '../engine/types.js';
 import type { DurableStore } from './types.js';
+import { configure, sqliteWriter } from './sqlite-writer.js';
 
 interface AccountsTable {
   app: number;
@@ -60,15 +61,17 @@ export class SqlStore implements DurableStore {
    * transaction, a few µs a row instead of a Kysely round per row). Schema, reads and the
    * PostgreSQL path stay on Kysely; the contract suite runs both writers.
    */
-  private fastWriter: ((batch: Mutation[]) => void) | undefined;
+  private fastWriter: ((batch: Mutation[]) => void | Promise<void>) | undefined;
+  private closeWriter: (() => Promise<void>) | undefined;
 
   constructor(dialect: Dialect) {
     this.db = new Kysely<Schema>({ dialect });
   }
 
   /** Writes batches with `writer` instead of Kysely from now on (the embedded SQLite file). */
-  useFastWriter(writer: (batch: Mutation[]) => void): void {
+  useFastWriter(writer: (batch: Mutation[]) => void | Promise<void>, close?: () => Promise<void>): void {
     this.fastWriter = writer;
+    this.closeWriter = close;
   }
 
   async migrate(): Promise<void> {
@@ -183,7 +186,7 @@ export class SqlStore implements DurableStore {
   private async write(batch: Mutation[]): Promise<void> {
     if (batch.length === 0) return;
     if (this.fastWriter) {
-      this.fastWriter(batch);
+      await this.fastWriter(batch);
       return;
     }
     await this.db.transaction().execute(async (trx) => {
@@ -206,6 +209,7 @@ export class SqlStore implements DurableStore {
 
   async close(): Promise<void> {
     await this.flush().catch(() => undefined);
+    await this.closeWriter?.();
     await this.db.destroy();
   }
 }
@@ -261,72 +265,87 @@ async function apply(trx: Transaction<Schema>, m: Mutation): Promise<void> {
 }
 
 /** Opens the embedded SQLite store under the data directory. */
-export async function openSqlite(file: string, opts: { fastWriter?: boolean } = {}): Promise<SqlStore> {
+/**
+ * Opens the embedded SQLite store. `writer`: where engine mutations are committed —
+ * 'thread' (default for a file): a writer thread, so the commit's fsync never holds the event
+ * loop; 'main': prepared statements on the main thread (an in-memory database); 'kysely': the
+ * portable path, as PostgreSQL uses (the contract suite runs all three).
+ */
+export async function openSqlite(file: string, opts: { writer?: 'thread' | 'main' | 'kysely' } = {}): Promise<SqlStore> {
   const { default: Database } = await import('better-sqlite3');
   const { SqliteDialect } = await import('kysely');
   const db = new Database(file);
-  // WAL with synchronous=FULL: a committed batch survives a crash of the process or the machine.
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.pragma('busy_timeout = 5000');
+  configure(db);
   const store = new SqlStore(new SqliteDialect({ database: db }));
   await store.migrate();
+  const writer = opts.writer ?? (file === ':memory:' ? 'main' : 'thread');
   // Statements are prepared once the migration has made the tables.
-  if (opts.fastWriter !== false) store.useFastWriter(sqliteWriter(db));
+  if (writer === 'main') store.useFastWriter(sqliteWriter(db));
+  else if (writer === 'thread') {
+    const thread = await SqliteWriterThread.start(file);
+    store.useFastWriter((batch) => thread.write(batch), () => thread.close());
+  }
   return store;
 }
 
-type SqliteDb = import('better-sqlite3').Database;
+/** The writer thread's end of the store: batches go out in order; each resolves once committed. */
+class SqliteWriterThread {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve(): void; reject(err: Error): void }>();
+  private failed: Error | null = null;
 
-/** The same statements as `apply`, prepared once, run in one synchronous transaction per batch. */
-function sqliteWriter(db: SqliteDb): (batch: Mutation[]) => void {
-  const upsertAccount = db.prepare(
-    `INSERT INTO accounts (app, user_id, login_keys, kicked_at, offline_since, nick, face_url) VALUES (?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (app, user_id) DO UPDATE SET login_keys = excluded.login_keys, kicked_at = excluded.kicked_at,
-       offline_since = excluded.offline_since, nick = excluded.nick, face_url = excluded.face_url`,
-  );
-  const deleteAccount = db.prepare('DELETE FROM accounts WHERE app = ? AND user_id = ?');
-  const tombstone = db.prepare(
-    `INSERT INTO account_tombstones (app, user_id, deleted_at) VALUES (?, ?, ?)
-     ON CONFLICT (app, user_id) DO UPDATE SET deleted_at = excluded.deleted_at`,
-  );
-  const addFriend = db.prepare(
-    `INSERT INTO friends (app, from_id, to_id, remark, groups, add_source, add_time) VALUES (?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (app, from_id, to_id) DO UPDATE SET remark = excluded.remark, groups = excluded.groups,
-       add_source = excluded.add_source, add_time = excluded.add_time`,
-  );
-  const removeFriend = db.prepare('DELETE FROM friends WHERE app = ? AND from_id = ? AND to_id = ?');
-  const addSub = db.prepare(
-    `INSERT INTO subscriptions (app, user_id, target, seq) VALUES (?, ?, ?, ?)
-     ON CONFLICT (app, user_id, target) DO UPDATE SET seq = excluded.seq`,
-  );
-  const removeSub = db.prepare('DELETE FROM subscriptions WHERE app = ? AND user_id = ? AND target = ?');
-  const run = db.transaction((batch: Mutation[]) => {
-    for (const m of batch) {
-      switch (m.t) {
-        case 'account':
-          upsertAccount.run(m.app, m.userID, JSON.stringify(m.loginKeys), m.kickedAt, m.offlineSince, m.nick ?? '', m.faceUrl ?? '');
-          break;
-        case 'accountDelete':
-          deleteAccount.run(m.app, m.userID);
-          tombstone.run(m.app, m.userID, m.deletedAt);
-          break;
-        case 'friendAdd':
-          addFriend.run(m.app, m.from, m.to, m.remark, JSON.stringify(m.groups), m.addSource, m.addTime);
-          break;
-        case 'friendRemove':
-          removeFriend.run(m.app, m.from, m.to);
-          break;
-        case 'subAdd':
-          addSub.run(m.app, m.userID, m.target, m.seq);
-          break;
-        case 'subRemove':
-          removeSub.run(m.app, m.userID, m.target);
-          break;
-      }
+  private constructor(private readonly worker: import('node:worker_threads').Worker) {
+    worker.on('message', (m: { id: number; error?: string }) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.error === undefined) p.resolve();
+      else p.reject(new Error(`SQLite write failed: ${m.error}`));
+    });
+    const fail = (err: Error) => {
+      this.failed = err;
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`SQLite writer thread exited (${code})`)));
+  }
+
+  static async start(file: string): Promise<SqliteWriterThread> {
+    const { Worker } = await import('node:worker_threads');
+    const { extname } = await import('node:path');
+    const { fileURLToPath } = await import('node:url');
+    // Built, the worker is plain JS. From sources (npm start, tests), a worker thread does not
+    // inherit the tsx loader, so a two-line bootstrap registers it before loading the .ts file.
+    const ext = extname(fileURLToPath(import.meta.url));
+    const entry = new URL(`./sqlite-writer-worker${ext}`, import.meta.url);
+    let worker: import('node:worker_threads').Worker;
+    if (ext === '.ts') {
+      const api = import.meta.resolve('tsx/esm/api');
+      const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`;
+      worker = new Worker(boot, { eval: true, workerData: { file } });
+    } else {
+      worker = new Worker(entry, { workerData: { file } });
     }
-  });
-  return (batch) => run(batch);
+    await new Promise<void>((resolve, reject) => {
+      worker.once('online', () => resolve());
+      worker.once('error', reject);
+    });
+    return new SqliteWriterThread(worker);
+  }
+
+  write(batch: Mutation[]): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed);
+    const id = this.nextId++;
+    return new Promise<void>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, batch });
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
 }
 
 export { sql };

@@ -31,7 +31,7 @@ const backends: Backend[] = [
     async open() {
       const dir = mkdtempSync(join(tmpdir(), 'presently-store-'));
       const file = join(dir, 'p.db');
-      const open = () => openSqlite(file, { fastWriter: false });
+      const open = () => openSqlite(file, { writer: 'kysely' });
       return { store: await open(), reopen: open, drop: async () => rmSync(dir, { recursive: true, force: true }) };
     },
   },
