@@ -32,6 +32,12 @@ export interface SubscribeRequest { id: number; op: 'subscribeUserStatus'; userI
 export interface UnsubscribeRequest { id: number; op: 'unsubscribeUserStatus'; userIDList?: string[] }
 /** S23: statuses of oneself, one's subscriptions and (when friend auto-notify is on) friends. */
 export interface SyncRequest { id: number; op: 'syncStatus' }
+/**
+ * Admin stream (the console's live view): instead of `login`, an app admin proves who it is with
+ * a UserSig and from then on hears every status change of the app as `userStatusUpdated`. No
+ * session is opened: the admin does not become ONLINE. Non-admins get 70403.
+ */
+export interface WatchAllRequest { id: number; op: 'watchAll'; SDKAppID: number; userID: string; userSig: string }
 
 export type ClientFrame =
   | LoginRequest
@@ -41,11 +47,12 @@ export type ClientFrame =
   | GetUserStatusRequest
   | SubscribeRequest
   | UnsubscribeRequest
-  | SyncRequest;
+  | SyncRequest
+  | WatchAllRequest;
 export type ClientOp = ClientFrame['op'];
 export const CLIENT_OPS: readonly ClientOp[] = [
   'login', 'logout', 'heartbeat', 'setSelfStatus', 'getUserStatus',
-  'subscribeUserStatus', 'unsubscribeUserStatus', 'syncStatus',
+  'subscribeUserStatus', 'unsubscribeUserStatus', 'syncStatus', 'watchAll',
 ];
 
 // ---- server -> client -------------------------------------------------------------------------
@@ -67,6 +74,18 @@ export interface LoginResult {
 export interface GetUserStatusResult { successUserList: UserStatusInfo[]; failureUserList: FailureItem[] }
 export interface SubscribeResult { failureUserList: FailureItem[] }
 export interface SyncResult { userList: UserStatusInfo[] }
+/** Counts of the app's accounts per general status. */
+export interface StatusCounts { online: number; offline: number; unlogined: number }
+export interface WatchAllResult {
+  userID: string;
+  /** Send a heartbeat at least this often (ms); the stream is closed after the timeout. */
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  serverTime: number;
+  protocol: number;
+  /** The counts when the stream started; every later change arrives as `userStatusUpdated`. */
+  counts: StatusCounts;
+}
 
 export interface ReplyDataMap {
   login: LoginResult;
@@ -77,6 +96,7 @@ export interface ReplyDataMap {
   subscribeUserStatus: SubscribeResult;
   unsubscribeUserStatus: SubscribeResult;
   syncStatus: SyncResult;
+  watchAll: WatchAllResult;
 }
 
 export type OkReply<Op extends ClientOp = ClientOp> = { id: number; op: Op; code: 0; data: ReplyDataMap[Op] };
@@ -142,10 +162,12 @@ export function parseClientFrame(text: string): ParseResult {
   if (cop === 'heartbeat') return { ok: true, frame: id === undefined ? { op: cop } : { id, op: cop } };
   if (id === undefined) return fail(`${cop} needs an id`, undefined, cop);
   switch (cop) {
+    case 'watchAll':
     case 'login': {
       if (typeof o.SDKAppID !== 'number' || !Number.isSafeInteger(o.SDKAppID)) return fail('SDKAppID must be an integer', id, cop);
       if (typeof o.userID !== 'string') return fail('userID must be a string', id, cop);
       if (typeof o.userSig !== 'string') return fail('userSig must be a string', id, cop);
+      if (cop === 'watchAll') return { ok: true, frame: { id, op: cop, SDKAppID: o.SDKAppID, userID: o.userID, userSig: o.userSig } };
       if (o.platform !== undefined && !isPlatform(o.platform)) return fail('unknown platform', id, cop);
       if (o.instanceId !== undefined && (typeof o.instanceId !== 'string' || o.instanceId.length > 64)) {
         return fail('instanceId must be a string of at most 64 characters', id, cop);

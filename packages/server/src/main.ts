@@ -18,7 +18,9 @@ function options() {
 async function start(): Promise<void> {
   const opts = options();
   const loaded = loadApps(opts);
-  const server = await PresentlyServer.create({ options: opts, apps: loaded.apps });
+  // The demo page's UserSig helper exists only for the generated development app (no config file).
+  const web = opts.configPath ? {} : { devApp: loaded.apps[0]?.SDKAppID };
+  const server = await PresentlyServer.create({ options: opts, apps: loaded.apps, web });
   const url = await server.listen();
   server.log.info({ url, ws: url.replace(/^http/, 'ws'), apps: loaded.apps.map((a) => a.SDKAppID), config: loaded.source }, 'listening');
   if (!opts.configPath) {
@@ -27,7 +29,9 @@ async function start(): Promise<void> {
       process.stdout.write(
         `\nPresently is running at ${url.replace(/^http/, 'ws')} (development app${loaded.createdDevApp ? ', just created' : ''})\n` +
           `  SDKAppID:   ${dev.SDKAppID}\n  secret key: ${dev.secretKey}   (kept in ${loaded.source})\n` +
-          `  a UserSig:  npm run presently -- usersig alice\n\n`,
+          `  a UserSig:  npm run presently -- usersig alice\n` +
+          `  console:    ${url}/console/   (sign in with the SDKAppID and the secret key)\n` +
+          `  demo:       ${url}/demo/\n\n`,
       );
     }
   }

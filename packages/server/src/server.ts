@@ -18,6 +18,7 @@ import { createMetrics } from './metrics.js';
 import type { Registry } from 'prom-client';
 import { AppSettingsService } from './rest/settings.js';
 import { appSettingsStoreFor } from './store/app-settings.js';
+import { WebSite, type WebSiteOptions } from './web/site.js';
 
 export interface PresentlyServerInit {
   options: ServerOptions;
@@ -25,6 +26,8 @@ export interface PresentlyServerInit {
   logger?: Logger;
   /** Defaults to the SQLite file `presently.db` in the data directory. */
   store?: DurableStore;
+  /** The console and demo pages (`/console/`, `/demo/`): where their assets are, the dev app. */
+  web?: WebSiteOptions;
 }
 
 /** Largest REST body read, bytes. */
@@ -36,6 +39,7 @@ export class PresentlyServer {
   private readonly metrics: Registry;
   private readonly http: Server;
   private readonly wss: WebSocketServer;
+  private readonly web: WebSite;
   private ready = false;
 
   private constructor(
@@ -44,9 +48,11 @@ export class PresentlyServer {
     log: Logger,
     /** Run-time changes of app settings (`presently/*` REST commands). */
     readonly appSettings: AppSettingsService,
+    web: WebSiteOptions = {},
   ) {
     this.log = log;
     this.gateway = new Gateway(options, store, log);
+    this.web = new WebSite(this.gateway, web, log);
     this.metrics = createMetrics(this.gateway);
     this.http = createServer((req, res) => this.onRequest(req, res));
     // ws reads at most 4x the frame limit; between the two the client gets an error frame (S32).
@@ -64,7 +70,7 @@ export class PresentlyServer {
     const appSettings = new AppSettingsService(appSettingsStoreFor(store), log);
     if (!appSettings.store.durable) log.warn('the store is not SQL: app settings changed at run time last only until the process ends');
     await appSettings.migrate();
-    const server = new PresentlyServer(init.options, store, log, appSettings);
+    const server = new PresentlyServer(init.options, store, log, appSettings, init.web);
     // Settings changed at run time (presently/set_app_settings) were stored; they win over the
     // config file's values for the same SDKAppID; every value never changed comes from the file.
     for (const app of init.apps) await server.gateway.addApp(await appSettings.resolve(app));
@@ -115,6 +121,7 @@ export class PresentlyServer {
       res.end(JSON.stringify({ status: ok ? 'ok' : 'starting' }));
       return;
     }
+    if (this.web.handle(req, res, url)) return;
     if (url.pathname.startsWith('/v4/')) {
       if (req.method !== 'POST') {
         res.writeHead(405, { allow: 'POST' }).end();

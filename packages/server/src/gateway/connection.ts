@@ -15,13 +15,15 @@ import {
   type ClientOp,
   type KickTypeValue,
   type LoginRequest,
+  type WatchAllRequest,
 } from '@presently/protocol';
 import type { Session, StatusChange } from '../engine/types.js';
 import type { AppEngine } from '../engine/engine.js';
 import type { Gateway } from './gateway.js';
 import { verifyUserSig } from '../auth/usersig.js';
 
-export type ConnState = 'open' | 'loggingIn' | 'ready' | 'closed';
+/** watching: an app admin's `watchAll` stream (no session; only heartbeats are taken). */
+export type ConnState = 'open' | 'loggingIn' | 'ready' | 'watching' | 'closed';
 
 const ASYNC_OPS: ReadonlySet<ClientOp> = new Set(['login', 'logout', 'subscribeUserStatus', 'unsubscribeUserStatus']);
 
@@ -32,6 +34,8 @@ export class Connection {
   state: ConnState = 'open';
   session: Session<Connection> | null = null;
   engine: AppEngine<Connection> | null = null;
+  /** The admin and ticket of a `watchAll` stream; null on every other connection. */
+  watcher: { app: number; userID: string; ticketTime: number } | null = null;
   /** Last frame received, ms (S5). */
   lastSeen: number;
   /** Intrusive list links for the liveness sweep (oldest activity first). */
@@ -75,6 +79,11 @@ export class Connection {
       // Refused before anything is applied: nothing changes (S32).
       return this.sendError(frame.id, frame.op, ErrorCode.TOO_MANY_IN_FLIGHT);
     }
+    if (frame.op === 'watchAll') return this.watchAll(frame, now);
+    if (this.state === 'watching') {
+      if (frame.op === 'heartbeat') return this.heartbeatReply(frame.id);
+      return this.sendError(frame.id, frame.op, ErrorCode.INVALID_PARAMETERS, 'a watchAll stream takes only heartbeats');
+    }
     if (frame.op === 'login') {
       void this.login(frame);
       return;
@@ -92,7 +101,7 @@ export class Connection {
   private dispatch(frame: Exclude<ClientFrame, LoginRequest>, session: Session<Connection>, engine: AppEngine<Connection>, now: number): void {
     switch (frame.op) {
       case 'heartbeat':
-        this.send(frame.id === undefined ? '{"op":"heartbeat","code":0,"data":{}}' : JSON.stringify({ id: frame.id, op: 'heartbeat', code: 0, data: {} }));
+        this.heartbeatReply(frame.id);
         return;
       case 'setSelfStatus':
         this.reply(frame.id, frame.op, engine.setCustomStatus(session, frame.customStatus, now));
@@ -118,6 +127,50 @@ export class Connection {
         return;
       }
     }
+  }
+
+  private heartbeatReply(id: number | undefined): void {
+    this.send(id === undefined ? '{"op":"heartbeat","code":0,"data":{}}' : JSON.stringify({ id, op: 'heartbeat', code: 0, data: {} }));
+  }
+
+  /**
+   * The admin stream (docs/protocol.md "watchAll"): checked like a login (ticket, brute-force
+   * guard, invalidated tickets), then the caller must be an admin of the app (70403). No session
+   * is opened; from now on every announced change of the app is pushed as `userStatusUpdated`.
+   */
+  private watchAll(frame: WatchAllRequest, now: number): void {
+    if (this.state !== 'open') return this.sendError(frame.id, frame.op, ErrorCode.INVALID_PARAMETERS, 'watchAll needs a connection that is not logged in');
+    if (this.gw.loginGuard.blocked(this.remoteAddress, now)) return this.sendError(frame.id, frame.op, ErrorCode.TOO_MANY_LOGIN_FAILURES);
+    const engine = this.gw.engines.get(frame.SDKAppID);
+    if (!engine) {
+      this.gw.loginGuard.fail(this.remoteAddress, now);
+      return this.sendError(frame.id, frame.op, ErrorCode.SDKAPPID_NOT_FOUND);
+    }
+    const verdict = verifyUserSig(frame.userSig, {
+      SDKAppID: frame.SDKAppID,
+      secretKey: engine.settings.secretKey,
+      userID: frame.userID,
+      nowSec: Math.floor(now / 1000),
+    });
+    if (!verdict.ok) {
+      this.gw.loginGuard.fail(this.remoteAddress, now);
+      return this.sendError(frame.id, frame.op, verdict.code, verdict.message);
+    }
+    if (engine.ticketInvalidated(frame.userID, verdict.claims.time)) return this.sendError(frame.id, frame.op, ErrorCode.USERSIG_INVALIDATED);
+    if (!engine.settings.admins.includes(frame.userID)) return this.sendError(frame.id, frame.op, ErrorCode.ADMIN_REQUIRED, 'only an app admin may watch every status change');
+    const timeoutMs = engine.settings.limits.heartbeatTimeoutSec * 1000;
+    this.setState('watching');
+    this.watcher = { app: engine.app, userID: frame.userID, ticketTime: verdict.claims.time };
+    this.gw.track(this, timeoutMs);
+    this.gw.watch(this);
+    this.reply(frame.id, frame.op, {
+      userID: frame.userID,
+      heartbeatIntervalMs: heartbeatInterval(timeoutMs),
+      heartbeatTimeoutMs: timeoutMs,
+      serverTime: Date.now(),
+      protocol: PROTOCOL_VERSION,
+      counts: engine.statusCounts(),
+    });
   }
 
   private async login(frame: LoginRequest): Promise<void> {
@@ -274,6 +327,7 @@ export class Connection {
     this.setState('closed');
     this.outbox = [];
     this.gw.untrack(this);
+    if (this.watcher) this.gw.unwatch(this);
     const { session, engine } = this;
     this.session = null;
     if (session && engine) engine.disconnect(session, reason, Date.now());

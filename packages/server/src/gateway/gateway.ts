@@ -36,6 +36,8 @@ export class Gateway {
   readonly ports: EnginePorts<Connection>;
   /** State.StateChange callbacks (docs/webhooks.md); fed by each engine's `event` port. */
   readonly webhooks: WebhookDispatcher<Connection>;
+  /** `watchAll` streams per app (the console's live view). */
+  private readonly watchers = new Map<number, Set<Connection>>();
   /** Counters for /metrics and the logs. */
   readonly stats = { notifications: 0, changes: 0, heartbeatTimeouts: 0, loginTimeouts: 0 };
 
@@ -74,10 +76,47 @@ export class Gateway {
     const engine: AppEngine<Connection> = new AppEngine<Connection>(settings, {
       ...this.ports,
       event: (e) => this.webhooks.onEvent(engine.settings, e),
+      announced: (change) => this.toWatchers(engine, change),
     });
     engine.load(await this.store.loadApp(settings.SDKAppID), Date.now());
     this.engines.set(settings.SDKAppID, engine);
     return engine;
+  }
+
+  /** A connection became a `watchAll` stream of its app. */
+  watch(conn: Connection): void {
+    if (!conn.watcher) return;
+    let set = this.watchers.get(conn.watcher.app);
+    if (!set) {
+      set = new Set();
+      this.watchers.set(conn.watcher.app, set);
+    }
+    set.add(conn);
+  }
+
+  unwatch(conn: Connection): void {
+    if (!conn.watcher) return;
+    const set = this.watchers.get(conn.watcher.app);
+    set?.delete(conn);
+    if (set?.size === 0) this.watchers.delete(conn.watcher.app);
+  }
+
+  /**
+   * Every announced change of an app goes to its watchers. A watcher whose user is no longer an
+   * admin, or whose ticket was invalidated by a kick (S28), is closed instead: rights are checked
+   * on each change, not only when the stream started.
+   */
+  private toWatchers(engine: AppEngine<Connection>, change: StatusChange): void {
+    const set = this.watchers.get(engine.app);
+    if (!set) return;
+    for (const c of set) {
+      const w = c.watcher;
+      if (!w || !engine.settings.admins.includes(w.userID) || engine.ticketInvalidated(w.userID, w.ticketTime)) {
+        c.close(CloseCode.KICKED, 'admin rights revoked');
+        continue;
+      }
+      c.deliver(change);
+    }
   }
 
   accept(ws: WebSocket, remoteAddress: string): void {

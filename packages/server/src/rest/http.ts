@@ -7,6 +7,7 @@ import { verifyUserSig } from '../auth/usersig.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { runCommand, type RestReply } from './commands.js';
 import { SETTINGS_SERVICE, runSettingsCommand, type AppSettingsService } from './settings.js';
+import { CONSOLE_COMMANDS, runConsoleCommand } from './console.js';
 
 export function restFail(code: number, message?: string, friendApi = false): RestReply {
   const r: RestReply = { ActionStatus: 'FAIL', ErrorCode: code, ErrorInfo: message ?? messageFor(code) };
@@ -51,6 +52,10 @@ export async function handleRest(gw: Gateway, url: URL, body: string | null, set
     parsed = body.trim() === '' ? {} : JSON.parse(body);
   } catch {
     return restFail(ErrorCode.REST_BAD_JSON, undefined, friendApi);
+  }
+  if (CONSOLE_COMMANDS.includes(command)) {
+    // Read-only commands of the web console (rest/console.ts): nothing to flush.
+    return runConsoleCommand({ engine, webhooks: gw.webhooks }, command, parsed);
   }
   if (command.startsWith(SETTINGS_SERVICE)) {
     // Durable before the reply on its own (the settings write is awaited inside).
