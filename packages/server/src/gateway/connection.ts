@@ -20,7 +20,7 @@ import {
 import type { Session, StatusChange } from '../engine/types.js';
 import type { AppEngine } from '../engine/engine.js';
 import type { Gateway } from './gateway.js';
-import { verifyUserSig } from '../auth/usersig.js';
+import { verifyUserSig, type TicketClaims } from '../auth/usersig.js';
 
 /** watching: an app admin's `watchAll` stream (no session; only heartbeats are taken). */
 export type ConnState = 'open' | 'loggingIn' | 'ready' | 'watching' | 'closed';
@@ -134,17 +134,23 @@ export class Connection {
   }
 
   /**
-   * The admin stream (docs/protocol.md "watchAll"): checked like a login (ticket, brute-force
-   * guard, invalidated tickets), then the caller must be an admin of the app (70403). No session
-   * is opened; from now on every announced change of the app is pushed as `userStatusUpdated`.
+   * The ticket of a login or a watchAll: the brute-force guard first (70050), then the app
+   * (70020) and the UserSig (compat codes). Failures count against the source address. Sends the
+   * refusal itself and returns null, or returns the app's engine and the verified claims.
    */
-  private watchAll(frame: WatchAllRequest, now: number): void {
-    if (this.state !== 'open') return this.sendError(frame.id, frame.op, ErrorCode.INVALID_PARAMETERS, 'watchAll needs a connection that is not logged in');
-    if (this.gw.loginGuard.blocked(this.remoteAddress, now)) return this.sendError(frame.id, frame.op, ErrorCode.TOO_MANY_LOGIN_FAILURES);
+  private checkTicket(
+    frame: { id: number; op: 'login' | 'watchAll'; SDKAppID: number; userID: string; userSig: string },
+    now: number,
+  ): { engine: AppEngine<Connection>; verdict: { claims: TicketClaims } } | null {
+    if (this.gw.loginGuard.blocked(this.remoteAddress, now)) {
+      this.sendError(frame.id, frame.op, ErrorCode.TOO_MANY_LOGIN_FAILURES);
+      return null;
+    }
     const engine = this.gw.engines.get(frame.SDKAppID);
     if (!engine) {
       this.gw.loginGuard.fail(this.remoteAddress, now);
-      return this.sendError(frame.id, frame.op, ErrorCode.SDKAPPID_NOT_FOUND);
+      this.sendError(frame.id, frame.op, ErrorCode.SDKAPPID_NOT_FOUND);
+      return null;
     }
     const verdict = verifyUserSig(frame.userSig, {
       SDKAppID: frame.SDKAppID,
@@ -154,8 +160,22 @@ export class Connection {
     });
     if (!verdict.ok) {
       this.gw.loginGuard.fail(this.remoteAddress, now);
-      return this.sendError(frame.id, frame.op, verdict.code, verdict.message);
+      this.sendError(frame.id, frame.op, verdict.code, verdict.message);
+      return null;
     }
+    return { engine, verdict };
+  }
+
+  /**
+   * The admin stream (docs/protocol.md "watchAll"): checked like a login (ticket, brute-force
+   * guard, invalidated tickets), then the caller must be an admin of the app (70403). No session
+   * is opened; from now on every announced change of the app is pushed as `userStatusUpdated`.
+   */
+  private watchAll(frame: WatchAllRequest, now: number): void {
+    if (this.state !== 'open') return this.sendError(frame.id, frame.op, ErrorCode.INVALID_PARAMETERS, 'watchAll needs a connection that is not logged in');
+    const proof = this.checkTicket(frame, now);
+    if (!proof) return;
+    const { engine, verdict } = proof;
     if (engine.ticketInvalidated(frame.userID, verdict.claims.time)) return this.sendError(frame.id, frame.op, ErrorCode.USERSIG_INVALIDATED);
     if (!engine.settings.admins.includes(frame.userID)) return this.sendError(frame.id, frame.op, ErrorCode.ADMIN_REQUIRED, 'only an app admin may watch every status change');
     const timeoutMs = engine.settings.limits.heartbeatTimeoutSec * 1000;
@@ -177,24 +197,10 @@ export class Connection {
     if (this.state === 'loggingIn') return this.sendError(frame.id, 'login', ErrorCode.REPEATED_LOGIN);
     if (this.state === 'ready') return this.sendError(frame.id, 'login', ErrorCode.INVALID_PARAMETERS, 'already logged in on this connection');
     const now = Date.now();
-    // Brute force: an address with too many failed logins in the last minute is refused (70050).
-    if (this.gw.loginGuard.blocked(this.remoteAddress, now)) return this.sendError(frame.id, 'login', ErrorCode.TOO_MANY_LOGIN_FAILURES);
-    const engine = this.gw.engines.get(frame.SDKAppID);
-    if (!engine) {
-      this.gw.loginGuard.fail(this.remoteAddress, now);
-      return this.sendError(frame.id, 'login', ErrorCode.SDKAPPID_NOT_FOUND);
-    }
     if (!isValidUserID(frame.userID)) return this.sendError(frame.id, 'login', ErrorCode.INVALID_PARAMETERS, 'userID must be 1-32 bytes without control characters');
-    const verdict = verifyUserSig(frame.userSig, {
-      SDKAppID: frame.SDKAppID,
-      secretKey: engine.settings.secretKey,
-      userID: frame.userID,
-      nowSec: Math.floor(now / 1000),
-    });
-    if (!verdict.ok) {
-      this.gw.loginGuard.fail(this.remoteAddress, now);
-      return this.sendError(frame.id, 'login', verdict.code, verdict.message);
-    }
+    const proof = this.checkTicket(frame, now);
+    if (!proof) return;
+    const { engine, verdict } = proof;
     this.setState('loggingIn');
     let session: Session<Connection>;
     try {
