@@ -43,6 +43,7 @@ test('S32 a consumer that stops reading is closed with 4008 once its queue passe
 
   // The busy user flips its status until the server gives up on the slow reader.
   const pad = 'x'.repeat(90);
+  const t0 = Date.now();
   const slowGone = watcher.next((f) => f.op === 'userStatusUpdated' && JSON.stringify(f.data).includes('"slow","statusType":2'));
   let i = 0;
   let gone = false;
@@ -52,6 +53,7 @@ test('S32 a consumer that stops reading is closed with 4008 once its queue passe
     await new Promise((r) => setImmediate(r));
   }
   await slowGone;
+  console.log(`slow consumer: closed after ${i} status changes (~${Math.round((i * 150) / 1024)} KiB of pushes owed to it) in ${Date.now() - t0} ms; bound 64 KiB plus socket buffers`);
   const statusOfSlow = await watcher.request('getUserStatus', { userIDList: ['slow'] });
   assert.equal((statusOfSlow.data as { successUserList: Array<{ statusType: number }> }).successUserList[0]?.statusType, UserStatus.OFFLINE);
   // Once it reads again, it learns why it was closed.
