@@ -54,7 +54,16 @@ export function appConfig(over: AppOverrides = {}): Record<string, unknown> {
 }
 
 export async function startServer(
-  opts: { apps?: Record<string, unknown>[]; server?: Record<string, unknown>; dataDir?: string; configPath?: string; logLevel?: string; port?: number } = {},
+  opts: {
+    apps?: Record<string, unknown>[];
+    server?: Record<string, unknown>;
+    dataDir?: string;
+    configPath?: string;
+    logLevel?: string;
+    port?: number;
+    /** Extra environment, e.g. DATABASE_URL; kept for restarts. */
+    env?: Record<string, string>;
+  } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'presently-e2e-'));
   const configPath = opts.configPath ?? join(dataDir, 'config.json');
@@ -66,7 +75,7 @@ export async function startServer(
   }
   const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', MAIN, 'start'], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(opts.port ?? 0), HOST: '127.0.0.1', PRESENTLY_DATA_DIR: dataDir, PRESENTLY_CONFIG: configPath, LOG_LEVEL: opts.logLevel ?? 'info', PRESENTLY_PARENT_PID: String(process.pid) },
+    env: { ...process.env, PORT: String(opts.port ?? 0), HOST: '127.0.0.1', PRESENTLY_DATA_DIR: dataDir, PRESENTLY_CONFIG: configPath, LOG_LEVEL: opts.logLevel ?? 'info', PRESENTLY_PARENT_PID: String(process.pid), ...(opts.env ?? {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // A test file that ends or crashes takes its servers with it (no orphans between runs).
@@ -105,7 +114,8 @@ export async function startServer(
       await exited;
       if (!keepData) rmSync(dataDir, { recursive: true, force: true });
     },
-    restart: (o: { samePort?: boolean } = {}) => startServer({ dataDir, configPath, ...(o.samePort ? { port: Number(new URL(url).port) } : {}) }),
+    restart: (o: { samePort?: boolean } = {}) =>
+      startServer({ dataDir, configPath, ...(opts.env ? { env: opts.env } : {}), ...(o.samePort ? { port: Number(new URL(url).port) } : {}) }),
     sig: (userID, o = {}) => makeUserSig({ SDKAppID: o.SDKAppID ?? APP, secretKey: KEY, userID, expireSec: o.expireSec ?? 3600, nowSec: o.nowSec }),
   };
   return server;

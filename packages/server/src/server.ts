@@ -11,7 +11,7 @@ import { CloseCode } from '@presently/protocol';
 import { Gateway } from './gateway/gateway.js';
 import type { AppSettings } from './config/settings.js';
 import type { ServerOptions } from './config/server-options.js';
-import { openSqlite } from './store/sql.js';
+import { openPostgres, openSqlite } from './store/sql.js';
 import type { DurableStore } from './store/types.js';
 import { handleRest } from './rest/http.js';
 import { createMetrics } from './metrics.js';
@@ -63,7 +63,10 @@ export class PresentlyServer {
   static async create(init: PresentlyServerInit): Promise<PresentlyServer> {
     const log = init.logger ?? pino({ level: init.options.logLevel, base: undefined });
     let store = init.store;
-    if (!store) {
+    if (!store && init.options.databaseUrl) {
+      // Durable data in PostgreSQL (the cluster backend's store); migrations run here.
+      store = await openPostgres(init.options.databaseUrl);
+    } else if (!store) {
       mkdirSync(init.options.dataDir, { recursive: true });
       store = await openSqlite(join(init.options.dataDir, 'presently.db'));
     }

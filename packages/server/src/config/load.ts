@@ -35,7 +35,7 @@ export function serverOptionsFrom(env: NodeJS.ProcessEnv, fileServer: Record<str
     o[k] = v;
   }
   for (const k of Object.keys(fileServer)) {
-    if (!(k in DEFAULT_SERVER_OPTIONS) || k === 'host' || k === 'port' || k === 'dataDir' || k === 'configPath' || k === 'logLevel') {
+    if (!(k in DEFAULT_SERVER_OPTIONS) || k === 'host' || k === 'port' || k === 'dataDir' || k === 'configPath' || k === 'databaseUrl' || k === 'logLevel') {
       throw new ConfigError(`server.${k}: unknown option`);
     }
   }
@@ -43,6 +43,7 @@ export function serverOptionsFrom(env: NodeJS.ProcessEnv, fileServer: Record<str
   o.port = intFromEnv('PORT', env.PORT, o.port);
   o.dataDir = env.PRESENTLY_DATA_DIR || o.dataDir;
   o.configPath = env.PRESENTLY_CONFIG || undefined;
+  o.databaseUrl = env.DATABASE_URL || undefined;
   o.logLevel = env.LOG_LEVEL || o.logLevel;
   return o;
 }

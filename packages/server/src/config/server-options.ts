@@ -8,6 +8,8 @@ export interface ServerOptions {
   dataDir: string;
   /** JSON config file with the apps. env PRESENTLY_CONFIG. @default none (a development app is made) */
   configPath: string | undefined;
+  /** PostgreSQL for durable data instead of the SQLite file. env DATABASE_URL. @default none */
+  databaseUrl: string | undefined;
   /** Largest WebSocket frame the server reads, bytes (S32). @default 16384 */
   maxFrameBytes: number;
   /** An unauthenticated socket must log in within this, ms. @default 10000 */
@@ -29,6 +31,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   port: 8080,
   dataDir: './data',
   configPath: undefined,
+  databaseUrl: undefined,
   maxFrameBytes: 16_384,
   loginTimeoutMs: 10_000,
   maxSendQueueBytes: 4 * 1024 * 1024,
