@@ -39,7 +39,7 @@ export class Gateway {
   /** `watchAll` streams per app (the console's live view). */
   private readonly watchers = new Map<number, Set<Connection>>();
   /** Counters for /metrics and the logs. */
-  readonly stats = { notifications: 0, changes: 0, heartbeatTimeouts: 0, loginTimeouts: 0 };
+  readonly stats = { notifications: 0, heartbeatTimeouts: 0, loginTimeouts: 0 };
 
   constructor(
     readonly options: ServerOptions,

@@ -3,7 +3,7 @@
  * PostgreSQL for a cluster (design.md). Writes are group-committed: every mutation queued
  * during one turn of the event loop goes into one transaction.
  */
-import { Kysely, sql, type Dialect, type Transaction } from 'kysely';
+import { Kysely, type Dialect, type Transaction } from 'kysely';
 import type { AppSnapshot, Mutation } from '../engine/types.js';
 import type { DurableStore } from './types.js';
 import { configure, sqliteWriter } from './sqlite-writer.js';
@@ -348,7 +348,6 @@ class SqliteWriterThread {
   }
 }
 
-export { sql };
 
 /**
  * Opens the PostgreSQL store (a cluster's durable data, `DATABASE_URL`). `schema` puts every
