@@ -2,25 +2,11 @@
 import { byId, errorText, fill, h, show } from '../lib/dom.js';
 import { dateTime } from '../lib/status.js';
 import { callRest, type Credentials } from './rest.js';
+import type { AttemptRecord, DeadLetter } from '@presently/server';
 
-interface Attempt {
-  eventId: string;
-  userID: string;
-  attempt: number;
-  at: number;
-  durationMs: number;
-  status: number;
-  outcome: 'delivered' | 'retry' | 'dead';
-  error: string;
-}
-interface Dead {
-  id: string;
-  userID: string;
-  attempts: number;
-  lastError: string;
-  deadAt: number;
-  body: string;
-}
+/** The reply shapes of presently/get_webhook_log are the server's own records (types only). */
+type Attempt = Pick<AttemptRecord, 'eventId' | 'userID' | 'attempt' | 'at' | 'durationMs' | 'status' | 'outcome' | 'error'>;
+type Dead = Pick<DeadLetter, 'id' | 'userID' | 'attempts' | 'lastError' | 'deadAt' | 'body'>;
 
 const OUTCOME_WORDS: Record<Attempt['outcome'], string> = { delivered: 'Delivered', retry: 'Failed, will retry', dead: 'Failed, dead letter' };
 const STAT_WORDS: ReadonlyArray<[string, string]> = [
