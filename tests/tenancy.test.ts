@@ -69,9 +69,11 @@ test('tenancy: every REST command of app A naming app B\'s user finds nothing an
     ['im_open_login_svc/kick', { UserID: 'bob' }, (r) => assert.equal(r.ErrorCode, ErrorCode.ACCOUNT_NOT_FOUND)],
     ['im_open_login_svc/account_delete', { DeleteItem: [{ UserID: 'bob' }] }, (r) => assert.equal((r.ResultItem as Array<{ ResultCode: number }>)[0]?.ResultCode, ErrorCode.ACCOUNT_NOT_FOUND)],
     ['sns/friend_get', { From_Account: 'bob', StartIndex: 0 }, (r) => assert.equal(r.ActionStatus, 'FAIL')],
-    ['sns/friend_add', { From_Account: 'alice', AddFriendItem: [{ To_Account: 'bob' }] }, (r) => assert.notEqual((r.ResultItem as Array<{ ResultCode: number }>)?.[0]?.ResultCode ?? r.ErrorCode, 0)],
-    ['sns/friend_check', { From_Account: 'alice', To_Account: ['bob'], CheckType: 'CheckResult_Type_Both' }, (r) => assert.equal((r.InfoItem as Array<{ Relation: string }> | undefined)?.[0]?.Relation ?? 'CheckResult_Type_NoRelation', 'CheckResult_Type_NoRelation')],
-    ['sns/friend_delete', { From_Account: 'alice', To_Account: ['bob'] }, (r) => assert.notEqual((r.ResultItem as Array<{ ResultCode: number }>)?.[0]?.ResultCode ?? r.ErrorCode, 0)],
+    ['sns/friend_add', { From_Account: 'alice', AddFriendItem: [{ To_Account: 'bob' }] }, (r) => assert.deepEqual(r.Fail_Account, ['bob'])],
+    ['sns/friend_check', { From_Account: 'alice', To_Account: ['bob'], CheckType: 'CheckResult_Type_Both' }, (r) =>
+      assert.deepEqual((r.InfoItem as Array<{ Relation: string }>).map((i) => i.Relation), ['CheckResult_Type_NoRelation'])],
+    ['sns/friend_delete', { From_Account: 'alice', To_Account: ['bob'] }, (r) =>
+      assert.deepEqual((r.ResultItem as Array<{ ResultCode: number }>).map((i) => i.ResultCode), [ErrorCode.FRIEND_NOT_FRIEND])],
   ];
   for (const [command, body, check] of calls) {
     const r = await rest(srv, command, body);
