@@ -27,6 +27,36 @@ export function createMetrics(gw: Gateway): Registry {
   counterFrom('presently_heartbeat_timeouts_total', 'Sessions declared dead after the heartbeat timeout (S5).', () => gw.stats.heartbeatTimeouts);
   counterFrom('presently_login_timeouts_total', 'Sockets closed for not logging in within the deadline.', () => gw.stats.loginTimeouts);
   new Gauge({
+    name: 'presently_webhook_leader',
+    help: '1 while this process delivers the webhooks (in a cluster, one node at a time), else 0.',
+    registers: [registry],
+    collect() {
+      this.set(gw.webhooks.stats().leader ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'presently_store_healthy',
+    help: '1 while the durable store commits writes, 0 while a write is being retried (PostgreSQL down).',
+    registers: [registry],
+    collect() {
+      this.set(gw.store.healthy() ? 1 : 0);
+    },
+  });
+  const cluster = gw.cluster;
+  if (cluster) {
+    counterFrom('presently_cluster_log_appends_total', 'Entries this node appended to the apps\' command logs (one Redis EVAL each).', () => cluster.counters.appends);
+    counterFrom('presently_cluster_log_reads_total', 'XREAD calls of this node that returned (each brings up to 1,000 entries).', () => cluster.counters.reads);
+    counterFrom('presently_cluster_entries_applied_total', 'Log entries this node applied to its replicas (every entry of every node).', () => cluster.counters.entriesApplied);
+    new Gauge({
+      name: 'presently_cluster_ready',
+      help: '1 when this node is connected to Redis and resynchronised, else 0.',
+      registers: [registry],
+      collect() {
+        this.set(cluster.healthy() ? 1 : 0);
+      },
+    });
+  }
+  new Gauge({
     name: 'presently_connections',
     help: 'Open WebSocket connections.',
     registers: [registry],

@@ -19,6 +19,7 @@ import type { Registry } from 'prom-client';
 import { AppSettingsService } from './rest/settings.js';
 import { appSettingsStoreFor } from './store/app-settings.js';
 import { WebSite, type WebSiteOptions } from './web/site.js';
+import type { ClusterNode } from './cluster/node.js';
 
 export interface PresentlyServerInit {
   options: ServerOptions;
@@ -49,9 +50,10 @@ export class PresentlyServer {
     /** Run-time changes of app settings (`presently/*` REST commands). */
     readonly appSettings: AppSettingsService,
     web: WebSiteOptions = {},
+    readonly cluster: ClusterNode | null = null,
   ) {
     this.log = log;
-    this.gateway = new Gateway(options, store, log);
+    this.gateway = new Gateway(options, store, log, cluster);
     this.web = new WebSite(this.gateway, web, log);
     this.metrics = createMetrics(this.gateway);
     this.http = createServer((req, res) => this.onRequest(req, res));
@@ -73,7 +75,34 @@ export class PresentlyServer {
     const appSettings = new AppSettingsService(appSettingsStoreFor(store), log);
     if (!appSettings.store.durable) log.warn('the store is not SQL: app settings changed at run time last only until the process ends');
     await appSettings.migrate();
-    const server = new PresentlyServer(init.options, store, log, appSettings, init.web);
+    let cluster: ClusterNode | null = null;
+    if (init.options.redisUrl) {
+      // Live presence and fan-out through Redis: this process is one node of a cluster.
+      const gatewayRef: { gw?: Gateway } = {};
+      // Loaded only here: a single process never loads the Redis client.
+      const { ClusterNode } = await import('./cluster/node.js');
+      cluster = new ClusterNode({
+        redisUrl: init.options.redisUrl,
+        prefix: init.options.redisPrefix,
+        nodeId: init.options.nodeId,
+        leaseMs: init.options.leaseMs,
+        drainGraceMs: init.options.drainGraceMs,
+        log: log.child({ component: 'cluster' }),
+        onEvicted: () => gatewayRef.gw?.evictAll(),
+        // A replica that missed entries cannot be mended in place: end, and be started afresh.
+        onFatal: () => {
+          gatewayRef.gw?.evictAll();
+          setTimeout(() => process.exit(70), 100).unref();
+        },
+      });
+      await cluster.connect();
+      log.info({ node: cluster.key }, 'joined the cluster');
+      const server = new PresentlyServer(init.options, store, log, appSettings, init.web, cluster);
+      gatewayRef.gw = server.gateway;
+      for (const app of init.apps) await server.gateway.addApp(await appSettings.resolve(app));
+      return server;
+    }
+    const server = new PresentlyServer(init.options, store, log, appSettings, init.web, cluster);
     // Settings changed at run time (presently/set_app_settings) were stored; they win over the
     // config file's values for the same SDKAppID; every value never changed comes from the file.
     for (const app of init.apps) await server.gateway.addApp(await appSettings.resolve(app));
@@ -119,9 +148,11 @@ export class PresentlyServer {
       return;
     }
     if (req.method === 'GET' && (url.pathname === '/healthz' || url.pathname === '/readyz')) {
-      const ok = this.ready;
+      // healthz: the process serves. readyz: it can also take clients now (store and Redis up).
+      const status = !this.ready ? 'starting' : url.pathname === '/healthz' ? 'ok' : this.readiness();
+      const ok = status === 'ok';
       res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: ok ? 'ok' : 'starting' }));
+      res.end(JSON.stringify({ status }));
       return;
     }
     if (this.web.handle(req, res, url)) return;
@@ -156,11 +187,21 @@ export class PresentlyServer {
     res.end(JSON.stringify({ error: 'not found' }));
   }
 
-  /** Stops accepting, tells clients to reconnect, flushes the store. */
+  private readiness(): 'ok' | 'store unavailable' | 'cluster unavailable' {
+    if (!this.store.healthy()) return 'store unavailable';
+    if (this.cluster && !this.cluster.healthy()) return 'cluster unavailable';
+    return 'ok';
+  }
+
+  /**
+   * Stops accepting, tells clients to reconnect, flushes the store. A cluster node first tells
+   * the others it leaves: its users stay ONLINE for the grace period while they reconnect.
+   */
   async close(): Promise<void> {
     this.ready = false;
     // Stop accepting first: a client told to reconnect must not land on this closing process.
     const stopped = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    if (this.cluster) await this.cluster.drain();
     this.gateway.closeAll(CloseCode.SERVER_RESTART, 'server shutting down');
     await new Promise<void>((resolve) => {
       this.wss.close(() => resolve());
@@ -169,6 +210,7 @@ export class PresentlyServer {
     await stopped;
     // Webhook events of the shutdown itself (these disconnects) are written before the store closes.
     await this.gateway.drain();
+    await this.cluster?.stop();
     await this.store.close();
   }
 }

@@ -35,7 +35,7 @@ export function serverOptionsFrom(env: NodeJS.ProcessEnv, fileServer: Record<str
     o[k] = v;
   }
   for (const k of Object.keys(fileServer)) {
-    if (!(k in DEFAULT_SERVER_OPTIONS) || k === 'host' || k === 'port' || k === 'dataDir' || k === 'configPath' || k === 'databaseUrl' || k === 'logLevel') {
+    if (!(k in DEFAULT_SERVER_OPTIONS) || k === 'host' || k === 'port' || k === 'dataDir' || k === 'configPath' || k === 'databaseUrl' || k === 'logLevel' || k === 'redisUrl' || k === 'redisPrefix' || k === 'nodeId' || k === 'leaseMs' || k === 'drainGraceMs') {
       throw new ConfigError(`server.${k}: unknown option`);
     }
   }
@@ -45,6 +45,14 @@ export function serverOptionsFrom(env: NodeJS.ProcessEnv, fileServer: Record<str
   o.configPath = env.PRESENTLY_CONFIG || undefined;
   o.databaseUrl = env.DATABASE_URL || undefined;
   o.logLevel = env.LOG_LEVEL || o.logLevel;
+  o.redisUrl = env.REDIS_URL || undefined;
+  o.redisPrefix = env.PRESENTLY_REDIS_PREFIX || o.redisPrefix;
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(o.redisPrefix)) throw new ConfigError('PRESENTLY_REDIS_PREFIX: 1-64 letters, digits, _ . -');
+  o.nodeId = env.PRESENTLY_NODE_ID || undefined;
+  if (o.nodeId !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(o.nodeId)) throw new ConfigError('PRESENTLY_NODE_ID: 1-64 letters, digits, _ -');
+  o.leaseMs = intFromEnv('PRESENTLY_LEASE_MS', env.PRESENTLY_LEASE_MS, o.leaseMs);
+  if (o.leaseMs < 500) throw new ConfigError('PRESENTLY_LEASE_MS: at least 500');
+  o.drainGraceMs = intFromEnv('PRESENTLY_DRAIN_GRACE_MS', env.PRESENTLY_DRAIN_GRACE_MS, o.drainGraceMs);
   return o;
 }
 

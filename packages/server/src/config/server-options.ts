@@ -10,6 +10,22 @@ export interface ServerOptions {
   configPath: string | undefined;
   /** PostgreSQL for durable data instead of the SQLite file. env DATABASE_URL. @default none */
   databaseUrl: string | undefined;
+  /**
+   * Redis for live presence and the cluster's command log: one URL, or several comma-separated
+   * seed nodes of a Redis Cluster. env REDIS_URL. @default none (one process, state in memory)
+   */
+  redisUrl: string | undefined;
+  /** Prefix of every Redis key: nodes sharing one prefix form one cluster. env PRESENTLY_REDIS_PREFIX. @default 'presently' */
+  redisPrefix: string;
+  /** This node's name in the cluster. env PRESENTLY_NODE_ID. @default a random one */
+  nodeId: string | undefined;
+  /** A node that has not renewed its lease for this long is dead: its sessions end, ms. env PRESENTLY_LEASE_MS. @default 5000 */
+  leaseMs: number;
+  /**
+   * After SIGTERM, how long the sessions of a leaving node stay ONLINE while their clients move to
+   * another node, ms. env PRESENTLY_DRAIN_GRACE_MS. @default 5000
+   */
+  drainGraceMs: number;
   /** Largest WebSocket frame the server reads, bytes (S32). @default 16384 */
   maxFrameBytes: number;
   /** An unauthenticated socket must log in within this, ms. @default 10000 */
@@ -32,6 +48,11 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   dataDir: './data',
   configPath: undefined,
   databaseUrl: undefined,
+  redisUrl: undefined,
+  redisPrefix: 'presently',
+  nodeId: undefined,
+  leaseMs: 5000,
+  drainGraceMs: 5000,
   maxFrameBytes: 16_384,
   loginTimeoutMs: 10_000,
   maxSendQueueBytes: 4 * 1024 * 1024,

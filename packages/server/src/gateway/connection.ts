@@ -17,9 +17,10 @@ import {
   type LoginRequest,
   type WatchAllRequest,
 } from '@presently/protocol';
-import type { Session, StatusChange } from '../engine/types.js';
-import type { AppEngine } from '../engine/engine.js';
+import type { StatusChange } from '../engine/types.js';
 import type { Gateway } from './gateway.js';
+import { settle, type AppDriver, type Maybe } from './driver.js';
+import type { Sink, SinkSession } from './sink.js';
 import { verifyUserSig, type TicketClaims } from '../auth/usersig.js';
 
 /** watching: an app admin's `watchAll` stream (no session; only heartbeats are taken). */
@@ -29,11 +30,16 @@ const ASYNC_OPS: ReadonlySet<ClientOp> = new Set(['login', 'logout', 'subscribeU
 
 let nextConnId = 1;
 
-export class Connection {
+export class Connection implements Sink {
   readonly id = nextConnId++;
+  /** A session of this process ('' ; a replica of another node's session names that node). */
+  readonly node = '';
   state: ConnState = 'open';
-  session: Session<Connection> | null = null;
-  engine: AppEngine<Connection> | null = null;
+  get open(): boolean {
+    return this.state !== 'closed';
+  }
+  session: SinkSession | null = null;
+  driver: AppDriver | null = null;
   /** The admin and ticket of a `watchAll` stream; null on every other connection. */
   watcher: { app: number; userID: string; ticketTime: number } | null = null;
   /** Last frame received, ms (S5). */
@@ -75,7 +81,9 @@ export class Connection {
     const parsed = parseClientFrame(data.toString('utf8'));
     if (!parsed.ok) return this.sendError(parsed.id, parsed.op ?? 'error', parsed.code, parsed.message);
     const frame = parsed.frame;
-    if (ASYNC_OPS.has(frame.op) && this.inFlight >= this.gw.options.maxInFlight) {
+    // In a cluster every request waits for the log, so every one but heartbeats counts.
+    const bounded = ASYNC_OPS.has(frame.op) || (this.gw.cluster !== null && frame.op !== 'heartbeat' && frame.op !== 'syncStatus');
+    if (bounded && this.inFlight >= this.gw.options.maxInFlight) {
       // Refused before anything is applied: nothing changes (S32).
       return this.sendError(frame.id, frame.op, ErrorCode.TOO_MANY_IN_FLIGHT);
     }
@@ -88,45 +96,75 @@ export class Connection {
       void this.login(frame);
       return;
     }
-    if (this.state !== 'ready' || !this.session || !this.engine) {
+    if (this.state !== 'ready' || !this.session || !this.driver) {
       return this.sendError(frame.id, frame.op, ErrorCode.NOT_LOGGED_IN);
     }
-    try {
-      this.dispatch(frame, this.session, this.engine, now);
-    } catch (err) {
-      this.replyError(frame, err);
-    }
+    this.dispatch(frame, this.session, this.driver, now);
   }
 
-  private dispatch(frame: Exclude<ClientFrame, LoginRequest>, session: Session<Connection>, engine: AppEngine<Connection>, now: number): void {
+  private dispatch(frame: Exclude<ClientFrame, LoginRequest>, session: SinkSession, driver: AppDriver, now: number): void {
     switch (frame.op) {
       case 'heartbeat':
         this.heartbeatReply(frame.id);
         return;
       case 'setSelfStatus':
-        this.reply(frame.id, frame.op, engine.setCustomStatus(session, frame.customStatus, now));
+        this.answer(frame, () => driver.setCustomStatus(session, frame.customStatus, now), false);
         return;
       case 'getUserStatus':
-        this.reply(frame.id, frame.op, engine.getUserStatus(session, frame.userIDList, now));
+        this.answer(frame, () => driver.getUserStatus(session, frame.userIDList, now), false);
         return;
       case 'syncStatus':
-        this.reply(frame.id, frame.op, { userList: engine.sync(session) });
+        this.answer(frame, () => ({ userList: driver.engine.sync(session) }), false);
         return;
       case 'subscribeUserStatus':
-        this.replyDurable(frame.id, frame.op, engine.subscribe(session, frame.userIDList, now));
+        this.answer(frame, () => driver.subscribe(session, frame.userIDList, now), true);
         return;
       case 'unsubscribeUserStatus':
-        this.replyDurable(frame.id, frame.op, engine.unsubscribe(session, frame.userIDList, now));
+        this.answer(frame, () => driver.unsubscribe(session, frame.userIDList, now), true);
         return;
       case 'logout': {
-        engine.logout(session, now);
+        // From now on this connection has no session: a close meanwhile ends nothing more.
         this.session = null;
         this.gw.untrack(this);
         this.setState('open');
-        this.replyDurable(frame.id, frame.op, {}, () => this.close(CloseCode.LOGGED_OUT, 'logged out'));
+        this.answer(frame, () => then(driver.logout(session, now), () => ({})), true, () => this.close(CloseCode.LOGGED_OUT, 'logged out'));
         return;
       }
     }
+  }
+
+  /**
+   * Runs one request and replies with its result: at once on one process, when the cluster's log
+   * has applied it otherwise. `durable`: only once its facts are committed.
+   */
+  private answer<T>(frame: { id: number; op: ClientOp }, call: () => Maybe<T>, durable: boolean, after?: () => void): void {
+    this.inFlight++;
+    settle(
+      call,
+      (data) => {
+        if (!durable) {
+          this.inFlight--;
+          this.reply(frame.id, frame.op, data);
+          after?.();
+          return;
+        }
+        this.gw.store.flush().then(
+          () => {
+            this.inFlight--;
+            this.reply(frame.id, frame.op, data);
+            after?.();
+          },
+          (err: unknown) => {
+            this.inFlight--;
+            this.replyError(frame, err);
+          },
+        );
+      },
+      (err) => {
+        this.inFlight--;
+        this.replyError(frame, err);
+      },
+    );
   }
 
   private heartbeatReply(id: number | undefined): void {
@@ -141,20 +179,20 @@ export class Connection {
   private checkTicket(
     frame: { id: number; op: 'login' | 'watchAll'; SDKAppID: number; userID: string; userSig: string },
     now: number,
-  ): { engine: AppEngine<Connection>; verdict: { claims: TicketClaims } } | null {
+  ): { driver: AppDriver; verdict: { claims: TicketClaims } } | null {
     if (this.gw.loginGuard.blocked(this.remoteAddress, now)) {
       this.sendError(frame.id, frame.op, ErrorCode.TOO_MANY_LOGIN_FAILURES);
       return null;
     }
-    const engine = this.gw.engines.get(frame.SDKAppID);
-    if (!engine) {
+    const driver = this.gw.drivers.get(frame.SDKAppID);
+    if (!driver) {
       this.gw.loginGuard.fail(this.remoteAddress, now);
       this.sendError(frame.id, frame.op, ErrorCode.SDKAPPID_NOT_FOUND);
       return null;
     }
     const verdict = verifyUserSig(frame.userSig, {
       SDKAppID: frame.SDKAppID,
-      secretKey: engine.settings.secretKey,
+      secretKey: driver.engine.settings.secretKey,
       userID: frame.userID,
       nowSec: Math.floor(now / 1000),
     });
@@ -163,7 +201,7 @@ export class Connection {
       this.sendError(frame.id, frame.op, verdict.code, verdict.message);
       return null;
     }
-    return { engine, verdict };
+    return { driver, verdict };
   }
 
   /**
@@ -175,7 +213,8 @@ export class Connection {
     if (this.state !== 'open') return this.sendError(frame.id, frame.op, ErrorCode.INVALID_PARAMETERS, 'watchAll needs a connection that is not logged in');
     const proof = this.checkTicket(frame, now);
     if (!proof) return;
-    const { engine, verdict } = proof;
+    const { driver, verdict } = proof;
+    const engine = driver.engine;
     if (engine.ticketInvalidated(frame.userID, verdict.claims.time)) return this.sendError(frame.id, frame.op, ErrorCode.USERSIG_INVALIDATED);
     if (!engine.settings.admins.includes(frame.userID)) return this.sendError(frame.id, frame.op, ErrorCode.ADMIN_REQUIRED, 'only an app admin may watch every status change');
     const timeoutMs = engine.settings.limits.heartbeatTimeoutSec * 1000;
@@ -200,11 +239,12 @@ export class Connection {
     if (!isValidUserID(frame.userID)) return this.sendError(frame.id, 'login', ErrorCode.INVALID_PARAMETERS, 'userID must be 1-32 bytes without control characters');
     const proof = this.checkTicket(frame, now);
     if (!proof) return;
-    const { engine, verdict } = proof;
+    const { driver, verdict } = proof;
     this.setState('loggingIn');
-    let session: Session<Connection>;
+    let session: SinkSession;
+    this.inFlight++;
     try {
-      session = engine.login(
+      const r = driver.login(
         {
           userID: frame.userID,
           platform: frame.platform ?? 'Web',
@@ -215,14 +255,22 @@ export class Connection {
         },
         now,
       );
+      session = r instanceof Promise ? await r : r;
     } catch (err) {
-      this.setState('open');
+      if ((this.state as ConnState) === 'loggingIn') this.setState('open');
       if (err instanceof PresentlyError && err.code === ErrorCode.USERSIG_INVALIDATED) this.gw.loginGuard.fail(this.remoteAddress, now);
       return this.replyError(frame, err);
+    } finally {
+      this.inFlight--;
     }
-    const timeoutMs = engine.settings.limits.heartbeatTimeoutSec * 1000;
+    if ((this.state as ConnState) === 'closed') {
+      // The socket went while the cluster applied the login: the session ends at once.
+      driver.disconnect(session, 'close', Date.now());
+      return;
+    }
+    const timeoutMs = driver.engine.settings.limits.heartbeatTimeoutSec * 1000;
     this.session = session;
-    this.engine = engine;
+    this.driver = driver;
     this.gw.track(this, timeoutMs);
     this.inFlight++;
     try {
@@ -246,22 +294,6 @@ export class Connection {
   }
 
   // ---- outgoing -------------------------------------------------------------------------------
-
-  /** Replies once the request's facts are durable. */
-  private replyDurable(id: number, op: ClientOp, data: unknown, then?: () => void): void {
-    this.inFlight++;
-    void this.gw.store.flush().then(
-      () => {
-        this.inFlight--;
-        this.reply(id, op, data);
-        then?.();
-      },
-      (err: unknown) => {
-        this.inFlight--;
-        this.replyError({ id, op }, err);
-      },
-    );
-  }
 
   private reply(id: number, op: ClientOp, data: unknown): void {
     // Changes queued before this reply go out before it: the wire order is the order things
@@ -334,11 +366,16 @@ export class Connection {
     this.outbox = [];
     this.gw.untrack(this);
     if (this.watcher) this.gw.unwatch(this);
-    const { session, engine } = this;
+    const { session, driver } = this;
     this.session = null;
-    if (session && engine) engine.disconnect(session, reason, Date.now());
+    if (session && driver) driver.disconnect(session, reason, Date.now());
     this.gw.connections.delete(this);
   }
+}
+
+/** `r`'s value mapped by `f`, synchronously when `r` is not a promise. */
+function then<T, U>(r: Maybe<T>, f: (v: T) => U): Maybe<U> {
+  return r instanceof Promise ? r.then(f) : f(r);
 }
 
 /** Client heartbeat interval for a timeout: a third of it, at most 60 s, at least 100 ms. */

@@ -4,9 +4,9 @@
  */
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
-import { CloseCode, type KickTypeValue } from '@presently/protocol';
+import { CloseCode } from '@presently/protocol';
 import { AppEngine } from '../engine/engine.js';
-import type { EnginePorts, Mutation, StatusChange } from '../engine/types.js';
+import type { StatusChange } from '../engine/types.js';
 import type { AppSettings } from '../config/settings.js';
 import type { ServerOptions } from '../config/server-options.js';
 import type { DurableStore } from '../store/types.js';
@@ -14,9 +14,15 @@ import { ConnList, Connection } from './connection.js';
 import { ConnectionCounter, FailureWindow } from './guards.js';
 import { WebhookDispatcher } from '../webhooks/dispatcher.js';
 import { outboxFor } from '../webhooks/outbox.js';
+import { LocalDriver, type AppDriver } from './driver.js';
+import type { Engine, Sink } from './sink.js';
+import type { ClusterNode } from '../cluster/node.js';
+import type { ClusterApp } from '../cluster/replica.js';
 
 export class Gateway {
-  readonly engines = new Map<number, AppEngine<Connection>>();
+  /** Each app's state on this node (reads), and how it is changed (one process or a cluster). */
+  readonly engines = new Map<number, Engine>();
+  readonly drivers = new Map<number, AppDriver>();
   readonly connections = new Set<Connection>();
   private readonly pendingLogin: ConnList;
   /**
@@ -32,10 +38,13 @@ export class Gateway {
   private dirty: Connection[] = [];
   private flushScheduled = false;
   private sweepTimer: NodeJS.Timeout | null = null;
-  readonly nodeId: string;
-  readonly ports: EnginePorts<Connection>;
+  /** Prefix of this process's session ids (the cluster's node key when there is one). */
+  get nodeId(): string {
+    return this.cluster?.key ?? this.localId;
+  }
+  private readonly localId: string;
   /** State.StateChange callbacks (docs/webhooks.md); fed by each engine's `event` port. */
-  readonly webhooks: WebhookDispatcher<Connection>;
+  readonly webhooks: WebhookDispatcher<Sink>;
   /** `watchAll` streams per app (the console's live view). */
   private readonly watchers = new Map<number, Set<Connection>>();
   /** Counters for /metrics and the logs. */
@@ -45,24 +54,14 @@ export class Gateway {
     readonly options: ServerOptions,
     readonly store: DurableStore,
     readonly log: Logger,
+    /** This process as a cluster node (REDIS_URL); null on its own. */
+    readonly cluster: ClusterNode | null = null,
   ) {
-    this.nodeId = Math.random().toString(36).slice(2, 8);
+    this.localId = Math.random().toString(36).slice(2, 8);
     this.pendingLogin = new ConnList(options.loginTimeoutMs);
     this.loginGuard = new FailureWindow(options.maxLoginFailuresPerMinute, 60_000);
     this.perIp = new ConnectionCounter(options.maxConnectionsPerIp);
-    this.ports = {
-      deliver: (sink: Connection, change: StatusChange) => {
-        this.stats.notifications++;
-        sink.deliver(change);
-      },
-      kick: (sink: Connection, type: KickTypeValue) => sink.kick(type),
-      replaced: (sink: Connection) => {
-        sink.session = null;
-        sink.close(CloseCode.NORMAL, 'replaced by a newer login of the same client');
-      },
-      persist: (m: Mutation) => this.store.persist(m),
-    };
-    this.webhooks = new WebhookDispatcher<Connection>({
+    this.webhooks = new WebhookDispatcher<Sink>({
       backend: outboxFor(store),
       settingsOf: (app) => this.engines.get(app)?.settings,
       remoteAddressOf: (c) => c.remoteAddress,
@@ -70,17 +69,53 @@ export class Gateway {
     });
   }
 
-  /** Adds an app, loading its durable state. */
-  async addApp(settings: AppSettings): Promise<AppEngine<Connection>> {
-    // Each engine gets its own `event` port: the dispatcher reads that engine's current settings.
-    const engine: AppEngine<Connection> = new AppEngine<Connection>(settings, {
-      ...this.ports,
-      event: (e) => this.webhooks.onEvent(engine.settings, e),
+  /**
+   * Adds an app, loading its durable state (and, in a cluster, joining its command log). In a
+   * cluster every node applies every change: facts are persisted and webhook events written only
+   * by the node the change came from, and each node delivers only to its own sockets.
+   */
+  async addApp(settings: AppSettings): Promise<AppDriver> {
+    let replica: ClusterApp | null = null;
+    const origin = (): boolean => replica === null || replica.applyingLocal;
+    // A session of ours ended by someone else's entry (a kick, a newer login) leaves the registry.
+    const ended = (sink: Sink): void => {
+      const sid = sink.session?.id;
+      if (replica && sid !== undefined && sink.node === '') replica.localEnded(sid);
+    };
+    const engine: Engine = new AppEngine<Sink>(settings, {
+      deliver: (sink: Sink, change: StatusChange) => {
+        if (sink.node === '') this.stats.notifications++;
+        sink.deliver(change);
+      },
+      kick: (sink, type) => {
+        ended(sink);
+        sink.kick(type);
+      },
+      replaced: (sink) => {
+        ended(sink);
+        sink.session = null;
+        sink.close(CloseCode.NORMAL, 'replaced by a newer login of the same client');
+      },
+      persist: (m) => {
+        if (origin()) this.store.persist(m);
+      },
+      // The dispatcher reads this engine's current settings.
+      event: (e) => {
+        if (origin()) this.webhooks.onEvent(engine.settings, e);
+      },
       announced: (change) => this.toWatchers(engine, change),
     });
-    engine.load(await this.store.loadApp(settings.SDKAppID), Date.now());
+    let driver: AppDriver;
+    if (this.cluster) {
+      replica = await this.cluster.addApp({ engine, store: this.store });
+      driver = replica;
+    } else {
+      engine.load(await this.store.loadApp(settings.SDKAppID), Date.now());
+      driver = new LocalDriver(engine);
+    }
     this.engines.set(settings.SDKAppID, engine);
-    return engine;
+    this.drivers.set(settings.SDKAppID, driver);
+    return driver;
   }
 
   /** A connection became a `watchAll` stream of its app. */
@@ -106,7 +141,7 @@ export class Gateway {
    * admin, or whose ticket was invalidated by a kick (S28), is closed instead: rights are checked
    * on each change, not only when the stream started.
    */
-  private toWatchers(engine: AppEngine<Connection>, change: StatusChange): void {
+  private toWatchers(engine: Engine, change: StatusChange): void {
     const set = this.watchers.get(engine.app);
     if (!set) return;
     for (const c of set) {
@@ -169,7 +204,13 @@ export class Gateway {
   start(sweepEveryMs = 250): void {
     this.sweepTimer = setInterval(() => this.sweep(Date.now()), sweepEveryMs);
     this.sweepTimer.unref();
+    this.cluster?.start();
     this.webhooks.start();
+  }
+
+  /** This node was declared down by the cluster: every client reconnects (to any node). */
+  evictAll(): void {
+    for (const c of [...this.connections]) c.close(CloseCode.SERVER_RESTART, 'node rejoining the cluster');
   }
 
   sweep(now: number): void {
@@ -187,7 +228,7 @@ export class Gateway {
       }
       if (list.size === 0) this.liveLists.delete(timeoutMs);
     }
-    for (const engine of this.engines.values()) engine.sweep(now);
+    for (const driver of this.drivers.values()) driver.tick(now);
     if (now - this.lastPrune > 60_000) {
       this.lastPrune = now;
       this.loginGuard.prune(now);

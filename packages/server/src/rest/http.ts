@@ -2,10 +2,11 @@
  * The REST envelope (compat.md §3): `POST /v4/{service}/{command}?sdkappid&identifier&usersig`,
  * admin auth by the admin's UserSig, replies always HTTP 200 with the outcome in the body.
  */
-import { ErrorCode, messageFor } from '@presently/protocol';
+import { ErrorCode, PresentlyError, messageFor } from '@presently/protocol';
 import { verifyUserSig } from '../auth/usersig.js';
 import type { Gateway } from '../gateway/gateway.js';
-import { runCommand, type RestReply } from './commands.js';
+import type { RestReply } from './commands.js';
+import type { AppSettings } from '../config/settings.js';
 import { SETTINGS_SERVICE, runSettingsCommand, type AppSettingsService } from './settings.js';
 import { CONSOLE_COMMANDS, runConsoleCommand } from './console.js';
 
@@ -25,8 +26,9 @@ export async function handleRest(gw: Gateway, url: URL, body: string | null, set
   const q = url.searchParams;
   const sdkappid = q.get('sdkappid');
   if (!sdkappid) return restFail(ErrorCode.REST_NO_SDKAPPID, undefined, friendApi);
-  const engine = /^\d+$/.test(sdkappid) ? gw.engines.get(Number(sdkappid)) : undefined;
-  if (!engine) return restFail(ErrorCode.REST_BAD_SDKAPPID, `SDKAppID ${sdkappid.slice(0, 20)} not found`, friendApi);
+  const driver = /^\d+$/.test(sdkappid) ? gw.drivers.get(Number(sdkappid)) : undefined;
+  if (!driver) return restFail(ErrorCode.REST_BAD_SDKAPPID, `SDKAppID ${sdkappid.slice(0, 20)} not found`, friendApi);
+  const engine = driver.engine;
   const identifier = q.get('identifier');
   if (!identifier) return restFail(ErrorCode.REST_BAD_IDENTIFIER, 'identifier is missing', friendApi);
   const now = Date.now();
@@ -59,9 +61,19 @@ export async function handleRest(gw: Gateway, url: URL, body: string | null, set
   }
   if (command.startsWith(SETTINGS_SERVICE)) {
     // Durable before the reply on its own (the settings write is awaited inside).
-    return runSettingsCommand({ service: settings, engine, identifier, now: Date.now() }, command, parsed);
+    // In a cluster, a change reaches every node's engine through the driver.
+    const target = { app: engine.app, get settings() { return engine.settings; }, updateSettings: (next: AppSettings) => driver.updateSettings(next) };
+    return runSettingsCommand({ service: settings, engine: target, identifier, now: Date.now() }, command, parsed);
   }
-  const reply = runCommand({ engine, now: Date.now() }, command, parsed);
+  let reply: RestReply;
+  try {
+    const r = driver.rest(command, parsed, Date.now());
+    reply = r instanceof Promise ? await r : r;
+  } catch (err) {
+    // The cluster's log could not take the command (Redis down): nothing was done.
+    if (err instanceof PresentlyError) return restFail(err.code, err.message, friendApi);
+    throw err;
+  }
   // Acknowledge only what is durable.
   await gw.store.flush();
   return reply;

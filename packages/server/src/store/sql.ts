@@ -2,8 +2,14 @@
  * The SQL store, one query layer (Kysely) for every dialect: SQLite for the embedded default,
  * PostgreSQL for a cluster (design.md). Writes are group-committed: every mutation queued
  * during one turn of the event loop goes into one transaction.
+ *
+ * A batch whose write fails (PostgreSQL restarting, the network down) is written again, the
+ * same batch before any later one, after a capped backoff, until it lands: `flush` waits
+ * meanwhile and `healthy()` is false. Every mutation is idempotent (upserts and deletes), so a
+ * batch written again after a commit whose reply was lost leaves the same rows.
  */
-import { Kysely, type Dialect, type Transaction } from 'kysely';
+import { Kysely, sql, type Dialect, type Transaction } from 'kysely';
+import type { Client as PgClient } from 'pg';
 import type { AppSnapshot, Mutation } from '../engine/types.js';
 import type { DurableStore } from './types.js';
 import { configure, sqliteWriter } from './sqlite-writer.js';
@@ -49,12 +55,55 @@ export interface Schema {
   presently_meta: MetaTable;
 }
 
+/**
+ * PostgreSQL advisory lock classes of the server (the first key of the two-key form; the second
+ * is `hashtext(current_schema())`, so stores in different schemas of one database never meet).
+ */
+export const PG_LOCK = {
+  /** Held (transaction-scoped) while a process migrates: cluster members starting together. */
+  migrate: 0x50525301,
+  /** Held (transaction-scoped) while outbox rows get their seq and commit (webhooks/outbox.ts). */
+  outboxSeq: 0x50525302,
+  /** Held (session-scoped) by the process that delivers webhooks (webhooks/leadership.ts). */
+  webhookLeader: 0x50525303,
+} as const;
+
+export interface SqlStoreOptions {
+  /** 'postgres' when the database may be shared by several processes (a cluster). @default 'sqlite' */
+  dialect?: 'sqlite' | 'postgres';
+  /**
+   * PostgreSQL only: opens a connection of its own, outside the pool, on the store's database
+   * and schema (for a session-level lock). The caller ends it.
+   */
+  openSession?: () => Promise<PgClient>;
+  /** Delay before a failed write goes again, ms; it doubles with each failure up to `retryMaxMs`. @default 100 */
+  retryMinMs?: number;
+  /** @default 2000 */
+  retryMaxMs?: number;
+  /** How long `close` waits for queued writes (the database may be down) before giving up, ms. @default 5000 */
+  closeTimeoutMs?: number;
+}
+
 export class SqlStore implements DurableStore {
   readonly db: Kysely<Schema>;
+  readonly dialect: 'sqlite' | 'postgres';
   private queue: Mutation[] = [];
   private pending: Promise<void> | null = null;
+  /** The chain of batch writes, in order; it never rejects. */
   private writing: Promise<void> = Promise.resolve();
-  private failed: Error | null = null;
+  /** The outcome of the latest batch (rejects only when `close` gave up on it). */
+  private last: Promise<void> = Promise.resolve();
+  /** The error of the write being retried; null when the latest attempt succeeded. */
+  private failure: Error | null = null;
+  /** Set by `close` once it stops waiting: writes still failing are given up. */
+  private abandoned: Error | null = null;
+  /** Ends the backoff pause of a failing write at once (close). */
+  private wake: (() => void) | null = null;
+  private closing: Promise<void> | null = null;
+  private readonly retryMinMs: number;
+  private readonly retryMaxMs: number;
+  private readonly closeTimeoutMs: number;
+  private readonly sessionOpener: (() => Promise<PgClient>) | undefined;
 
   /**
    * `fastWriter`: a synchronous writer for the embedded SQLite file (prepared statements in one
@@ -64,8 +113,29 @@ export class SqlStore implements DurableStore {
   private fastWriter: ((batch: Mutation[]) => void | Promise<void>) | undefined;
   private closeWriter: (() => Promise<void>) | undefined;
 
-  constructor(dialect: Dialect) {
+  constructor(dialect: Dialect, opts: SqlStoreOptions = {}) {
     this.db = new Kysely<Schema>({ dialect });
+    this.dialect = opts.dialect ?? 'sqlite';
+    this.sessionOpener = opts.openSession;
+    this.retryMinMs = opts.retryMinMs ?? 100;
+    this.retryMaxMs = Math.max(opts.retryMaxMs ?? 2000, this.retryMinMs);
+    this.closeTimeoutMs = opts.closeTimeoutMs ?? 5000;
+  }
+
+  /** PostgreSQL only: a dedicated connection (not from the pool) on the store's schema; end it when done. */
+  openSession(): Promise<PgClient> {
+    if (!this.sessionOpener) return Promise.reject(new Error(`a ${this.dialect} store has no dedicated sessions`));
+    return this.sessionOpener();
+  }
+
+  /** False while a batch write is failing and being retried. */
+  healthy(): boolean {
+    return this.failure === null;
+  }
+
+  /** Why the write being retried failed last; null when healthy. */
+  lastError(): Error | null {
+    return this.failure;
   }
 
   /** Writes batches with `writer` instead of Kysely from now on (the embedded SQLite file). */
@@ -75,54 +145,13 @@ export class SqlStore implements DurableStore {
   }
 
   async migrate(): Promise<void> {
-    const s = this.db.schema;
-    await s
-      .createTable('accounts')
-      .ifNotExists()
-      .addColumn('app', 'bigint', (c) => c.notNull())
-      .addColumn('user_id', 'text', (c) => c.notNull())
-      .addColumn('login_keys', 'text', (c) => c.notNull().defaultTo('[]'))
-      .addColumn('kicked_at', 'bigint', (c) => c.notNull().defaultTo(0))
-      .addColumn('offline_since', 'bigint', (c) => c.notNull().defaultTo(0))
-      .addColumn('nick', 'text', (c) => c.notNull().defaultTo(''))
-      .addColumn('face_url', 'text', (c) => c.notNull().defaultTo(''))
-      .addPrimaryKeyConstraint('accounts_pk', ['app', 'user_id'])
-      .execute();
-    await s
-      .createTable('friends')
-      .ifNotExists()
-      .addColumn('app', 'bigint', (c) => c.notNull())
-      .addColumn('from_id', 'text', (c) => c.notNull())
-      .addColumn('to_id', 'text', (c) => c.notNull())
-      .addColumn('remark', 'text', (c) => c.notNull().defaultTo(''))
-      .addColumn('groups', 'text', (c) => c.notNull().defaultTo('[]'))
-      .addColumn('add_source', 'text', (c) => c.notNull().defaultTo(''))
-      .addColumn('add_time', 'bigint', (c) => c.notNull().defaultTo(0))
-      .addPrimaryKeyConstraint('friends_pk', ['app', 'from_id', 'to_id'])
-      .execute();
-    await s
-      .createTable('subscriptions')
-      .ifNotExists()
-      .addColumn('app', 'bigint', (c) => c.notNull())
-      .addColumn('user_id', 'text', (c) => c.notNull())
-      .addColumn('target', 'text', (c) => c.notNull())
-      .addColumn('seq', 'bigint', (c) => c.notNull())
-      .addPrimaryKeyConstraint('subscriptions_pk', ['app', 'user_id', 'target'])
-      .execute();
-    await s
-      .createTable('account_tombstones')
-      .ifNotExists()
-      .addColumn('app', 'bigint', (c) => c.notNull())
-      .addColumn('user_id', 'text', (c) => c.notNull())
-      .addColumn('deleted_at', 'bigint', (c) => c.notNull())
-      .addPrimaryKeyConstraint('account_tombstones_pk', ['app', 'user_id'])
-      .execute();
-    await s
-      .createTable('presently_meta')
-      .ifNotExists()
-      .addColumn('key', 'text', (c) => c.primaryKey())
-      .addColumn('value', 'text', (c) => c.notNull())
-      .execute();
+    if (this.dialect !== 'postgres') return createTables(this.db);
+    // Cluster members starting together: one migrates at a time (CREATE … IF NOT EXISTS alone
+    // races on PostgreSQL's catalogs).
+    await this.db.transaction().execute(async (trx) => {
+      await sql`SELECT pg_advisory_xact_lock(${PG_LOCK.migrate}, hashtext(current_schema()))`.execute(trx);
+      await createTables(trx);
+    });
   }
 
   async loadApp(app: number): Promise<AppSnapshot> {
@@ -166,21 +195,56 @@ export class SqlStore implements DurableStore {
         this.pending = null;
         const batch = this.queue;
         this.queue = [];
-        // Batches are written one after another, in the order they were queued.
-        this.writing = this.writing.then(() => this.write(batch)).then(resolve, (err: unknown) => {
-          this.failed = err instanceof Error ? err : new Error(String(err));
-          reject(this.failed);
-        });
+        // Batches are written one after another, in the order they were queued; a failed one
+        // goes again before the next.
+        const done = this.writing.then(() => this.writeUntilDone(batch));
+        this.writing = done.catch(() => undefined);
+        this.last = done;
+        done.then(resolve, reject);
       });
     });
     // Callers learn of a failure through flush(); nobody awaiting must not crash the process.
     this.pending.catch(() => undefined);
   }
 
-  /** Resolves when every mutation queued so far is committed. */
+  /**
+   * Resolves when every mutation queued so far is committed; while the database is down it
+   * waits. Rejects only for writes that `close` gave up on.
+   */
   flush(): Promise<void> {
-    if (this.failed) return Promise.reject(this.failed);
-    return this.pending ?? this.writing;
+    return this.pending ?? this.last;
+  }
+
+  /** Writes the batch, again and again after a growing pause while it fails, until it lands. */
+  private async writeUntilDone(batch: Mutation[]): Promise<void> {
+    let pause = this.retryMinMs;
+    for (;;) {
+      if (this.abandoned) throw this.abandoned;
+      try {
+        await this.write(batch);
+        this.failure = null;
+        return;
+      } catch (err) {
+        this.failure = err instanceof Error ? err : new Error(String(err));
+      }
+      if (this.abandoned) throw this.abandoned;
+      await this.sleep(pause);
+      pause = Math.min(pause * 2, this.retryMaxMs);
+    }
+  }
+
+  /** A pause that `close` can cut short; it does not keep the process alive. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        if (this.wake === done) this.wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      this.wake = done;
+    });
   }
 
   private async write(batch: Mutation[]): Promise<void> {
@@ -207,13 +271,84 @@ export class SqlStore implements DurableStore {
       .execute();
   }
 
-  async close(): Promise<void> {
-    await this.flush().catch(() => undefined);
-    await this.closeWriter?.();
-    await this.db.destroy();
+  /**
+   * Writes what is queued, then closes. When the database stays down it gives up after
+   * `closeTimeoutMs` (those writes were never acknowledged: their flush rejects) and closes anyway.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await within(this.flush(), this.closeTimeoutMs);
+      this.abandoned ??= new Error('the store closed before the write could be committed', { cause: this.failure ?? undefined });
+      this.wake?.();
+      await within(this.closeWriter?.(), this.closeTimeoutMs);
+      // Ending the pool waits for its connections: bounded too, in case one hangs.
+      await within(this.db.destroy(), this.closeTimeoutMs);
+    })();
+    return this.closing;
   }
 }
 
+/** The store's tables, created when absent. */
+async function createTables(db: Kysely<Schema>): Promise<void> {
+  const s = db.schema;
+  await s
+    .createTable('accounts')
+    .ifNotExists()
+    .addColumn('app', 'bigint', (c) => c.notNull())
+    .addColumn('user_id', 'text', (c) => c.notNull())
+    .addColumn('login_keys', 'text', (c) => c.notNull().defaultTo('[]'))
+    .addColumn('kicked_at', 'bigint', (c) => c.notNull().defaultTo(0))
+    .addColumn('offline_since', 'bigint', (c) => c.notNull().defaultTo(0))
+    .addColumn('nick', 'text', (c) => c.notNull().defaultTo(''))
+    .addColumn('face_url', 'text', (c) => c.notNull().defaultTo(''))
+    .addPrimaryKeyConstraint('accounts_pk', ['app', 'user_id'])
+    .execute();
+  await s
+    .createTable('friends')
+    .ifNotExists()
+    .addColumn('app', 'bigint', (c) => c.notNull())
+    .addColumn('from_id', 'text', (c) => c.notNull())
+    .addColumn('to_id', 'text', (c) => c.notNull())
+    .addColumn('remark', 'text', (c) => c.notNull().defaultTo(''))
+    .addColumn('groups', 'text', (c) => c.notNull().defaultTo('[]'))
+    .addColumn('add_source', 'text', (c) => c.notNull().defaultTo(''))
+    .addColumn('add_time', 'bigint', (c) => c.notNull().defaultTo(0))
+    .addPrimaryKeyConstraint('friends_pk', ['app', 'from_id', 'to_id'])
+    .execute();
+  await s
+    .createTable('subscriptions')
+    .ifNotExists()
+    .addColumn('app', 'bigint', (c) => c.notNull())
+    .addColumn('user_id', 'text', (c) => c.notNull())
+    .addColumn('target', 'text', (c) => c.notNull())
+    .addColumn('seq', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('subscriptions_pk', ['app', 'user_id', 'target'])
+    .execute();
+  await s
+    .createTable('account_tombstones')
+    .ifNotExists()
+    .addColumn('app', 'bigint', (c) => c.notNull())
+    .addColumn('user_id', 'text', (c) => c.notNull())
+    .addColumn('deleted_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('account_tombstones_pk', ['app', 'user_id'])
+    .execute();
+  await s
+    .createTable('presently_meta')
+    .ifNotExists()
+    .addColumn('key', 'text', (c) => c.primaryKey())
+    .addColumn('value', 'text', (c) => c.notNull())
+    .execute();
+}
+
+/** Waits for `p` (its failure ignored) at most `ms`. */
+async function within(p: Promise<unknown> | undefined, ms: number): Promise<void> {
+  if (!p) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
+/** One mutation. Each is idempotent: a batch written again after a lost commit reply is harmless. */
 async function apply(trx: Transaction<Schema>, m: Mutation): Promise<void> {
   switch (m.t) {
     case 'account': {
@@ -353,7 +488,10 @@ class SqliteWriterThread {
  * Opens the PostgreSQL store (a cluster's durable data, `DATABASE_URL`). `schema` puts every
  * table in its own schema (created when absent): tests use one per run.
  */
-export async function openPostgres(url: string, opts: { schema?: string; poolSize?: number } = {}): Promise<SqlStore> {
+export async function openPostgres(
+  url: string,
+  opts: { schema?: string; poolSize?: number } & Pick<SqlStoreOptions, 'retryMinMs' | 'retryMaxMs' | 'closeTimeoutMs'> = {},
+): Promise<SqlStore> {
   const { default: pg } = await import('pg');
   const { PostgresDialect } = await import('kysely');
   const schema = opts.schema;
@@ -367,14 +505,34 @@ export async function openPostgres(url: string, opts: { schema?: string; poolSiz
       await admin.end();
     }
   }
-  const pool = new pg.Pool({
+  const config = {
     connectionString: url,
-    max: opts.poolSize ?? 4,
+    // A server that does not answer (host gone) fails the attempt instead of hanging it; dead
+    // connections are noticed by TCP keepalive.
+    connectionTimeoutMillis: 10_000,
+    keepAlive: true,
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
-  });
+  };
+  const pool = new pg.Pool({ ...config, max: opts.poolSize ?? 4 });
   // An idle client's error (the server restarting) must not crash the process; queries retry.
   pool.on('error', () => undefined);
-  const store = new SqlStore(new PostgresDialect({ pool }));
+  // Nor must a checked-out client's (the pool listens only while a client is idle, and Kysely
+  // holds one between the statements of a transaction): the statement itself fails with it.
+  pool.on('connect', (client) => client.on('error', () => undefined));
+  const openSession = async (): Promise<PgClient> => {
+    const client = new pg.Client(config);
+    // Its owner listens too; without a listener an error would crash the process.
+    client.on('error', () => undefined);
+    await client.connect();
+    return client;
+  };
+  const store = new SqlStore(new PostgresDialect({ pool }), {
+    dialect: 'postgres',
+    openSession,
+    retryMinMs: opts.retryMinMs,
+    retryMaxMs: opts.retryMaxMs,
+    closeTimeoutMs: opts.closeTimeoutMs,
+  });
   await store.migrate();
   return store;
 }

@@ -12,6 +12,12 @@ export interface DurableStore {
   loadApp(app: number): Promise<AppSnapshot>;
   persist(m: Mutation): void;
   flush(): Promise<void>;
+  /**
+   * False while a write is failing (the database is unreachable) and being retried; true
+   * otherwise. While false, `flush` waits: nothing queued is dropped, and the write goes again,
+   * in order, until it lands.
+   */
+  healthy(): boolean;
   /** Values the server keeps for itself (e.g. the development app). */
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;

@@ -12,6 +12,13 @@
  *    `maxAttempts` the row stays in the table as a dead letter and the user's next event goes.
  *
  * A slow or dead receiver holds back only its own user's later events: the engine never waits.
+ *
+ * A cluster (several processes on one PostgreSQL outbox, `backend.shared`): every process writes
+ * its events; only the one holding the delivery lease (leadership.ts) delivers, every process's
+ * rows, reading what others wrote every `pollMs`. A process that loses the lease stops sending at
+ * once (an attempt in flight finishes and its outcome is recorded) and forgets the rows it held;
+ * the next leader starts again from the table. Seqs come from the database in commit order, so
+ * per user the order is that of `seq` across processes too.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -20,6 +27,7 @@ import type { PresenceEvent } from '../engine/types.js';
 import { callbackUrl, formatStateChange } from './format.js';
 import { backoffDelay, resolveWebhookOptions, type WebhookOptions } from './options.js';
 import type { DeadLetter, OutboxBackend, OutboxOp, OutboxRow } from './outbox.js';
+import { Leadership } from './leadership.js';
 import { ATTEMPT_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signBody } from './signature.js';
 
 /**
@@ -57,6 +65,11 @@ export interface WebhookStats {
   inMemory: number;
   /** True while rows wait in the table because memory was full. */
   backlog: boolean;
+  /**
+   * True when this process delivers: always with an outbox of its own (SQLite, memory); with one
+   * shared by a cluster (PostgreSQL), while it holds the delivery lease.
+   */
+  leader: boolean;
   inFlight: number;
   delivered: number;
   failedAttempts: number;
@@ -117,10 +130,23 @@ export class WebhookDispatcher<S> {
   /** The table may hold pending rows above `cursor` (after a restart, or when memory was full). */
   private backlog = false;
   private loadQueued = false;
+  /** Shared outbox: rows other processes wrote may be above `cursor` (set every `pollMs`). */
+  private pollDue = false;
+  private pollTimer: NodeJS.Timeout | null = null;
+  /** Ids of the rows in lanes (the one in flight included): a row read again is not added twice. */
+  private readonly held = new Set<string>();
   private inFlight = 0;
   private readonly sending = new Set<Promise<unknown>>();
   private readonly abort = new AbortController();
   private closing: Promise<void> | null = null;
+
+  // ---- cluster ----
+  /** The outbox is shared by several processes: only the lease holder delivers. */
+  private readonly shared: boolean;
+  private leadership: Leadership | null = null;
+  private leader: boolean;
+  /** Counts leadership changes: a read begun under an earlier one is dropped. */
+  private epoch = 0;
 
   // ---- admin view ----
   private readonly recent: AttemptRecord[] = [];
@@ -130,6 +156,13 @@ export class WebhookDispatcher<S> {
     this.options = resolveWebhookOptions(init.options);
     this.backend = init.backend;
     this.log = init.log;
+    this.shared = init.backend.shared === true;
+    this.leader = !this.shared;
+  }
+
+  /** Whether this process sends now: running, and the leader of a shared outbox. */
+  private delivering(): boolean {
+    return this.state === 'running' && this.leader;
   }
 
   private setState(next: DispatcherState): void {
@@ -160,7 +193,67 @@ export class WebhookDispatcher<S> {
     if (!this.backend.durable) this.log.warn('webhook outbox is in memory: undelivered events do not survive a restart');
     this.setState('running');
     this.backlog = true;
+    if (this.shared) this.startLeadership();
     this.maybeLoad();
+  }
+
+  private startLeadership(): void {
+    const backend = this.backend;
+    if (!backend.openSession) throw new Error('a shared webhook outbox must open sessions for the delivery lease');
+    this.leadership = new Leadership({
+      connect: () => backend.openSession!(),
+      retryMs: this.options.leaderRetryMs,
+      onChange: (leader) => this.onLeadership(leader),
+      // Once per outage, not once a period.
+      onError: (err) => this.log.warn({ err }, 'webhook delivery lease: connection failed'),
+    });
+    this.leadership.start();
+  }
+
+  /** The delivery lease was taken or lost (shared outbox). */
+  private onLeadership(leader: boolean): void {
+    if (this.leader === leader) return;
+    this.leader = leader;
+    this.epoch++;
+    if (leader) {
+      this.log.info('webhook delivery: this process is the leader');
+      // Everything pending is read from the table again, whoever wrote it.
+      this.cursor = 0;
+      this.backlog = true;
+      this.pollTimer = setInterval(() => {
+        this.pollDue = true;
+        this.maybeLoad();
+      }, this.options.pollMs);
+      this.pollTimer.unref();
+      this.maybeLoad();
+      return;
+    }
+    this.log.warn('webhook delivery: leadership lost, delivery stopped in this process');
+    this.stopPolling();
+    this.ready.clear();
+    this.backlog = false;
+    // Rows held are forgotten (the next leader reads them from the table); a lane whose head is
+    // in flight keeps it until its outcome is recorded (settle drops it then).
+    for (const lane of [...this.lanes.values()]) {
+      if (lane.timer) clearTimeout(lane.timer);
+      lane.timer = null;
+      this.forget(lane, lane.busy ? 1 : 0);
+    }
+  }
+
+  private stopPolling(): void {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = null;
+    this.pollDue = false;
+  }
+
+  /** Drops a lane's rows from index `keep` on; the lane too when none is left. */
+  private forget(lane: Lane, keep: number): void {
+    for (const r of lane.rows.splice(keep)) {
+      this.held.delete(r.id);
+      this.loaded--;
+    }
+    if (lane.rows.length === 0 && !lane.busy) this.lanes.delete(lane.key);
   }
 
   /**
@@ -169,6 +262,10 @@ export class WebhookDispatcher<S> {
    */
   stopDelivery(): void {
     if (this.state === 'idle' || this.state === 'running') this.setState('stopping');
+    // The lease goes with the delivery: another process takes over without waiting for our exit.
+    this.leadership?.stop();
+    this.stopPolling();
+    if (this.shared) this.leader = false;
     for (const lane of this.lanes.values()) {
       if (lane.timer) clearTimeout(lane.timer);
       lane.timer = null;
@@ -219,6 +316,7 @@ export class WebhookDispatcher<S> {
       queued: this.incoming.length + this.unwritten.length,
       inMemory: this.loaded,
       backlog: this.backlog,
+      leader: this.leader,
       inFlight: this.inFlight,
       ...this.counters,
     };
@@ -238,7 +336,8 @@ export class WebhookDispatcher<S> {
   private async ensureInit(): Promise<void> {
     if (this.initialized) return;
     await this.backend.migrate();
-    this.seq = await this.backend.maxSeq();
+    // A shared outbox numbers its rows itself (at commit).
+    if (!this.shared) this.seq = await this.backend.maxSeq();
     this.initialized = true;
   }
 
@@ -299,9 +398,19 @@ export class WebhookDispatcher<S> {
 
   /** Rows just committed: straight to their lanes, unless older ones still wait in the table. */
   private admit(rows: OutboxRow[]): void {
+    const first = rows[0];
     const last = rows[rows.length - 1];
-    if (!last) return;
+    if (!first || !last) return;
+    // Shared: the leader delivers them (this process, if it is the leader, reads them below).
+    if (this.shared && !this.leader) return;
     if (this.state === 'running' && !this.backlog && this.loaded + rows.length <= this.options.maxInMemory) {
+      // Shared: only when no other process committed rows between the cursor and these (seqs
+      // are taken in commit order, one batch's in a row); else they are read with the others.
+      if (this.shared && first.seq !== this.cursor + 1) {
+        this.pollDue = true;
+        this.maybeLoad();
+        return;
+      }
       for (const r of rows) this.addToLane(r);
       this.cursor = last.seq;
       this.pump();
@@ -311,14 +420,20 @@ export class WebhookDispatcher<S> {
     }
   }
 
-  /** Reads pending rows above the cursor when memory has room (half empty, to read in pages). */
+  /**
+   * Reads pending rows above the cursor when memory has room (half empty, to read in pages):
+   * rows left in the table (backlog), or, shared, rows other processes wrote (pollDue).
+   */
   private maybeLoad(): void {
-    if (this.state !== 'running' || !this.backlog || this.loadQueued) return;
+    if (!this.delivering() || !(this.backlog || this.pollDue) || this.loadQueued) return;
     if (this.loaded > this.options.maxInMemory / 2) return;
     this.loadQueued = true;
     const loading = this.onChain(async () => {
       this.loadQueued = false;
-      if (this.state !== 'running' || !this.backlog) return;
+      if (!this.delivering() || !(this.backlog || this.pollDue)) return;
+      const epoch = this.epoch;
+      const polled = this.pollDue;
+      this.pollDue = false;
       const limit = this.options.maxInMemory - this.loaded;
       let rows: OutboxRow[];
       try {
@@ -326,9 +441,12 @@ export class WebhookDispatcher<S> {
         rows = await this.backend.loadPending(this.cursor, limit);
       } catch (err) {
         this.log.error({ err }, 'webhook outbox read failed');
+        if (polled) this.pollDue = true;
         setTimeout(() => this.maybeLoad(), this.options.writeRetryMs).unref();
         return;
       }
+      // Leadership changed meanwhile: that change started its own read (or delivery stopped).
+      if (epoch !== this.epoch || !this.delivering()) return;
       if (rows.length < limit) this.backlog = false;
       for (const r of rows) this.addToLane(r);
       const last = rows[rows.length - 1];
@@ -341,6 +459,8 @@ export class WebhookDispatcher<S> {
   // ---- delivery --------------------------------------------------------------------------------
 
   private addToLane(row: OutboxRow): void {
+    if (this.held.has(row.id)) return;
+    this.held.add(row.id);
     const key = `${row.app}\u0000${row.userID}`;
     let lane = this.lanes.get(key);
     if (!lane) {
@@ -354,7 +474,7 @@ export class WebhookDispatcher<S> {
 
   /** Makes the lane's head ready now or when its backoff ends; forgets an empty lane. */
   private schedule(lane: Lane): void {
-    if (lane.busy || lane.timer || this.state !== 'running') return;
+    if (lane.busy || lane.timer || !this.delivering()) return;
     const head = lane.rows[0];
     if (!head) {
       this.lanes.delete(lane.key);
@@ -374,7 +494,7 @@ export class WebhookDispatcher<S> {
   }
 
   private pump(): void {
-    if (this.state !== 'running') return;
+    if (!this.delivering()) return;
     for (const lane of this.ready) {
       if (this.inFlight >= this.options.concurrency) return;
       this.ready.delete(lane);
@@ -487,9 +607,12 @@ export class WebhookDispatcher<S> {
       row.nextAt = nextAt;
     } else {
       lane.rows.shift();
+      this.held.delete(row.id);
       this.loaded--;
     }
     lane.busy = false;
+    // The lease was lost during the attempt: the rest is the next leader's.
+    if (this.shared && !this.leader) this.forget(lane, 0);
     this.schedule(lane);
     this.pump();
     this.maybeLoad();

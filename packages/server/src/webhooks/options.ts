@@ -17,6 +17,13 @@ export interface WebhookOptions {
   recentAttempts: number;
   /** Delay before an outbox write that failed (database down) is tried again, ms. @default 1000 */
   writeRetryMs: number;
+  /**
+   * Shared outbox (a cluster on PostgreSQL): how often a process that does not deliver tries to
+   * take the delivery lease, and the leader checks its lease connection, ms. @default 1000
+   */
+  leaderRetryMs: number;
+  /** Shared outbox: how often the leader reads rows the other processes wrote, ms. @default 250 */
+  pollMs: number;
 }
 
 export const DEFAULT_WEBHOOK_OPTIONS: Readonly<WebhookOptions> = Object.freeze({
@@ -26,6 +33,8 @@ export const DEFAULT_WEBHOOK_OPTIONS: Readonly<WebhookOptions> = Object.freeze({
   maxInMemory: 10_000,
   recentAttempts: 200,
   writeRetryMs: 1000,
+  leaderRetryMs: 1000,
+  pollMs: 250,
 });
 
 const ENV: ReadonlyArray<[string, keyof WebhookOptions]> = [

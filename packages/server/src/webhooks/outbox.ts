@@ -3,13 +3,24 @@
  * (then deleted) or has used up its attempts (then kept as a dead letter with its last error).
  *
  * With a SQL store the outbox is the table `webhook_outbox` in the same database, created here
- * through Kysely's schema builder only (no dialect-specific SQL), so SQLite and PostgreSQL hold
- * it alike. With any other store it lives in memory: delivery works the same, but undelivered
- * events do not survive a restart (the dispatcher logs a warning once).
+ * through Kysely's schema builder, so SQLite and PostgreSQL hold it alike. With any other store
+ * it lives in memory: delivery works the same, but undelivered events do not survive a restart
+ * (the dispatcher logs a warning once).
+ *
+ * On PostgreSQL the outbox is shared by every process of a cluster (`shared`): each writes its
+ * events, one delivers them all (leadership.ts). A row's `seq` then comes from the database
+ * sequence `webhook_outbox_seq`, taken and committed under a transaction-scoped advisory lock,
+ * so seqs are unique across processes *and* become visible in increasing order: a reader that
+ * has seen every row up to seq N never later finds a new row at or below N, which lets the
+ * delivering process read new rows with `loadPending(cursor)` alone. (A sequence without the
+ * lock gives unique seqs, but a transaction holding seq 10 may commit after one holding 11; a
+ * reader past 11 would never deliver 10.) Only inserting transactions take the lock, for the
+ * length of one small transaction.
  */
-import type { Kysely } from 'kysely';
-import { SqlStore } from '../store/sql.js';
+import { sql, type Kysely } from 'kysely';
+import { PG_LOCK, SqlStore } from '../store/sql.js';
 import type { DurableStore } from '../store/types.js';
+import type { LeaseSession } from './leadership.js';
 
 export type OutboxStatus = 'pending' | 'dead';
 
@@ -17,7 +28,10 @@ export type OutboxStatus = 'pending' | 'dead';
 export interface OutboxRow {
   /** Unique id of the event (a UUID), sent as X-Presently-Event-Id on every attempt. */
   id: string;
-  /** Order of the events of this process: per user, rows are delivered in `seq` order. */
+  /**
+   * Order of the events: per user, rows are delivered in `seq` order. Assigned by the process
+   * (one process) or by the database at commit (`shared`: `write` sets it).
+   */
   seq: number;
   app: number;
   userID: string;
@@ -55,11 +69,19 @@ export type OutboxOp =
 export interface OutboxBackend {
   /** True when rows survive a restart of the process. */
   readonly durable: boolean;
+  /**
+   * True when several processes write to it (PostgreSQL): `write` assigns the seq of each
+   * inserted row itself (in commit order, see above) and sets it on `op.row`, and only the
+   * process holding the delivery lease (`openSession`) delivers.
+   */
+  readonly shared?: boolean;
+  /** A shared backend: opens a dedicated connection for the delivery lease (leadership.ts). */
+  openSession?(): Promise<LeaseSession>;
   /** Creates the table when absent. */
   migrate(): Promise<void>;
   /** Highest `seq` stored (pending or dead), 0 when empty: new rows continue after it. */
   maxSeq(): Promise<number>;
-  /** Applies the ops in one transaction, in order. */
+  /** Applies the ops in one transaction, in order. Shared: sets `row.seq` of the inserted rows. */
   write(ops: OutboxOp[]): Promise<void>;
   /** Pending rows with `seq` > afterSeq, oldest first. */
   loadPending(afterSeq: number, limit: number): Promise<OutboxRow[]>;
@@ -93,33 +115,37 @@ function chunks<T>(all: T[], n: number): T[][] {
   return out;
 }
 
+/** The transaction-scoped lock under which seqs are taken and committed (per schema). */
+const SEQ_LOCK = sql`SELECT pg_advisory_xact_lock(${sql.lit(PG_LOCK.outboxSeq)}, hashtext(current_schema()))`;
+
 export class SqlOutbox implements OutboxBackend {
   readonly durable = true;
+  readonly shared: boolean;
   private readonly db: Kysely<OutboxDb>;
 
-  constructor(store: SqlStore) {
+  constructor(private readonly store: SqlStore) {
     // The table is ours alone: extend the store's schema type instead of editing it.
     this.db = (store.db as unknown as Kysely<object>).withTables<OutboxDb>();
+    this.shared = store.dialect === 'postgres';
+  }
+
+  openSession(): Promise<LeaseSession> {
+    return this.store.openSession();
   }
 
   async migrate(): Promise<void> {
-    await this.db.schema
-      .createTable('webhook_outbox')
-      .ifNotExists()
-      .addColumn('id', 'text', (c) => c.primaryKey())
-      .addColumn('seq', 'bigint', (c) => c.notNull())
-      .addColumn('app', 'bigint', (c) => c.notNull())
-      .addColumn('user_id', 'text', (c) => c.notNull())
-      .addColumn('query', 'text', (c) => c.notNull())
-      .addColumn('body', 'text', (c) => c.notNull())
-      .addColumn('status', 'text', (c) => c.notNull().defaultTo('pending'))
-      .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
-      .addColumn('next_at', 'bigint', (c) => c.notNull().defaultTo(0))
-      .addColumn('last_error', 'text', (c) => c.notNull().defaultTo(''))
-      .addColumn('created_at', 'bigint', (c) => c.notNull())
-      .addColumn('updated_at', 'bigint', (c) => c.notNull())
-      .execute();
-    await this.db.schema.createIndex('webhook_outbox_status_seq').ifNotExists().on('webhook_outbox').columns(['status', 'seq']).execute();
+    if (!this.shared) return createOutbox(this.db);
+    await this.db.transaction().execute(async (trx) => {
+      // Under the seq lock: no row is being inserted while the sequence is set up.
+      await SEQ_LOCK.execute(trx);
+      await createOutbox(trx);
+      await sql`CREATE SEQUENCE IF NOT EXISTS webhook_outbox_seq`.execute(trx);
+      // An outbox written before the sequence existed (or by an older version): continue above it.
+      await sql`SELECT setval('webhook_outbox_seq', m)
+        FROM (SELECT max(seq) AS m FROM webhook_outbox) t
+        WHERE m IS NOT NULL
+          AND m > (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM webhook_outbox_seq)`.execute(trx);
+    });
   }
 
   async maxSeq(): Promise<number> {
@@ -134,46 +160,58 @@ export class SqlOutbox implements OutboxBackend {
   async write(ops: OutboxOp[]): Promise<void> {
     if (ops.length === 0) return;
     await this.db.transaction().execute(async (trx) => {
-      const inserts: OutboxTable[] = [];
-      const deletes: string[] = [];
-      for (const op of ops) {
-        if (op.t === 'insert') {
-          const r = op.row;
-          inserts.push({
-            id: r.id,
-            seq: r.seq,
-            app: r.app,
-            user_id: r.userID,
-            query: r.query,
-            body: r.body,
-            status: 'pending',
-            attempts: r.attempts,
-            next_at: r.nextAt,
-            last_error: '',
-            created_at: r.createdAt,
-            updated_at: r.createdAt,
-          });
-        } else if (op.t === 'delete') deletes.push(op.id);
+      const fresh = ops.flatMap((op) => (op.t === 'insert' ? [op.row] : []));
+      if (this.shared && fresh.length > 0) {
+        // Taken anew at each attempt (a failed attempt's seqs may be below rows committed since).
+        await SEQ_LOCK.execute(trx);
+        const { rows } = await sql<{ s: string }>`SELECT nextval('webhook_outbox_seq')::text AS s FROM generate_series(1, ${fresh.length}::int)`.execute(trx);
+        const seqs = rows.map((r) => Number(r.s)).sort((a, b) => a - b);
+        fresh.forEach((r, i) => (r.seq = seqs[i]!));
       }
-      // A batch written again after an ambiguous failure must not fail on its own rows.
-      for (const c of chunks(inserts, CHUNK)) await trx.insertInto('webhook_outbox').values(c).onConflict((oc) => oc.column('id').doNothing()).execute();
-      for (const op of ops) {
-        if (op.t === 'retry') {
-          await trx
-            .updateTable('webhook_outbox')
-            .set({ attempts: op.attempts, next_at: op.nextAt, last_error: op.error, updated_at: op.at })
-            .where('id', '=', op.id)
-            .execute();
-        } else if (op.t === 'dead') {
-          await trx
-            .updateTable('webhook_outbox')
-            .set({ status: 'dead', attempts: op.attempts, last_error: op.error, updated_at: op.at })
-            .where('id', '=', op.id)
-            .execute();
-        }
-      }
-      for (const c of chunks(deletes, CHUNK)) await trx.deleteFrom('webhook_outbox').where('id', 'in', c).execute();
+      await this.apply(trx, ops);
     });
+  }
+
+  private async apply(trx: Kysely<OutboxDb>, ops: OutboxOp[]): Promise<void> {
+    const inserts: OutboxTable[] = [];
+    const deletes: string[] = [];
+    for (const op of ops) {
+      if (op.t === 'insert') {
+        const r = op.row;
+        inserts.push({
+          id: r.id,
+          seq: r.seq,
+          app: r.app,
+          user_id: r.userID,
+          query: r.query,
+          body: r.body,
+          status: 'pending',
+          attempts: r.attempts,
+          next_at: r.nextAt,
+          last_error: '',
+          created_at: r.createdAt,
+          updated_at: r.createdAt,
+        });
+      } else if (op.t === 'delete') deletes.push(op.id);
+    }
+    // A batch written again after an ambiguous failure must not fail on its own rows.
+    for (const c of chunks(inserts, CHUNK)) await trx.insertInto('webhook_outbox').values(c).onConflict((oc) => oc.column('id').doNothing()).execute();
+    for (const op of ops) {
+      if (op.t === 'retry') {
+        await trx
+          .updateTable('webhook_outbox')
+          .set({ attempts: op.attempts, next_at: op.nextAt, last_error: op.error, updated_at: op.at })
+          .where('id', '=', op.id)
+          .execute();
+      } else if (op.t === 'dead') {
+        await trx
+          .updateTable('webhook_outbox')
+          .set({ status: 'dead', attempts: op.attempts, last_error: op.error, updated_at: op.at })
+          .where('id', '=', op.id)
+          .execute();
+      }
+    }
+    for (const c of chunks(deletes, CHUNK)) await trx.deleteFrom('webhook_outbox').where('id', 'in', c).execute();
   }
 
   async loadPending(afterSeq: number, limit: number): Promise<OutboxRow[]> {
@@ -223,6 +261,27 @@ export class SqlOutbox implements OutboxBackend {
       .executeTakeFirst();
     return Number(row?.n ?? 0);
   }
+}
+
+/** The table and its index, created when absent. */
+async function createOutbox(db: Kysely<OutboxDb>): Promise<void> {
+  await db.schema
+    .createTable('webhook_outbox')
+    .ifNotExists()
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('seq', 'bigint', (c) => c.notNull())
+    .addColumn('app', 'bigint', (c) => c.notNull())
+    .addColumn('user_id', 'text', (c) => c.notNull())
+    .addColumn('query', 'text', (c) => c.notNull())
+    .addColumn('body', 'text', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull().defaultTo('pending'))
+    .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('next_at', 'bigint', (c) => c.notNull().defaultTo(0))
+    .addColumn('last_error', 'text', (c) => c.notNull().defaultTo(''))
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('webhook_outbox_status_seq').ifNotExists().on('webhook_outbox').columns(['status', 'seq']).execute();
 }
 
 interface MemoryRow extends OutboxRow {

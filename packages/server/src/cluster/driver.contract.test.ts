@@ -1,0 +1,232 @@
+/**
+ * One contract, two backends: the same scenarios run on one process (SQLite, the engine called
+ * directly) and on two cluster nodes in this process (PostgreSQL + the command log in Redis), and
+ * must give the same outcomes. Sessions of a scenario are spread over the nodes, so on the cluster
+ * every rule is checked across nodes. The gateways are the real ones; only the sockets are
+ * replaced by recording sinks.
+ */
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { ErrorCode, UserStatus, type KickTypeValue, type Platform } from '@presently/protocol';
+import { Gateway } from '../gateway/gateway.js';
+import { normalizeApp } from '../config/settings.js';
+import { DEFAULT_SERVER_OPTIONS } from '../config/server-options.js';
+import type { AppDriver } from '../gateway/driver.js';
+import type { Sink, SinkSession } from '../gateway/sink.js';
+import type { StatusChange } from '../engine/types.js';
+import type { DurableStore } from '../store/types.js';
+import { openPostgres, openSqlite } from '../store/sql.js';
+import { ClusterNode } from './node.js';
+import { PG_URL, dropSchema, freshSchema, postgresSkip } from '../testing/postgres.js';
+import { REDIS_URL, redisSkip } from '../testing/redis.js';
+
+const APP = 1400000077;
+const log = pino({ level: 'silent' });
+const settings = normalizeApp({
+  SDKAppID: APP,
+  secretKey: 'contract-secret-0123',
+  admins: ['admin'],
+  userStatus: { queryAndNotify: true, friendAutoNotify: true },
+  limits: { maxSubscriptions: 2, rateLimitCalls: 3, rateLimitWindowSec: 60 },
+});
+
+/** A socket stand-in: records what the engine sends to it. */
+class RecordingSink implements Sink {
+  readonly node = '';
+  readonly remoteAddress = '127.0.0.1';
+  session: SinkSession | null = null;
+  open = true;
+  readonly got: Array<{ userID: string; statusType: number; customStatus: string }> = [];
+  readonly kicks: KickTypeValue[] = [];
+  deliver(change: StatusChange): void {
+    this.got.push({ ...change.info });
+  }
+  kick(type: KickTypeValue): void {
+    this.kicks.push(type);
+    this.open = false;
+  }
+  close(): void {
+    this.open = false;
+  }
+}
+
+interface World {
+  /** One driver per node (one process: the same driver twice). */
+  nodes: AppDriver[];
+  close(): Promise<void>;
+}
+
+let seq = 0;
+async function login(d: AppDriver, userID: string, platform: Platform = 'Web'): Promise<{ s: SinkSession; sink: RecordingSink }> {
+  const sink = new RecordingSink();
+  const s = await d.login({ userID, platform, instanceId: `i${++seq}`, sessionId: `c${process.pid}-${++seq}`, ticketTime: Math.floor(Date.now() / 1000), sink }, Date.now());
+  sink.session = s;
+  return { s, sink };
+}
+
+/**
+ * Waits until every node has applied everything appended so far: a request from each node comes
+ * back only after the log entries before it (on one process, at once).
+ */
+async function barrier(w: World, probes: SinkSession[]): Promise<void> {
+  for (let i = 0; i < w.nodes.length; i++) await w.nodes[i]!.getUserStatus(probes[i]!, [probes[i]!.userID], Date.now());
+}
+
+const backends: Array<{ name: string; make: () => Promise<World>; skip: () => Promise<string | false> }> = [
+  {
+    name: 'one process, SQLite',
+    skip: async () => false,
+    make: async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'presently-contract-'));
+      const store = await openSqlite(join(dir, 'p.db'));
+      const gw = new Gateway({ ...DEFAULT_SERVER_OPTIONS }, store, log);
+      const d = await gw.addApp(settings);
+      return {
+        nodes: [d, d],
+        close: async () => {
+          await gw.drain();
+          await store.close();
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  },
+  {
+    name: 'two cluster nodes, PostgreSQL + Redis',
+    skip: async () => (await postgresSkip('the cluster driver contract')) || (await redisSkip('the cluster driver contract')),
+    make: async () => {
+      const schema = freshSchema('contract');
+      const prefix = `contract_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
+      const parts: Array<{ gw: Gateway; store: DurableStore; node: ClusterNode }> = [];
+      const nodes: AppDriver[] = [];
+      for (let i = 0; i < 2; i++) {
+        const store = await openPostgres(PG_URL, { schema });
+        const node = new ClusterNode({ redisUrl: REDIS_URL, prefix, nodeId: `c${i}`, leaseMs: 5000, drainGraceMs: 1000, log, onEvicted: () => undefined });
+        await node.connect();
+        const gw = new Gateway({ ...DEFAULT_SERVER_OPTIONS }, store, log, node);
+        nodes.push(await gw.addApp(settings));
+        node.start();
+        parts.push({ gw, store, node });
+      }
+      return {
+        nodes,
+        close: async () => {
+          for (const p of parts) {
+            await p.gw.drain();
+            await p.node.stop();
+            await p.store.close();
+          }
+          await dropSchema(schema);
+        },
+      };
+    },
+  },
+];
+
+const { ONLINE, OFFLINE, UNLOGINED } = UserStatus;
+
+for (const b of backends) {
+  describe(`driver contract: ${b.name}`, async () => {
+    const skip = await b.skip();
+    let w: World;
+    const probes: SinkSession[] = [];
+    const worlds: World[] = [];
+    after(async () => {
+      for (const x of worlds) await x.close();
+    });
+    const world = async (): Promise<World> => {
+      if (!w) {
+        w = await b.make();
+        worlds.push(w);
+        for (let i = 0; i < w.nodes.length; i++) probes.push((await login(w.nodes[i]!, `probe${i}`)).s);
+      }
+      return w;
+    };
+
+    test('S20 S22 a change reaches a subscriber on the other node once, in order', { skip }, async () => {
+      const x = await world();
+      const [n0, n1] = x.nodes as [AppDriver, AppDriver];
+      const u = await login(n0, 'u1');
+      const watcher = await login(n1, 'w1');
+      assert.deepEqual(await n1.subscribe(watcher.s, ['u1'], Date.now()), { failureUserList: [] });
+      for (const v of ['a', 'b', 'c']) await n0.setCustomStatus(u.s, v, Date.now());
+      await barrier(x, probes);
+      assert.deepEqual(watcher.sink.got.map((g) => g.customStatus), ['a', 'b', 'c']);
+    });
+
+    test('S2 S3 S4 status aggregates the sessions of both nodes', { skip }, async () => {
+      const x = await world();
+      const [n0, n1] = x.nodes as [AppDriver, AppDriver];
+      const web = await login(n0, 'u2', 'Web');
+      const phone = await login(n1, 'u2', 'iPhone');
+      const status = () => x.nodes.map((d) => d.engine.statusOf('u2')?.statusType);
+      n0.disconnect(web.s, 'close', Date.now());
+      await barrier(x, probes);
+      assert.deepEqual(status(), [ONLINE, ONLINE]);
+      n1.disconnect(phone.s, 'close', Date.now());
+      await barrier(x, probes);
+      assert.deepEqual(status(), [OFFLINE, OFFLINE]);
+      const again = await login(n1, 'u2', 'Web');
+      await barrier(x, probes);
+      assert.deepEqual(status(), [ONLINE, ONLINE]);
+      await n1.logout(again.s, Date.now());
+      await barrier(x, probes);
+      assert.deepEqual(status(), [OFFLINE, OFFLINE], 'the phone is still logged in');
+      const phone2 = await login(n0, 'u2', 'iPhone');
+      await n0.logout(phone2.s, Date.now());
+      await barrier(x, probes);
+      assert.deepEqual(status(), [UNLOGINED, UNLOGINED]);
+    });
+
+    test('S16 subscriptions made on both nodes share one FIFO', { skip }, async () => {
+      const x = await world();
+      const [n0, n1] = x.nodes as [AppDriver, AppDriver];
+      for (const id of ['t1', 't2', 't3']) await login(n0, id);
+      const a = await login(n0, 'subber', 'Web');
+      const b2 = await login(n1, 'subber', 'iPhone');
+      await n0.subscribe(a.s, ['t1'], Date.now());
+      await n1.subscribe(b2.s, ['t2'], Date.now());
+      await n0.subscribe(a.s, ['t3'], Date.now());
+      await barrier(x, probes);
+      for (const d of x.nodes) assert.deepEqual(d.engine.subscriptionsOf('subber'), ['t2', 't3']);
+    });
+
+    test('S15 one rate window for a user, whichever node asks', { skip }, async () => {
+      const x = await world();
+      const [n0, n1] = x.nodes as [AppDriver, AppDriver];
+      const a = await login(n0, 'rater', 'Web');
+      const b2 = await login(n1, 'rater', 'iPhone');
+      await n0.getUserStatus(a.s, ['t1'], Date.now());
+      await n1.getUserStatus(b2.s, ['t1'], Date.now());
+      await n0.getUserStatus(a.s, ['t1'], Date.now());
+      await assert.rejects(Promise.resolve().then(() => n1.getUserStatus(b2.s, ['t1'], Date.now())), (e: { code: number }) => e.code === ErrorCode.TOO_MANY_CALLS);
+    });
+
+    test('S21c S27 friends added through REST on one node; a REST kick ends sessions on the other', { skip }, async () => {
+      const x = await world();
+      const [n0, n1] = x.nodes as [AppDriver, AppDriver];
+      const f = await login(n0, 'fa');
+      const g = await login(n1, 'fb');
+      const reply = await n1.rest('sns/friend_add', { From_Account: 'fa', AddFriendItem: [{ To_Account: 'fb' }], AddType: 'Add_Type_Both' }, Date.now());
+      assert.equal(reply.ActionStatus, 'OK');
+      await n0.setCustomStatus(f.s, 'hello', Date.now());
+      await barrier(x, probes);
+      assert.deepEqual(g.sink.got.at(-1), { userID: 'fa', statusType: ONLINE, customStatus: 'hello' });
+      assert.equal((await n1.rest('im_open_login_svc/kick', { UserID: 'fa' }, Date.now())).ActionStatus, 'OK');
+      await barrier(x, probes);
+      assert.equal(f.sink.kicks.length, 1, 'the session on the other node was kicked');
+      assert.deepEqual(g.sink.got.at(-1), { userID: 'fa', statusType: UNLOGINED, customStatus: '' });
+    });
+
+    test('every node ends with the same state', { skip }, async () => {
+      const x = await world();
+      await barrier(x, probes);
+      const views = x.nodes.map((d) => JSON.stringify(d.engine.listUsers({ limit: 1000 })));
+      assert.equal(new Set(views).size, 1);
+    });
+  });
+}

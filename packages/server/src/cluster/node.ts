@@ -1,0 +1,255 @@
+/**
+ * This process as one node of a cluster (REDIS_URL): leases, dead-node detection, leaving
+ * gracefully, and resynchronising after Redis comes back. The apps' replicas are in replica.ts.
+ *
+ * - Lease: `lease:<node>` is renewed every lease/5. A node whose lease is gone is declared down
+ *   by the first survivor that sees it (once: a marker per app); every replica ends its sessions.
+ *   A node only judges others after holding its own lease for a full lease period since it
+ *   (re)connected, so a Redis restart that drops every lease does not make nodes judge each other.
+ * - Node key: `<nodeId>.<incarnation>`. A node restarted with the same id declares its previous
+ *   incarnation down at once, so nothing of it comes back. A node that finds itself declared down
+ *   (it lost Redis for longer than its lease) closes its sockets with 4010 and takes a new key.
+ * - Leaving (SIGTERM): a `drain` entry keeps the node's sessions ONLINE for the grace period while
+ *   their clients reconnect elsewhere; then the node is declared down like a dead one.
+ * - Leader: one node (the `leader` key) appends the `tick` entries (time-based rules).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { APPEND, connectRedis, createRedis, DOWN, LEAD, RedisKeys, type RedisClient } from './redis.js';
+import type { Entry, EntryBody } from './entries.js';
+import { ClusterApp, type ClusterAppInit } from './replica.js';
+
+export interface ClusterOptions {
+  redisUrl: string;
+  prefix: string;
+  nodeId: string | undefined;
+  leaseMs: number;
+  drainGraceMs: number;
+  log: Logger;
+  /** How often the leader appends a tick, ms. */
+  tickMs?: number;
+  /** A node that finds itself declared down: close every socket (clients reconnect). */
+  onEvicted: () => void;
+  /**
+   * This node's replica missed log entries (it fell behind further than the log keeps): it can
+   * no longer be trusted and the process should end (a supervisor starts it again, fresh).
+   */
+  onFatal?: (reason: string) => void;
+}
+
+/** Longest a log may grow (approximately) before Redis trims its oldest entries. */
+export const LOG_MAXLEN = 100_000;
+
+export class ClusterNode {
+  readonly keys: RedisKeys;
+  readonly redis: RedisClient;
+  readonly nodeId: string;
+  key: string;
+  private readonly apps = new Map<number, ClusterApp>();
+  /** Leaving nodes and when their grace ends (from `drain` entries). */
+  readonly drains = new Map<string, number>();
+  /** Nodes declared down (their late entries are ignored). */
+  readonly downNodes = new Set<string>();
+  private connected = false;
+  private connectedSince = 0;
+  private resyncing = false;
+  private leader = false;
+  leaving = false;
+  private timers: NodeJS.Timeout[] = [];
+  private stopped = false;
+  /** Redis commands sent by this node (for the capacity figures, /metrics). */
+  readonly counters = { appends: 0, reads: 0, entriesApplied: 0 };
+
+  constructor(readonly opts: ClusterOptions) {
+    this.keys = new RedisKeys(opts.prefix);
+    this.nodeId = opts.nodeId ?? randomBytes(4).toString('hex');
+    this.key = `${this.nodeId}.${randomBytes(3).toString('hex')}`;
+    this.redis = createRedis(opts.redisUrl, `presently-${this.key}`);
+    this.redis.on('error', (err: Error) => opts.log.debug({ err: err.message }, 'redis error'));
+    this.redis.on('end', () => undefined);
+  }
+
+  get log(): Logger {
+    return this.opts.log;
+  }
+
+  /** Ready for clients: Redis connected, resynchronised, every app's reader running. */
+  healthy(): boolean {
+    if (!this.connected || this.resyncing || this.redis.status !== 'ready') return false;
+    for (const a of this.apps.values()) if (!a.readerHealthy()) return false;
+    return true;
+  }
+
+  async connect(): Promise<void> {
+    await connectRedis(this.redis);
+    this.connected = true;
+    this.connectedSince = Date.now();
+    this.redis.on('close', () => {
+      if (this.connected) this.log.warn('lost Redis; retrying');
+      this.connected = false;
+    });
+    this.redis.on('ready', () => {
+      if (this.stopped) return;
+      this.connected = true;
+      this.connectedSince = Date.now();
+      this.log.info('Redis is back: resynchronising this node');
+      void this.resync();
+    });
+    await this.renewLease();
+    // A previous incarnation of this node id is over: nothing of it may come back.
+    const nodes = await this.redis.smembers(this.keys.nodes());
+    for (const k of nodes) if (k !== this.key && k.startsWith(`${this.nodeId}.`)) await this.declareDown(k);
+  }
+
+  async addApp(init: Omit<ClusterAppInit, 'node'>): Promise<ClusterApp> {
+    const app = new ClusterApp({ ...init, node: this });
+    this.apps.set(init.engine.app, app);
+    await app.join();
+    return app;
+  }
+
+  start(): void {
+    const every = Math.max(100, Math.floor(this.opts.leaseMs / 5));
+    const lease = setInterval(() => void this.heartbeat().catch((err: unknown) => this.log.debug({ err }, 'lease round failed')), every);
+    const tick = setInterval(() => void this.tick(), this.opts.tickMs ?? 250);
+    lease.unref();
+    tick.unref();
+    this.timers.push(lease, tick);
+  }
+
+  /** Appends one entry to an app's log (the registry op with it: see redis.ts APPEND). */
+  async append(app: number, entry: Entry, reg: { op: '' | 'set' | 'del' | 'reset'; args: string[] }, node = this.key): Promise<void> {
+    this.counters.appends++;
+    await this.redis.eval(
+      APPEND,
+      3,
+      this.keys.log(app),
+      this.keys.live(app, node),
+      this.keys.seq(app),
+      JSON.stringify(entry),
+      String(LOG_MAXLEN),
+      reg.op,
+      ...reg.args,
+    );
+  }
+
+  private async renewLease(): Promise<void> {
+    const pipe = this.redis.multi();
+    pipe.set(this.keys.lease(this.key), String(Date.now()), 'PX', this.opts.leaseMs);
+    pipe.sadd(this.keys.nodes(), this.key);
+    await pipe.exec();
+  }
+
+  /** One lease round: renew, lead, judge the others. */
+  private async heartbeat(): Promise<void> {
+    if (this.stopped || this.leaving || !this.connected) return;
+    await this.renewLease();
+    for (const a of this.apps.values()) a.reapClosed();
+    this.leader = (await this.redis.eval(LEAD, 1, this.keys.leader(), this.key, String(this.opts.leaseMs))) === 1;
+    // Judge only after holding our own lease for a full period since (re)connecting.
+    const now = Date.now();
+    if (this.resyncing || now - this.connectedSince < this.opts.leaseMs) return;
+    const candidates = new Set(await this.redis.smembers(this.keys.nodes()));
+    for (const a of this.apps.values()) for (const n of a.nodesWithSessions()) candidates.add(n);
+    for (const n of this.drains.keys()) candidates.add(n);
+    candidates.delete(this.key);
+    for (const n of candidates) {
+      const until = this.drains.get(n);
+      if (until !== undefined) {
+        if (now >= until) await this.declareDown(n);
+        continue;
+      }
+      if ((await this.redis.exists(this.keys.lease(n))) === 0) await this.declareDown(n);
+    }
+  }
+
+  private async declareDown(n: string): Promise<void> {
+    this.log.warn({ node: n }, 'node is gone: ending its sessions');
+    for (const app of this.apps.keys()) {
+      const entry: Entry = { k: 'down', node: n, o: this.key, i: 0, t: Date.now() };
+      this.counters.appends++;
+      await this.redis.eval(DOWN, 4, this.keys.log(app), this.keys.live(app, n), this.keys.down(app, n), this.keys.seq(app), JSON.stringify(entry), String(LOG_MAXLEN));
+    }
+    await this.redis.srem(this.keys.nodes(), n);
+  }
+
+  private async tick(): Promise<void> {
+    if (!this.leader || this.stopped || this.leaving || !this.healthy()) return;
+    const now = Date.now();
+    for (const a of this.apps.values()) {
+      try {
+        await this.append(a.app, { k: 'tick', o: this.key, i: 0, t: now }, { op: '', args: [] });
+      } catch {
+        return; // Redis is down: the next round tries again
+      }
+    }
+  }
+
+  /**
+   * Redis came back (maybe empty): re-register this node, put its sessions back in the registry
+   * and tell every replica which sessions it holds, so a disconnect or login lost meanwhile is
+   * mended (a `sync` entry per app).
+   */
+  private async resync(): Promise<void> {
+    if (this.resyncing) return;
+    this.resyncing = true;
+    try {
+      for (;;) {
+        try {
+          await this.renewLease();
+          for (const a of this.apps.values()) await a.resync();
+          break;
+        } catch (err) {
+          this.log.debug({ err }, 'resync failed; retrying');
+          if (this.stopped) return;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+      this.connectedSince = Date.now();
+    } finally {
+      this.resyncing = false;
+    }
+  }
+
+  /** This node can no longer follow the log. */
+  fatal(reason: string): void {
+    this.log.fatal({ reason }, 'this node missed entries of the command log');
+    this.opts.onFatal?.(reason);
+  }
+
+  /** An entry declared this node down: its sockets close (clients come back) under a new key. */
+  evicted(): void {
+    if (this.leaving) return;
+    const old = this.key;
+    this.key = `${this.nodeId}.${randomBytes(3).toString('hex')}`;
+    this.log.warn({ old, key: this.key }, 'this node was declared down: closing its sockets, rejoining under a new key');
+    this.opts.onEvicted();
+    void this.renewLease().catch(() => undefined);
+  }
+
+  /** SIGTERM: every app's log hears this node leaves; its sessions stay for the grace period. */
+  async drain(): Promise<void> {
+    const until = Date.now() + this.opts.drainGraceMs;
+    const body: EntryBody = { k: 'drain', node: this.key, until };
+    for (const a of this.apps.keys()) {
+      try {
+        await this.append(a, { ...body, o: this.key, i: 0, t: Date.now() }, { op: '', args: [] });
+      } catch (err) {
+        this.log.warn({ err }, 'could not announce the drain; survivors will find this node by its lease');
+      }
+    }
+    this.leaving = true;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    for (const a of this.apps.values()) a.stop();
+    try {
+      if (this.leader) await this.redis.del(this.keys.leader());
+    } catch {
+      /* Redis is down: the key expires */
+    }
+    this.redis.disconnect();
+  }
+}

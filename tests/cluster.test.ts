@@ -1,0 +1,132 @@
+/**
+ * The cluster (REDIS_URL + DATABASE_URL): real server processes sharing the machine's PostgreSQL
+ * and Redis. Users log in on one node and are watched from another: every rule that involves two
+ * users holds across nodes, and a node's death or departure is seen by the others.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import Presently from '@presently/client';
+import { ErrorCode } from '@presently/protocol';
+import { APP, appConfig } from './helpers/server.js';
+import { RawPeer } from './helpers/raw.js';
+import { destroyAll, is, sdk } from './helpers/sdk.js';
+import { rest } from './helpers/rest.js';
+import { clusterSkip, startCluster, type TestCluster } from './helpers/cluster.js';
+
+const { USER_STATUS_ONLINE: ONLINE, USER_STATUS_OFFLINE: OFFLINE, USER_STATUS_UNLOGINED: UNLOGINED } = Presently.TYPES;
+
+const skip = await clusterSkip('the cluster tests');
+let c: TestCluster;
+
+before(async () => {
+  if (skip) return;
+  c = await startCluster({
+    nodes: 2,
+    apps: [appConfig({ limits: { maxSubscriptions: 3, rateLimitCalls: 4, rateLimitWindowSec: 30 } })],
+  });
+});
+after(async () => {
+  await destroyAll();
+  await c?.stop();
+});
+
+test('S20 S21 S22 a change on node A reaches a subscriber on node B once, in order', { skip }, async () => {
+  const [a, b] = c.nodes as [NonNullable<(typeof c.nodes)[0]>, NonNullable<(typeof c.nodes)[0]>];
+  const watcher = await sdk(b, 'x-watcher');
+  const alice = await sdk(a, 'x-alice');
+  const sub = await watcher.client.subscribeUserStatus({ userIDList: ['x-alice'] });
+  assert.deepEqual(sub.data.failureUserList, []);
+  for (let i = 0; i < 20; i++) await alice.client.setSelfStatus({ customStatus: `s${i}` });
+  await watcher.waitFor(is('x-alice', ONLINE, 's19'));
+  const seen = watcher.updates.filter((u) => u.userID === 'x-alice').map((u) => u.customStatus);
+  assert.deepEqual(seen, Array.from({ length: 20 }, (_, i) => `s${i}`), 'every change once, in order');
+  // The status a query on node B answers is node A's truth.
+  const q = await watcher.client.getUserStatus({ userIDList: ['x-alice'] });
+  assert.deepEqual(q.data.successUserList, [{ userID: 'x-alice', statusType: ONLINE, customStatus: 's19' }]);
+});
+
+test('S2 S3 S4 status aggregates sessions on both nodes; disconnect and logout are seen across', { skip }, async () => {
+  const [a, b] = c.nodes as [NonNullable<(typeof c.nodes)[0]>, NonNullable<(typeof c.nodes)[0]>];
+  assert.equal((await rest(b, 'im_open_login_svc/account_import', { UserID: 'y-bob' })).ActionStatus, 'OK');
+  const watcher = await sdk(a, 'y-watcher');
+  assert.deepEqual((await watcher.client.subscribeUserStatus({ userIDList: ['y-bob'] })).data.failureUserList, []);
+  const raw = async (srv: typeof a, platform: string) => {
+    const p = await RawPeer.connect(srv.ws);
+    assert.equal((await p.login(APP, 'y-bob', srv.sig('y-bob'), platform)).code, 0);
+    return p;
+  };
+  const web = await raw(a, 'Web');
+  await watcher.waitFor(is('y-bob', ONLINE));
+  const phone = await raw(b, 'iPhone');
+  // Two sessions on two nodes: the one on A going away keeps bob ONLINE (no change announced).
+  web.close();
+  await web.closed;
+  const q = await watcher.client.getUserStatus({ userIDList: ['y-bob'] });
+  assert.equal(q.data.successUserList[0]?.statusType, ONLINE);
+  // The last one's disconnect makes him OFFLINE (still logged in: S3)...
+  phone.close();
+  await watcher.waitFor(is('y-bob', OFFLINE));
+  // ...and logging out of both devices, UNLOGINED (S4).
+  const web2 = await raw(b, 'Web');
+  await watcher.waitFor(is('y-bob', ONLINE));
+  const phone2 = await raw(a, 'iPhone');
+  assert.equal((await web2.request('logout')).code, 0);
+  assert.equal((await phone2.request('logout')).code, 0);
+  await watcher.waitFor(is('y-bob', UNLOGINED));
+  assert.deepEqual(
+    watcher.updates.filter((u) => u.userID === 'y-bob').map((u) => u.statusType),
+    [ONLINE, OFFLINE, ONLINE, UNLOGINED],
+    'no change announced while another node still held a session',
+  );
+});
+
+test('S21c S27 S28 friends added through node B hear node A; a REST kick on B kicks the session on A', { skip }, async () => {
+  const [a, b] = c.nodes as [NonNullable<(typeof c.nodes)[0]>, NonNullable<(typeof c.nodes)[0]>];
+  assert.equal((await rest(b, 'im_open_login_svc/multiaccount_import', { AccountList: [{ UserID: 'z-carol' }, { UserID: 'z-dave' }] })).ActionStatus, 'OK');
+  const added = await rest(b, 'sns/friend_add', { From_Account: 'z-carol', AddFriendItem: [{ To_Account: 'z-dave' }], AddType: 'Add_Type_Both' });
+  assert.equal(added.ActionStatus, 'OK');
+  const dave = await sdk(b, 'z-dave');
+  const carol = await sdk(a, 'z-carol');
+  await dave.waitFor(is('z-carol', ONLINE));
+  await carol.client.setSelfStatus({ customStatus: 'on a node' });
+  await dave.waitFor(is('z-carol', ONLINE, 'on a node'));
+  const kicked = await rest(b, 'im_open_login_svc/kick', { UserID: 'z-carol' });
+  assert.equal(kicked.ActionStatus, 'OK');
+  assert.equal(await carol.waitKick(), Presently.TYPES.KICKED_OUT_REST_API);
+  await dave.waitFor(is('z-carol', UNLOGINED));
+  // The kick invalidated carol's older tickets on every node (S28).
+  const old = c.nodes[1]!.sig('z-carol', { nowSec: Math.floor(Date.now() / 1000) - 5 });
+  await assert.rejects(sdk(b, 'z-carol', { sig: old }), (e: { code: number }) => e.code === ErrorCode.USERSIG_INVALIDATED);
+});
+
+test('S26 one device per platform: a login on node B pushes out the same platform on node A', { skip }, async () => {
+  const [a, b] = c.nodes as [NonNullable<(typeof c.nodes)[0]>, NonNullable<(typeof c.nodes)[0]>];
+  const first = await sdk(a, 'k-erin', { platform: 'Android' });
+  await sdk(b, 'k-erin', { platform: 'Android' });
+  assert.equal(await first.waitKick(), Presently.TYPES.KICKED_OUT_MULT_DEVICE);
+});
+
+test('S15 S16 rate windows and the subscription FIFO are one for the whole cluster', { skip }, async () => {
+  const [a, b] = c.nodes as [NonNullable<(typeof c.nodes)[0]>, NonNullable<(typeof c.nodes)[0]>];
+  assert.equal((await rest(a, 'im_open_login_svc/multiaccount_import', { AccountList: ['f1', 'f2', 'f3', 'f4'].map((UserID) => ({ UserID })) })).ActionStatus, 'OK');
+  const onA = await sdk(a, 'r-frank', { platform: 'Web' });
+  const onB = await sdk(b, 'r-frank', { platform: 'iPhone' });
+  // maxSubscriptions 3: subscriptions made on two nodes share one FIFO; the fourth evicts the first.
+  await onA.client.subscribeUserStatus({ userIDList: ['f1'] });
+  await onB.client.subscribeUserStatus({ userIDList: ['f2'] });
+  await onA.client.subscribeUserStatus({ userIDList: ['f3'] });
+  await onB.client.subscribeUserStatus({ userIDList: ['f4'] });
+  const f1 = await sdk(b, 'f1');
+  const f4 = await sdk(a, 'f4');
+  await onA.waitFor(is('f4', ONLINE));
+  await f1.client.setSelfStatus({ customStatus: 'evicted?' });
+  await f4.client.setSelfStatus({ customStatus: 'kept' });
+  await onA.waitFor(is('f4', ONLINE, 'kept'));
+  await onB.waitFor(is('f4', ONLINE, 'kept'));
+  assert.equal(onA.updates.some((u) => u.userID === 'f1'), false, 'f1 was evicted, on both nodes');
+  assert.equal(onB.updates.some((u) => u.userID === 'f1'), false);
+  // rateLimitCalls 4 per 30 s: queries from both nodes count in one window. Subscribes used 4
+  // calls of their own window; queries have theirs: two from A, two from B, the fifth refused.
+  for (const w of [onA, onB, onA, onB]) assert.equal((await w.client.getUserStatus({ userIDList: ['f1'] })).code, 0);
+  await assert.rejects(onA.client.getUserStatus({ userIDList: ['f1'] }), (e: { code: number }) => e.code === ErrorCode.TOO_MANY_CALLS);
+});

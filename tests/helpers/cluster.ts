@@ -1,0 +1,87 @@
+/**
+ * Several real server processes forming one cluster: a fresh PostgreSQL database and a fresh
+ * Redis key prefix per cluster, so test runs never meet. Without PostgreSQL or Redis the tests
+ * that need them skip loudly, except under CI=true where that is a failure.
+ */
+import { PG_URL, postgresSkip } from '../../packages/server/src/testing/postgres.js';
+import { REDIS_URL, redisSkip } from '../../packages/server/src/testing/redis.js';
+import { startServer, type TestServer } from './server.js';
+
+export { REDIS_URL };
+
+/** `false` when PostgreSQL and Redis can be used; else the skip reason (printed). Throws under CI=true. */
+export async function clusterSkip(what: string): Promise<string | false> {
+  return (await postgresSkip(what)) || (await redisSkip(what));
+}
+
+async function admin(sql: string, url = PG_URL): Promise<void> {
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+export interface TestCluster {
+  nodes: TestServer[];
+  databaseUrl: string;
+  redisUrl: string;
+  prefix: string;
+  /** Starts one more node (same database, Redis and prefix); `nodeId` defaults to n<index>. */
+  add(opts?: { nodeId?: string; env?: Record<string, string> }): Promise<TestServer>;
+  /** Stops every node still running and drops the database. */
+  stop(): Promise<void>;
+}
+
+export async function startCluster(opts: {
+  nodes: number;
+  apps?: Record<string, unknown>[];
+  server?: Record<string, unknown>;
+  redisUrl?: string;
+  /** A PostgreSQL server to create the database on (default: the machine's). */
+  pgUrl?: string;
+  env?: Record<string, string>;
+}): Promise<TestCluster> {
+  const tag = `${process.pid}_${Math.floor(Math.random() * 1e9)}`;
+  const dbName = `presently_cluster_${tag}`;
+  const pgUrl = opts.pgUrl ?? PG_URL;
+  await admin(`CREATE DATABASE ${dbName}`, pgUrl);
+  const databaseUrl = new URL(pgUrl);
+  databaseUrl.pathname = `/${dbName}`;
+  const redisUrl = opts.redisUrl ?? REDIS_URL;
+  const prefix = `test_${tag}`;
+  const nodes: TestServer[] = [];
+  const add = async (o: { nodeId?: string; env?: Record<string, string> } = {}): Promise<TestServer> => {
+    const srv = await startServer({
+      apps: opts.apps,
+      server: opts.server,
+      env: {
+        DATABASE_URL: databaseUrl.href,
+        REDIS_URL: redisUrl,
+        PRESENTLY_REDIS_PREFIX: prefix,
+        PRESENTLY_NODE_ID: o.nodeId ?? `n${nodes.length}`,
+        PRESENTLY_LEASE_MS: '2000',
+        PRESENTLY_DRAIN_GRACE_MS: '4000',
+        ...(opts.env ?? {}),
+        ...(o.env ?? {}),
+      },
+    });
+    nodes.push(srv);
+    return srv;
+  };
+  for (let i = 0; i < opts.nodes; i++) await add();
+  return {
+    nodes,
+    databaseUrl: databaseUrl.href,
+    redisUrl,
+    prefix,
+    add,
+    async stop() {
+      await Promise.all(nodes.map((n) => n.stop({ kill: true }).catch(() => undefined)));
+      await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`, pgUrl).catch(() => undefined);
+    },
+  };
+}
