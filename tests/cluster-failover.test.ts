@@ -63,6 +63,25 @@ test('kill -9 of a node: watchers on both survivors see every user of the dead n
   again.close();
 });
 
+test('a node restarted with its id at once ends its previous incarnation\'s sessions, long before the lease', { skip }, async () => {
+  // A 30 s lease: only the restarted node itself can end its old sessions within 15 s.
+  const c = await startCluster({ nodes: 2, apps: [appConfig()], env: { PRESENTLY_LEASE_MS: '30000' } });
+  clusters.push(c);
+  const [stay, crash] = c.nodes as [TestServer, TestServer];
+  assert.equal((await rest(stay, 'im_open_login_svc/account_import', { UserID: 'reborn' })).ActionStatus, 'OK');
+  const watcher = await sdk(stay, 'rw');
+  assert.deepEqual((await watcher.client.subscribeUserStatus({ userIDList: ['reborn'] })).data.failureUserList, []);
+  const p = await RawPeer.connect(crash.ws);
+  assert.equal((await p.login(APP, 'reborn', crash.sig('reborn'))).code, 0);
+  await watcher.waitFor(is('reborn', ONLINE));
+  const killedAt = Date.now();
+  await crash.stop({ kill: true });
+  const back = await c.add({ nodeId: 'n1' });
+  await watcher.waitFor(is('reborn', OFFLINE));
+  assert.ok(Date.now() - killedAt < 15_000, 'ended by the restarted node, not by the 30 s lease');
+  assert.deepEqual(Object.values(await online(back, ['reborn'])), ['PushOnline']);
+});
+
 test('SIGTERM of a node: its clients reconnect through the balancer to another node and watchers see no OFFLINE', { skip }, async () => {
   const c = await startCluster({ nodes: 2, apps: [appConfig()], env: { PRESENTLY_DRAIN_GRACE_MS: '4000' } });
   clusters.push(c);

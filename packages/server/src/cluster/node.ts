@@ -96,9 +96,24 @@ export class ClusterNode {
       void this.resync();
     });
     await this.renewLease();
-    // A previous incarnation of this node id is over: nothing of it may come back.
+    // A previous incarnation of this node id is over: nothing of it may come back. Each app's
+    // join ends its sessions (`isDeadAtJoin`); the node set forgets it once every app has.
     const nodes = await this.redis.smembers(this.keys.nodes());
-    for (const k of nodes) if (k !== this.key && k.startsWith(`${this.nodeId}.`)) await this.declareDown(k);
+    for (const k of nodes) if (k !== this.key && k.startsWith(`${this.nodeId}.`)) this.previous.add(k);
+  }
+
+  /** Earlier incarnations of this node id, found at start. */
+  private readonly previous = new Set<string>();
+
+  /**
+   * Whether a node of the node set is dead for a joining app: an earlier incarnation of this
+   * node, or a node without a lease (it died while no survivor was there to see it). Such a node's
+   * registry is not loaded, and a `down` entry ends its sessions for the nodes that have them.
+   */
+  async isDeadAtJoin(app: number, n: string): Promise<boolean> {
+    if (!this.previous.has(n) && (await this.redis.exists(this.keys.lease(n))) === 1) return false;
+    await this.downIn(app, n);
+    return true;
   }
 
   async addApp(init: Omit<ClusterAppInit, 'node'>): Promise<ClusterApp> {
@@ -109,6 +124,7 @@ export class ClusterNode {
   }
 
   start(): void {
+    if (this.previous.size > 0) void this.redis.srem(this.keys.nodes(), ...this.previous).catch(() => undefined);
     const every = Math.max(100, Math.floor(this.opts.leaseMs / 5));
     const lease = setInterval(() => void this.heartbeat().catch((err: unknown) => this.log.debug({ err }, 'lease round failed')), every);
     const tick = setInterval(() => void this.tick(), this.opts.tickMs ?? 250);
@@ -165,12 +181,15 @@ export class ClusterNode {
 
   private async declareDown(n: string): Promise<void> {
     this.log.warn({ node: n }, 'node is gone: ending its sessions');
-    for (const app of this.apps.keys()) {
-      const entry: Entry = { k: 'down', node: n, o: this.key, i: 0, t: Date.now() };
-      this.counters.appends++;
-      await this.redis.eval(DOWN, 4, this.keys.log(app), this.keys.live(app, n), this.keys.down(app, n), this.keys.seq(app), JSON.stringify(entry), String(LOG_MAXLEN));
-    }
+    for (const app of this.apps.keys()) await this.downIn(app, n);
     await this.redis.srem(this.keys.nodes(), n);
+  }
+
+  /** Appends `down` for node `n` to one app's log, unless a survivor already did. */
+  private async downIn(app: number, n: string): Promise<void> {
+    const entry: Entry = { k: 'down', node: n, o: this.key, i: 0, t: Date.now() };
+    this.counters.appends++;
+    await this.redis.eval(DOWN, 4, this.keys.log(app), this.keys.live(app, n), this.keys.down(app, n), this.keys.seq(app), JSON.stringify(entry), String(LOG_MAXLEN));
   }
 
   private async tick(): Promise<void> {

@@ -78,7 +78,10 @@ export class ClusterApp implements AppDriver {
   async join(): Promise<void> {
     const { keys, redis } = this.node;
     await redis.set(keys.epoch(this.app), String(Date.now()), 'NX');
-    const nodes = (await redis.smembers(keys.nodes())).filter((n) => n !== this.node.key);
+    const nodes: string[] = [];
+    for (const n of await redis.smembers(keys.nodes())) {
+      if (n !== this.node.key && !(await this.node.isDeadAtJoin(this.app, n))) nodes.push(n);
+    }
     const snap = (await redis.eval(SNAPSHOT, 1 + nodes.length, keys.log(this.app), ...nodes.map((n) => keys.live(this.app, n)))) as [string, ...string[][]];
     this.engine.load(await this.init.store.loadApp(this.app), Date.now());
     this.lastId = snap[0];
