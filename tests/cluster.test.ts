@@ -16,13 +16,18 @@ import { clusterSkip, startCluster, type TestCluster } from './helpers/cluster.j
 const { USER_STATUS_ONLINE: ONLINE, USER_STATUS_OFFLINE: OFFLINE, USER_STATUS_UNLOGINED: UNLOGINED } = Presently.TYPES;
 
 const skip = await clusterSkip('the cluster tests');
+const EXPIRY_APP = APP + 1;
 let c: TestCluster;
 
 before(async () => {
   if (skip) return;
   c = await startCluster({
     nodes: 2,
-    apps: [appConfig({ limits: { maxSubscriptions: 3, rateLimitCalls: 4, rateLimitWindowSec: 30 } })],
+    apps: [
+      appConfig({ limits: { maxSubscriptions: 3, rateLimitCalls: 4, rateLimitWindowSec: 30 } }),
+      // S19 expiry after 1.8 s offline, run by the leader's ticks.
+      appConfig({ SDKAppID: EXPIRY_APP, limits: { subscriptionExpiryHours: 0.0005 } }),
+    ],
   });
 });
 after(async () => {
@@ -45,7 +50,7 @@ test('S20 S21 S22 a change on node A reaches a subscriber on node B once, in ord
   assert.deepEqual(q.data.successUserList, [{ userID: 'x-alice', statusType: ONLINE, customStatus: 's19' }]);
 });
 
-test('S2 S3 S4 status aggregates sessions on both nodes; disconnect and logout are seen across', { skip }, async () => {
+test('S2 S3 S4 S6 status aggregates sessions on both nodes; disconnect and logout are seen across', { skip }, async () => {
   const [a, b] = c.nodes as [NonNullable<(typeof c.nodes)[0]>, NonNullable<(typeof c.nodes)[0]>];
   assert.equal((await rest(b, 'im_open_login_svc/account_import', { UserID: 'y-bob' })).ActionStatus, 'OK');
   const watcher = await sdk(a, 'y-watcher');
@@ -80,7 +85,7 @@ test('S2 S3 S4 status aggregates sessions on both nodes; disconnect and logout a
   );
 });
 
-test('S21c S27 S28 friends added through node B hear node A; a REST kick on B kicks the session on A', { skip }, async () => {
+test('S21 S27 S28 friends added through node B hear node A; a REST kick on B kicks the session on A', { skip }, async () => {
   const [a, b] = c.nodes as [NonNullable<(typeof c.nodes)[0]>, NonNullable<(typeof c.nodes)[0]>];
   assert.equal((await rest(b, 'im_open_login_svc/multiaccount_import', { AccountList: [{ UserID: 'z-carol' }, { UserID: 'z-dave' }] })).ActionStatus, 'OK');
   const added = await rest(b, 'sns/friend_add', { From_Account: 'z-carol', AddFriendItem: [{ To_Account: 'z-dave' }], AddType: 'Add_Type_Both' });
@@ -106,7 +111,7 @@ test('S26 one device per platform: a login on node B pushes out the same platfor
   assert.equal(await first.waitKick(), Presently.TYPES.KICKED_OUT_MULT_DEVICE);
 });
 
-test('S15 S16 rate windows and the subscription FIFO are one for the whole cluster', { skip }, async () => {
+test('S14 S16 rate windows and the subscription FIFO are one for the whole cluster', { skip }, async () => {
   const [a, b] = c.nodes as [NonNullable<(typeof c.nodes)[0]>, NonNullable<(typeof c.nodes)[0]>];
   assert.equal((await rest(a, 'im_open_login_svc/multiaccount_import', { AccountList: ['f1', 'f2', 'f3', 'f4'].map((UserID) => ({ UserID })) })).ActionStatus, 'OK');
   const onA = await sdk(a, 'r-frank', { platform: 'Web' });
@@ -129,4 +134,79 @@ test('S15 S16 rate windows and the subscription FIFO are one for the whole clust
   // calls of their own window; queries have theirs: two from A, two from B, the fifth refused.
   for (const w of [onA, onB, onA, onB]) assert.equal((await w.client.getUserStatus({ userIDList: ['f1'] })).code, 0);
   await assert.rejects(onA.client.getUserStatus({ userIDList: ['f1'] }), (e: { code: number }) => e.code === ErrorCode.TOO_MANY_CALLS);
+});
+
+test('S9 S19 S23 a custom status cleared by going OFFLINE; unsubscribe on one node stops pushes from the other; syncStatus on another node', { skip }, async () => {
+  const [a, b] = c.nodes as [NonNullable<(typeof c.nodes)[0]>, NonNullable<(typeof c.nodes)[0]>];
+  assert.equal((await rest(a, 'im_open_login_svc/multiaccount_import', { AccountList: [{ UserID: 'u-gina' }] })).ActionStatus, 'OK');
+  const watcher = await RawPeer.connect(b.ws);
+  assert.equal((await watcher.login(APP, 'u-hal', b.sig('u-hal'))).code, 0);
+  assert.equal((await watcher.request('subscribeUserStatus', { userIDList: ['u-gina'] })).code, 0);
+  const gina = await RawPeer.connect(a.ws);
+  assert.equal((await gina.login(APP, 'u-gina', a.sig('u-gina'))).code, 0);
+  assert.equal((await gina.request('setSelfStatus', { customStatus: 'busy' })).code, 0);
+  gina.close();
+  // S9: going OFFLINE clears the custom status, announced on the other node.
+  const pushes = async (pred: (x: { userID: string; statusType: number; customStatus: string }) => boolean) =>
+    watcher.next((f) => f.op === 'userStatusUpdated' && (f.data as Array<{ userID: string; statusType: number; customStatus: string }>).some(pred));
+  await pushes((x) => x.userID === 'u-gina' && x.statusType === OFFLINE && x.customStatus === '');
+  // S23: the watcher reconnects to the other node: syncStatus there has gina as she is now.
+  watcher.close();
+  await watcher.closed;
+  const gina2 = await RawPeer.connect(a.ws);
+  assert.equal((await gina2.login(APP, 'u-gina', a.sig('u-gina'))).code, 0);
+  assert.equal((await gina2.request('setSelfStatus', { customStatus: 'back' })).code, 0);
+  const w2 = await RawPeer.connect(a.ws);
+  assert.equal((await w2.login(APP, 'u-hal', a.sig('u-hal'))).code, 0);
+  const sync = await w2.request('syncStatus');
+  const list = (sync.data as { userList: Array<{ userID: string; statusType: number; customStatus: string }> }).userList;
+  assert.deepEqual(list.find((x) => x.userID === 'u-gina'), { userID: 'u-gina', statusType: ONLINE, customStatus: 'back' }, 'the subscription made on node B is known on node A');
+  // S19: unsubscribing on node A stops the pushes of a change made on node B.
+  assert.equal((await w2.request('unsubscribeUserStatus', { userIDList: ['u-gina'] })).code, 0);
+  const ginaOnB = await RawPeer.connect(b.ws);
+  assert.equal((await ginaOnB.login(APP, 'u-gina', b.sig('u-gina'), 'iPhone')).code, 0);
+  assert.equal((await ginaOnB.request('setSelfStatus', { customStatus: 'unheard' })).code, 0);
+  // A request of the watcher's comes after that change in the log: a push would precede its reply.
+  assert.equal((await w2.request('getUserStatus', { userIDList: ['u-hal'] })).code, 0);
+  const heardGina = w2.frames.some((f) => f.op === 'userStatusUpdated' && (f.data as Array<{ userID: string }>).some((x) => x.userID === 'u-gina'));
+  assert.equal(heardGina, false, 'no push after unsubscribing');
+  ginaOnB.close();
+  gina2.close();
+  w2.close();
+});
+
+test('S19 subscriptions of a user offline past the expiry are dropped on every node (the leader\'s ticks)', { skip }, async () => {
+  const [a, b] = c.nodes as [NonNullable<(typeof c.nodes)[0]>, NonNullable<(typeof c.nodes)[0]>];
+  const sig = (srv: typeof a, u: string) => srv.sig(u, { SDKAppID: EXPIRY_APP });
+  const target = await RawPeer.connect(a.ws);
+  assert.equal((await target.login(EXPIRY_APP, 'e-target', sig(a, 'e-target'))).code, 0);
+  const subber = await RawPeer.connect(b.ws);
+  assert.equal((await subber.login(EXPIRY_APP, 'e-subber', sig(b, 'e-subber'))).code, 0);
+  assert.equal((await subber.request('subscribeUserStatus', { userIDList: ['e-target'] })).code, 0);
+  subber.close();
+  await subber.closed;
+  // Offline past 1.8 s, the subscription goes: both nodes' listings show it once a tick ran.
+  const subsOn = async (srv: typeof a): Promise<number> => {
+    const r = await rest(srv, 'presently/list_users', { Prefix: 'e-subber' }, { sdkappid: String(EXPIRY_APP), usersig: srv.sig('administrator', { SDKAppID: EXPIRY_APP }) });
+    return (r.Users as Array<{ userID: string; subscriptions: number }>).find((u) => u.userID === 'e-subber')?.subscriptions ?? -1;
+  };
+  assert.equal(await subsOn(a), 1);
+  const end = Date.now() + 15_000;
+  // Polled: the listing is each node's own reading, and nothing is pushed to tell of an expiry.
+  while ((await subsOn(a)) !== 0 || (await subsOn(b)) !== 0) {
+    assert.ok(Date.now() < end, 'the subscription expired on both nodes');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  target.close();
+});
+
+test('S13 S18 a switch turned off through node B refuses queries on node A with 72001', { skip }, async () => {
+  const [a, b] = c.nodes as [NonNullable<(typeof c.nodes)[0]>, NonNullable<(typeof c.nodes)[0]>];
+  const onA = await sdk(a, 'sw-ivy', { SDKAppID: EXPIRY_APP, sig: a.sig('sw-ivy', { SDKAppID: EXPIRY_APP }) });
+  await sdk(a, 'sw-jay', { SDKAppID: EXPIRY_APP, sig: a.sig('sw-jay', { SDKAppID: EXPIRY_APP }) });
+  assert.equal((await onA.client.getUserStatus({ userIDList: ['sw-jay'] })).code, 0);
+  const admin = 'administrator';
+  const set = await rest(b, 'presently/set_app_settings', { Settings: { userStatus: { queryAndNotify: false } } }, { sdkappid: String(EXPIRY_APP), usersig: b.sig(admin, { SDKAppID: EXPIRY_APP }) });
+  assert.equal(set.ActionStatus, 'OK', JSON.stringify(set));
+  await assert.rejects(onA.client.getUserStatus({ userIDList: ['sw-jay'] }), (e: { code: number }) => e.code === ErrorCode.FEATURE_NOT_ENABLED);
 });

@@ -158,7 +158,7 @@ for (const b of backends) {
       assert.deepEqual(watcher.sink.got.map((g) => g.customStatus), ['a', 'b', 'c']);
     });
 
-    test('S2 S3 S4 status aggregates the sessions of both nodes', { skip }, async () => {
+    test('S2 S3 S4 S6 status aggregates the sessions of both nodes', { skip }, async () => {
       const x = await world();
       const [n0, n1] = x.nodes as [AppDriver, AppDriver];
       const web = await login(n0, 'u2', 'Web');
@@ -195,7 +195,7 @@ for (const b of backends) {
       for (const d of x.nodes) assert.deepEqual(d.engine.subscriptionsOf('subber'), ['t2', 't3']);
     });
 
-    test('S15 one rate window for a user, whichever node asks', { skip }, async () => {
+    test('S14 one rate window for a user, whichever node asks', { skip }, async () => {
       const x = await world();
       const [n0, n1] = x.nodes as [AppDriver, AppDriver];
       const a = await login(n0, 'rater', 'Web');
@@ -206,7 +206,7 @@ for (const b of backends) {
       await assert.rejects(Promise.resolve().then(() => n1.getUserStatus(b2.s, ['t1'], Date.now())), (e: { code: number }) => e.code === ErrorCode.TOO_MANY_CALLS);
     });
 
-    test('S21c S27 friends added through REST on one node; a REST kick ends sessions on the other', { skip }, async () => {
+    test('S21 S28 friends added through REST on one node; a REST kick ends sessions on the other', { skip }, async () => {
       const x = await world();
       const [n0, n1] = x.nodes as [AppDriver, AppDriver];
       const f = await login(n0, 'fa');
