@@ -6,13 +6,19 @@
  * are root. The server is stopped (immediate mode) and its directory removed when the process exits.
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './redis.js';
 
-const BIN = '/usr/lib/postgresql/15/bin';
+/** The newest PostgreSQL server binaries Debian installed (/usr/lib/postgresql/<version>/bin). */
+const BIN = ((): string => {
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))) : [];
+  versions.sort((x, y) => Number(y) - Number(x));
+  return join(root, versions[0] ?? '15', 'bin');
+})();
 const run = promisify(execFile);
 
 export interface PgInstance {
