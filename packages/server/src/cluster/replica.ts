@@ -55,6 +55,11 @@ export class ClusterApp implements AppDriver {
   /** True while applying an entry this node appended: only then are facts persisted. */
   applyingLocal = false;
   private lastId = '0-0';
+  /**
+   * Log position of the entry being applied, from its stream id (ms * 4096 + sequence, kept
+   * increasing across a Redis that restarted empty, since stream ids follow the clock).
+   */
+  version = 0;
   /** Number of the last entry applied (0: none yet, or unknown after joining). */
   private lastN = 0;
   private reader: RedisConn | ClusterConn | null = null;
@@ -119,6 +124,8 @@ export class ClusterApp implements AppDriver {
             }
             this.lastN = n;
             if (raw === undefined) continue;
+            const dash = id.indexOf('-');
+            this.version = Number(id.slice(0, dash)) * 4096 + Math.min(4095, Number(id.slice(dash + 1)));
             this.apply(JSON.parse(raw) as Entry);
           }
         }

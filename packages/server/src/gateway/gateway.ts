@@ -97,7 +97,9 @@ export class Gateway {
         sink.close(CloseCode.NORMAL, 'replaced by a newer login of the same client');
       },
       persist: (m) => {
-        if (origin()) this.store.persist(m);
+        if (!origin()) return;
+        // An account row carries the log position of its entry: see SqlStore's account upsert.
+        this.store.persist(replica && m.t === 'account' ? { ...m, v: replica.version } : m);
       },
       // The dispatcher reads this engine's current settings.
       event: (e) => {

@@ -8,7 +8,7 @@
  * meanwhile and `healthy()` is false. Every mutation is idempotent (upserts and deletes), so a
  * batch written again after a commit whose reply was lost leaves the same rows.
  */
-import { Kysely, sql, type Dialect, type Transaction } from 'kysely';
+import { Kysely, sql, type Dialect, type Generated, type Transaction } from 'kysely';
 import type { Client as PgClient } from 'pg';
 import type { AppSnapshot, Mutation } from '../engine/types.js';
 import type { DurableStore } from './types.js';
@@ -22,6 +22,8 @@ interface AccountsTable {
   offline_since: number;
   nick: string;
   face_url: string;
+  /** Log position of the write (a cluster's entries); 0 on one process. An older one never wins. */
+  version: Generated<number>;
 }
 interface FriendsTable {
   app: number;
@@ -145,12 +147,12 @@ export class SqlStore implements DurableStore {
   }
 
   async migrate(): Promise<void> {
-    if (this.dialect !== 'postgres') return createTables(this.db);
+    if (this.dialect !== 'postgres') return createTables(this.db, false);
     // Cluster members starting together: one migrates at a time (CREATE … IF NOT EXISTS alone
     // races on PostgreSQL's catalogs).
     await this.db.transaction().execute(async (trx) => {
       await sql`SELECT pg_advisory_xact_lock(${PG_LOCK.migrate}, hashtext(current_schema()))`.execute(trx);
-      await createTables(trx);
+      await createTables(trx, true);
     });
   }
 
@@ -289,7 +291,7 @@ export class SqlStore implements DurableStore {
 }
 
 /** The store's tables, created when absent. */
-async function createTables(db: Kysely<Schema>): Promise<void> {
+async function createTables(db: Kysely<Schema>, postgres: boolean): Promise<void> {
   const s = db.schema;
   await s
     .createTable('accounts')
@@ -301,8 +303,18 @@ async function createTables(db: Kysely<Schema>): Promise<void> {
     .addColumn('offline_since', 'bigint', (c) => c.notNull().defaultTo(0))
     .addColumn('nick', 'text', (c) => c.notNull().defaultTo(''))
     .addColumn('face_url', 'text', (c) => c.notNull().defaultTo(''))
+    .addColumn('version', 'bigint', (c) => c.notNull().defaultTo(0))
     .addPrimaryKeyConstraint('accounts_pk', ['app', 'user_id'])
     .execute();
+  // Stores made before accounts had a version get the column (PostgreSQL: in the current schema).
+  if (postgres) {
+    await sql`ALTER TABLE accounts ADD COLUMN IF NOT EXISTS version bigint NOT NULL DEFAULT 0`.execute(db);
+  } else {
+    const accounts = (await db.introspection.getTables()).find((t) => t.name === 'accounts');
+    if (accounts && !accounts.columns.some((c) => c.name === 'version')) {
+      await s.alterTable('accounts').addColumn('version', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+    }
+  }
   await s
     .createTable('friends')
     .ifNotExists()
@@ -359,10 +371,17 @@ async function apply(trx: Transaction<Schema>, m: Mutation): Promise<void> {
         nick: m.nick ?? '',
         face_url: m.faceUrl ?? '',
       };
+      // In a cluster each node writes the rows of its own log entries: commits of two nodes can
+      // land out of log order, so a row only takes a write from the same or a later entry.
       await trx
         .insertInto('accounts')
-        .values({ app: m.app, user_id: m.userID, ...row })
-        .onConflict((oc) => oc.columns(['app', 'user_id']).doUpdateSet(row))
+        .values({ app: m.app, user_id: m.userID, ...row, version: m.v ?? 0 })
+        .onConflict((oc) =>
+          oc
+            .columns(['app', 'user_id'])
+            .doUpdateSet({ ...row, version: m.v ?? 0 })
+            .where((eb) => eb('accounts.version', '<=', eb.ref('excluded.version'))),
+        )
         .execute();
       return;
     }

@@ -10,9 +10,10 @@ type SqliteDb = import('better-sqlite3').Database;
 /** The same statements as `apply`, prepared once, run in one synchronous transaction per batch. */
 export function sqliteWriter(db: SqliteDb): (batch: Mutation[]) => void {
   const upsertAccount = db.prepare(
-    `INSERT INTO accounts (app, user_id, login_keys, kicked_at, offline_since, nick, face_url) VALUES (?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO accounts (app, user_id, login_keys, kicked_at, offline_since, nick, face_url, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (app, user_id) DO UPDATE SET login_keys = excluded.login_keys, kicked_at = excluded.kicked_at,
-       offline_since = excluded.offline_since, nick = excluded.nick, face_url = excluded.face_url`,
+       offline_since = excluded.offline_since, nick = excluded.nick, face_url = excluded.face_url, version = excluded.version
+     WHERE accounts.version <= excluded.version`,
   );
   const deleteAccount = db.prepare('DELETE FROM accounts WHERE app = ? AND user_id = ?');
   const tombstone = db.prepare(
@@ -34,7 +35,7 @@ export function sqliteWriter(db: SqliteDb): (batch: Mutation[]) => void {
     for (const m of batch) {
       switch (m.t) {
         case 'account':
-          upsertAccount.run(m.app, m.userID, JSON.stringify(m.loginKeys), m.kickedAt, m.offlineSince, m.nick ?? '', m.faceUrl ?? '');
+          upsertAccount.run(m.app, m.userID, JSON.stringify(m.loginKeys), m.kickedAt, m.offlineSince, m.nick ?? '', m.faceUrl ?? '', m.v ?? 0);
           break;
         case 'accountDelete':
           deleteAccount.run(m.app, m.userID);

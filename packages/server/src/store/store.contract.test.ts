@@ -126,5 +126,25 @@ for (const b of backends) {
       assert.deepEqual(snap.accounts[0]?.loginKeys, ['k299'], 'the last write wins');
       await h.store.close();
     });
+
+    test('S3 an account write from an earlier cluster log entry never overwrites a later one', async () => {
+      const h = await b.open();
+      cleanups.push(h.drop);
+      const app = 8;
+      // Two nodes' commits landing out of log order: entry 20's row, then entry 10's.
+      h.store.persist({ t: 'account', app, userID: 'ann', loginKeys: ['Web', 'iPhone'], kickedAt: 0, offlineSince: 0, v: 20 });
+      await h.store.flush();
+      h.store.persist({ t: 'account', app, userID: 'ann', loginKeys: ['Web'], kickedAt: 0, offlineSince: 0, v: 10 });
+      h.store.persist({ t: 'account', app, userID: 'bob', loginKeys: ['Web'], kickedAt: 0, offlineSince: 0, v: 10 });
+      await h.store.flush();
+      let snap = await h.store.loadApp(app);
+      assert.deepEqual(snap.accounts.find((a) => a.userID === 'ann')?.loginKeys, ['Web', 'iPhone'], 'the later entry stays');
+      assert.deepEqual(snap.accounts.find((a) => a.userID === 'bob')?.loginKeys, ['Web']);
+      h.store.persist({ t: 'account', app, userID: 'ann', loginKeys: ['iPhone'], kickedAt: 0, offlineSince: 0, v: 21 });
+      await h.store.flush();
+      snap = await h.store.loadApp(app);
+      assert.deepEqual(snap.accounts.find((a) => a.userID === 'ann')?.loginKeys, ['iPhone'], 'a later entry wins');
+      await h.store.close();
+    });
   });
 }
