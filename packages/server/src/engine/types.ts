@@ -2,18 +2,12 @@ import type { KickTypeValue, Platform, StatusType, UserStatusInfo } from '@prese
 
 /** A durable fact the engine asks its store to write (adapters decide how and when). */
 export type Mutation =
-  | {
+  | ({
       t: 'account';
       app: number;
-      userID: string;
-      loginKeys: string[];
-      kickedAt: number;
-      offlineSince: number;
-      nick?: string;
-      faceUrl?: string;
       /** The cluster's log position of the entry that made this write (stores keep the latest). */
       v?: number;
-    }
+    } & AccountSnapshot)
   | { t: 'accountDelete'; app: number; userID: string; deletedAt: number }
   | { t: 'friendAdd'; app: number; from: string; to: string; remark: string; groups: string[]; addSource: string; addTime: number }
   | { t: 'friendRemove'; app: number; from: string; to: string }
