@@ -116,3 +116,19 @@ test('SIGTERM of a node: its clients reconnect through the balancer to another n
   assert.deepEqual(Object.values(await online(stay, users)), users.map(() => 'Online'));
   await lb.close();
 });
+
+test('a node that fell behind further than the log keeps exits (code 70) rather than serve a wrong state', { skip }, async () => {
+  const c = await startCluster({ nodes: 2, apps: [appConfig()], env: { PRESENTLY_LOG_MAXLEN: '50', PRESENTLY_LEASE_MS: '30000' } });
+  clusters.push(c);
+  const [a, b] = c.nodes as [TestServer, TestServer];
+  const exited = new Promise<number | null>((resolve) => b.proc.once('exit', (code) => resolve(code)));
+  b.proc.kill('SIGSTOP');
+  const p = await RawPeer.connect(a.ws);
+  assert.equal((await p.login(APP, 'busy', a.sig('busy'))).code, 0);
+  // Far more entries than the log keeps: the frozen node's position is trimmed away.
+  for (let i = 0; i < 600; i++) assert.equal((await p.request('setSelfStatus', { customStatus: `n${i}` })).code, 0);
+  b.proc.kill('SIGCONT');
+  assert.equal(await exited, 70);
+  assert.match(b.output(), /missed entries of the command log/);
+  p.close();
+});

@@ -87,6 +87,7 @@ export class PresentlyServer {
         nodeId: init.options.nodeId,
         leaseMs: init.options.leaseMs,
         drainGraceMs: init.options.drainGraceMs,
+        logMaxLen: init.options.logMaxLen,
         log: log.child({ component: 'cluster' }),
         onEvicted: () => gatewayRef.gw?.evictAll(),
         // A replica that missed entries cannot be mended in place: end, and be started afresh.

@@ -105,7 +105,7 @@ const backends: Array<{ name: string; make: () => Promise<World>; skip: () => Pr
       const nodes: AppDriver[] = [];
       for (let i = 0; i < 2; i++) {
         const store = await openPostgres(PG_URL, { schema });
-        const node = new ClusterNode({ redisUrl: REDIS_URL, prefix, nodeId: `c${i}`, leaseMs: 5000, drainGraceMs: 1000, log, onEvicted: () => undefined });
+        const node = new ClusterNode({ redisUrl: REDIS_URL, prefix, nodeId: `c${i}`, leaseMs: 5000, drainGraceMs: 1000, logMaxLen: 100_000, log, onEvicted: () => undefined });
         await node.connect();
         const gw = new Gateway({ ...DEFAULT_SERVER_OPTIONS }, store, log, node);
         nodes.push(await gw.addApp(settings));

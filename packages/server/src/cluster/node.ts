@@ -28,6 +28,8 @@ export interface ClusterOptions {
   log: Logger;
   /** How often the leader appends a tick, ms. */
   tickMs?: number;
+  /** Entries a log keeps (about: Redis trims whole blocks); a node further behind must restart. */
+  logMaxLen: number;
   /** A node that finds itself declared down: close every socket (clients reconnect). */
   onEvicted: () => void;
   /**
@@ -37,8 +39,6 @@ export interface ClusterOptions {
   onFatal?: (reason: string) => void;
 }
 
-/** Longest a log may grow (approximately) before Redis trims its oldest entries. */
-export const LOG_MAXLEN = 100_000;
 
 export class ClusterNode {
   readonly keys: RedisKeys;
@@ -143,7 +143,7 @@ export class ClusterNode {
       this.keys.live(app, node),
       this.keys.seq(app),
       JSON.stringify(entry),
-      String(LOG_MAXLEN),
+      String(this.opts.logMaxLen),
       reg.op,
       ...reg.args,
     );
@@ -189,7 +189,7 @@ export class ClusterNode {
   private async downIn(app: number, n: string): Promise<void> {
     const entry: Entry = { k: 'down', node: n, o: this.key, i: 0, t: Date.now() };
     this.counters.appends++;
-    await this.redis.eval(DOWN, 4, this.keys.log(app), this.keys.live(app, n), this.keys.down(app, n), this.keys.seq(app), JSON.stringify(entry), String(LOG_MAXLEN));
+    await this.redis.eval(DOWN, 4, this.keys.log(app), this.keys.live(app, n), this.keys.down(app, n), this.keys.seq(app), JSON.stringify(entry), String(this.opts.logMaxLen));
   }
 
   private async tick(): Promise<void> {

@@ -99,6 +99,10 @@ export class ClusterApp implements AppDriver {
     });
     this.reader = this.node.redis.duplicate();
     this.reader.on('error', () => undefined);
+    // A read retried over a new connection may land on a log Redis restored or began again.
+    this.reader.on('close', () => {
+      this.lastN = 0;
+    });
     await this.reader.connect().catch(() => undefined);
     void this.readLoop();
   }
@@ -131,6 +135,10 @@ export class ClusterApp implements AppDriver {
         }
       } catch (err) {
         this.readerOk = false;
+        // What happened to the log while this node could not read it is unknown (Redis may come
+        // back empty, or from an older snapshot): numbering is checked again from the next entry;
+        // the nodes' `sync` entries mend the sessions.
+        this.lastN = 0;
         if (this.stopped) return;
         this.node.log.debug({ err }, 'log read failed; retrying');
         await new Promise((r) => setTimeout(r, 200));

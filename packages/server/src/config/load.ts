@@ -35,7 +35,7 @@ export function serverOptionsFrom(env: NodeJS.ProcessEnv, fileServer: Record<str
     o[k] = v;
   }
   for (const k of Object.keys(fileServer)) {
-    if (!(k in DEFAULT_SERVER_OPTIONS) || k === 'host' || k === 'port' || k === 'dataDir' || k === 'configPath' || k === 'databaseUrl' || k === 'logLevel' || k === 'redisUrl' || k === 'redisPrefix' || k === 'nodeId' || k === 'leaseMs' || k === 'drainGraceMs') {
+    if (!(k in DEFAULT_SERVER_OPTIONS) || k === 'host' || k === 'port' || k === 'dataDir' || k === 'configPath' || k === 'databaseUrl' || k === 'logLevel' || k === 'redisUrl' || k === 'redisPrefix' || k === 'nodeId' || k === 'leaseMs' || k === 'drainGraceMs' || k === 'logMaxLen') {
       throw new ConfigError(`server.${k}: unknown option`);
     }
   }
@@ -53,6 +53,8 @@ export function serverOptionsFrom(env: NodeJS.ProcessEnv, fileServer: Record<str
   o.leaseMs = intFromEnv('PRESENTLY_LEASE_MS', env.PRESENTLY_LEASE_MS, o.leaseMs);
   if (o.leaseMs < 500) throw new ConfigError('PRESENTLY_LEASE_MS: at least 500');
   o.drainGraceMs = intFromEnv('PRESENTLY_DRAIN_GRACE_MS', env.PRESENTLY_DRAIN_GRACE_MS, o.drainGraceMs);
+  o.logMaxLen = intFromEnv('PRESENTLY_LOG_MAXLEN', env.PRESENTLY_LOG_MAXLEN, o.logMaxLen);
+  if (o.logMaxLen < 10) throw new ConfigError('PRESENTLY_LOG_MAXLEN: at least 10');
   return o;
 }
 

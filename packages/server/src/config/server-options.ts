@@ -26,6 +26,11 @@ export interface ServerOptions {
    * another node, ms. env PRESENTLY_DRAIN_GRACE_MS. @default 5000
    */
   drainGraceMs: number;
+  /**
+   * Entries each app's command log keeps in Redis (about); a node that falls further behind exits
+   * (code 70) to start afresh. env PRESENTLY_LOG_MAXLEN. @default 100000
+   */
+  logMaxLen: number;
   /** Largest WebSocket frame the server reads, bytes (S32). @default 16384 */
   maxFrameBytes: number;
   /** An unauthenticated socket must log in within this, ms. @default 10000 */
@@ -53,6 +58,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   nodeId: undefined,
   leaseMs: 5000,
   drainGraceMs: 5000,
+  logMaxLen: 100_000,
   maxFrameBytes: 16_384,
   loginTimeoutMs: 10_000,
   maxSendQueueBytes: 4 * 1024 * 1024,
