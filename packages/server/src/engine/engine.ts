@@ -114,6 +114,9 @@ function kickTypeFor(victim: Platform): KickTypeValue {
   return victim === 'Web' ? KickType.MULT_ACCOUNT : KickType.MULT_DEVICE;
 }
 
+/** The group list of every friendship without groups (never changed in place). */
+const NO_GROUPS: string[] = Object.freeze([]) as unknown as string[];
+
 function fail(code: number, message?: string): never {
   throw new PresentlyError(code, message ?? messageFor(code));
 }
@@ -131,6 +134,8 @@ export class AppEngine<S> {
   private liveSessions = 0;
   /** userIDs in code-unit order for `listUsers`; null after an account was added or deleted. */
   private sortedIds: string[] | null = null;
+  /** Interned `AddSource` values of friendships (few distinct ones, repeated on every friendship). */
+  private readonly sources = new Map<string, string>();
 
   constructor(
     private settingsRef: AppSettings,
@@ -163,22 +168,34 @@ export class AppEngine<S> {
       u.statusType = u.loginKeys.size > 0 ? UserStatus.OFFLINE : UserStatus.UNLOGINED;
       this.users.set(a.userID, u);
     }
+    // Keys are the accounts' own userID strings: a loaded row's strings are copies, and with
+    // tens of relations per account the copies would cost more than the relations themselves.
     for (const f of snap.friends) {
       const a = this.users.get(f.from);
       const b = this.users.get(f.to);
       if (!a || !b) continue;
-      a.friends.set(f.to, { remark: f.remark, groups: f.groups, addSource: f.addSource, addTime: f.addTime });
-      b.friendOf.add(f.from);
+      a.friends.set(b.userID, this.compactMeta(f));
+      b.friendOf.add(a.userID);
     }
     for (const s of snap.subscriptions) {
       const a = this.users.get(s.userID);
       const b = this.users.get(s.target);
       if (!a || !b) continue;
-      a.subs.set(s.target, s.seq);
-      b.subscribers.add(s.userID);
+      a.subs.set(b.userID, s.seq);
+      b.subscribers.add(a.userID);
       if (s.seq > this.subSeq) this.subSeq = s.seq;
       this.expiryCandidates.add(a);
     }
+  }
+
+  /** Friend data with its repeated parts shared: one empty group list, one copy of each source. */
+  private compactMeta(m: FriendMeta): FriendMeta {
+    let addSource = this.sources.get(m.addSource);
+    if (addSource === undefined) {
+      addSource = m.addSource;
+      if (this.sources.size < 10_000) this.sources.set(addSource, addSource);
+    }
+    return { remark: m.remark, groups: m.groups.length === 0 ? NO_GROUPS : m.groups, addSource, addTime: m.addTime };
   }
 
   private newUser(userID: string): UserRec<S> {
@@ -476,11 +493,11 @@ export class AppEngine<S> {
         continue;
       }
       // Subscribing again renews the subscription: it becomes the newest (S16).
-      if (u.subs.delete(id)) this.ports.persist({ t: 'subRemove', app: this.app, userID: u.userID, target: id });
+      if (u.subs.delete(t.userID)) this.ports.persist({ t: 'subRemove', app: this.app, userID: u.userID, target: t.userID });
       const seq = ++this.subSeq;
-      u.subs.set(id, seq);
+      u.subs.set(t.userID, seq);
       t.subscribers.add(u.userID);
-      this.ports.persist({ t: 'subAdd', app: this.app, userID: u.userID, target: id, seq });
+      this.ports.persist({ t: 'subAdd', app: this.app, userID: u.userID, target: t.userID, seq });
     }
     // S16: past the cap, the oldest go first, silently.
     const max = this.settingsRef.limits.maxSubscriptions;
@@ -696,8 +713,8 @@ export class AppEngine<S> {
     if (from === to) return ErrorCode.FRIEND_INVALID;
     if (a.friends.has(to)) return ErrorCode.FRIEND_INVALID;
     if (a.friends.size >= this.settingsRef.limits.maxFriends) return ErrorCode.FRIEND_LIMIT;
-    a.friends.set(to, meta);
-    b.friendOf.add(from);
+    a.friends.set(b.userID, this.compactMeta(meta));
+    b.friendOf.add(a.userID);
     this.ports.persist({ t: 'friendAdd', app: this.app, from, to, ...meta });
     return 0;
   }
