@@ -46,7 +46,7 @@ export class ClusterApp implements AppDriver {
   private readonly node: ClusterNode;
   /** Every live session of the app, on any node, by id. */
   private readonly sessions = new Map<string, SinkSession>();
-  /** Login records of the live sessions (a resync lists this node's own). */
+  /** Login records of this node's live sessions (a resync lists them). */
   private readonly records = new Map<string, SessionRecord>();
   /** This node's connections whose login entry is on its way. */
   private readonly localSinks = new Map<string, Sink>();
@@ -217,7 +217,8 @@ export class ClusterApp implements AppDriver {
     sink ??= new RemoteSink(local ? this.node.key : node, rec.ip);
     const s = this.engine.login({ userID: rec.u, platform: rec.p, instanceId: rec.n, sessionId: rec.s, ticketTime: rec.tt, sink }, rec.t);
     this.sessions.set(rec.s, s);
-    this.records.set(rec.s, { s: rec.s, u: rec.u, p: rec.p, n: rec.n, tt: rec.tt, ip: rec.ip, t: rec.t });
+    // Only this node's own sessions are ever listed again (a resync's `sync` entry).
+    if (local) this.records.set(rec.s, { s: rec.s, u: rec.u, p: rec.p, n: rec.n, tt: rec.tt, ip: rec.ip, t: rec.t });
     // Our own login whose client is gone (closed, or its request timed out): end it for everyone.
     if (orphan) this.submitQuiet({ k: 'disc', s: rec.s, r: 'close' }, { op: 'del', args: [rec.s] });
     return s;
