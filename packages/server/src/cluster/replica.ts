@@ -157,11 +157,11 @@ export class ClusterApp implements AppDriver {
   }
 
   /** Nodes that hold sessions in this replica (a dead one may be known only here). */
-  nodesWithSessions(): Set<string> {
-    const out = new Set<string>();
-    for (const s of this.sessions.values()) if (s.live && s.sink.node !== '') out.add(s.sink.node);
-    return out;
+  nodesWithSessions(): Iterable<string> {
+    return this.perNode.keys();
   }
+  /** Sessions of other nodes in the map, per node (kept as sessions come and go: no scan). */
+  private readonly perNode = new Map<string, number>();
 
   /**
    * Sessions of this node whose socket closed but which are still live in the log (the
@@ -171,8 +171,11 @@ export class ClusterApp implements AppDriver {
   reapClosed(): void {
     const seen = this.closedSeen;
     this.closedSeen = new Set();
-    for (const [sid, s] of this.sessions) {
-      if (!s.live || s.sink.node !== '' || s.sink.open) continue;
+    // Only this node's sessions (they have records): a scan of the whole cluster's every second
+    // would cost each node in proportion to the cluster.
+    for (const sid of this.records.keys()) {
+      const s = this.sessions.get(sid);
+      if (!s || !s.live || s.sink.open) continue;
       if (seen.has(sid)) this.submitQuiet({ k: 'disc', s: sid, r: 'close' }, { op: 'del', args: [sid] });
       else this.closedSeen.add(sid);
     }
@@ -209,7 +212,9 @@ export class ClusterApp implements AppDriver {
   }
 
   private addSession(rec: SessionRecord, node: string): SinkSession | null {
-    if (this.sessions.get(rec.s)?.live) return null;
+    const old = this.sessions.get(rec.s);
+    if (old?.live) return null;
+    if (old) this.forget(rec.s);
     const local = node === this.node.key;
     let sink = local ? this.localSinks.get(rec.s) : undefined;
     this.localSinks.delete(rec.s);
@@ -217,6 +222,7 @@ export class ClusterApp implements AppDriver {
     sink ??= new RemoteSink(local ? this.node.key : node, rec.ip);
     const s = this.engine.login({ userID: rec.u, platform: rec.p, instanceId: rec.n, sessionId: rec.s, ticketTime: rec.tt, sink }, rec.t);
     this.sessions.set(rec.s, s);
+    if (sink.node !== '') this.perNode.set(sink.node, (this.perNode.get(sink.node) ?? 0) + 1);
     // Only this node's own sessions are ever listed again (a resync's `sync` entry).
     if (local) this.records.set(rec.s, { s: rec.s, u: rec.u, p: rec.p, n: rec.n, tt: rec.tt, ip: rec.ip, t: rec.t });
     // Our own login whose client is gone (closed, or its request timed out): end it for everyone.
@@ -236,8 +242,15 @@ export class ClusterApp implements AppDriver {
   /** Forgets a session of the map (it ended). */
   private forget(sid: string): SinkSession | undefined {
     const s = this.sessions.get(sid);
+    if (!s) return undefined;
     this.sessions.delete(sid);
     this.records.delete(sid);
+    const n = s.sink.node;
+    if (n !== '') {
+      const left = (this.perNode.get(n) ?? 1) - 1;
+      if (left > 0) this.perNode.set(n, left);
+      else this.perNode.delete(n);
+    }
     return s;
   }
 
