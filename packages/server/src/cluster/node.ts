@@ -40,6 +40,11 @@ export interface ClusterOptions {
 }
 
 
+interface Scripts {
+  presentlyAppend(...keysThenArgs: string[]): Promise<unknown>;
+  presentlyDown(...keysThenArgs: string[]): Promise<unknown>;
+}
+
 export class ClusterNode {
   readonly keys: RedisKeys;
   readonly redis: RedisClient;
@@ -65,8 +70,16 @@ export class ClusterNode {
     this.nodeId = opts.nodeId ?? randomBytes(4).toString('hex');
     this.key = `${this.nodeId}.${randomBytes(3).toString('hex')}`;
     this.redis = createRedis(opts.redisUrl, `presently-${this.key}`);
+    // Sent as EVALSHA (ioredis loads a script once and falls back to EVAL when Redis lost it).
+    this.redis.defineCommand('presentlyAppend', { numberOfKeys: 3, lua: APPEND });
+    this.redis.defineCommand('presentlyDown', { numberOfKeys: 4, lua: DOWN });
     this.redis.on('error', (err: Error) => opts.log.debug({ err: err.message }, 'redis error'));
     this.redis.on('end', () => undefined);
+  }
+
+  /** The scripts defined on the client (typed view of ioredis' defineCommand). */
+  private get scripts(): Scripts {
+    return this.redis as unknown as Scripts;
   }
 
   get log(): Logger {
@@ -136,9 +149,7 @@ export class ClusterNode {
   /** Appends one entry to an app's log (the registry op with it: see redis.ts APPEND). */
   async append(app: number, entry: Entry, reg: { op: '' | 'set' | 'del' | 'reset'; args: string[] }, node = this.key): Promise<void> {
     this.counters.appends++;
-    await this.redis.eval(
-      APPEND,
-      3,
+    await this.scripts.presentlyAppend(
       this.keys.log(app),
       this.keys.live(app, node),
       this.keys.seq(app),
@@ -189,7 +200,7 @@ export class ClusterNode {
   private async downIn(app: number, n: string): Promise<void> {
     const entry: Entry = { k: 'down', node: n, o: this.key, i: 0, t: Date.now() };
     this.counters.appends++;
-    await this.redis.eval(DOWN, 4, this.keys.log(app), this.keys.live(app, n), this.keys.down(app, n), this.keys.seq(app), JSON.stringify(entry), String(this.opts.logMaxLen));
+    await this.scripts.presentlyDown(this.keys.log(app), this.keys.live(app, n), this.keys.down(app, n), this.keys.seq(app), JSON.stringify(entry), String(this.opts.logMaxLen));
   }
 
   private async tick(): Promise<void> {
