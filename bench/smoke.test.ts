@@ -11,6 +11,7 @@ import { MODES, type Mode } from './src/modes.js';
 import { Workspace } from './src/setup.js';
 import { bringUp, mustLoginAll, tearDown, type Ctx, type Kind } from './src/scenarios/common.js';
 import { sleep } from './src/clock.js';
+import { ClusterInfra, PG_ADMIN_URL, redisDelta } from './src/cluster.js';
 
 test('histogram percentiles are within 2% and merge', () => {
   const a = new Hist();
@@ -49,6 +50,68 @@ test('friend graph: exactly K mutual friends, deterministic, no self', () => {
 });
 
 const tiny: Mode = { ...MODES.tiny, n: 60, k: 6, w2N: 60, w3Sessions: 60 };
+
+/** Why the cluster smoke test cannot run here (no redis-server, no PostgreSQL), or false. */
+async function clusterSkip(): Promise<string | false> {
+  const { execFileSync } = await import('node:child_process');
+  if (!process.env.BENCH_REDIS_URL) {
+    try {
+      execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+    } catch {
+      return 'no redis-server binary (or set BENCH_REDIS_URL)';
+    }
+  }
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await c.connect();
+    await c.end();
+    return false;
+  } catch {
+    return `PostgreSQL is not reachable at ${PG_ADMIN_URL}`;
+  }
+}
+
+test('load generator end to end against a 2-node cluster: churn across nodes, Redis counters', { timeout: 90_000, skip: await clusterSkip() }, async () => {
+  const ws = new Workspace(tiny.k, 1, { server: {}, workers: {} }, () => undefined);
+  const cluster = new ClusterInfra(ws, () => undefined);
+  const ctx: Ctx = { mode: tiny, ws, seed: 1, log: () => undefined, cluster };
+  try {
+    const t = await bringUp(ctx, 'cluster', tiny.n, 2, {}, 2);
+    try {
+      assert.equal(t.nodes.length, 2);
+      assert.equal((await mustLoginAll(t, 50)).ok, tiny.n);
+      const r0 = await t.cluster!.redis.snapshot();
+      await t.pool.all('churnStart', (w) => ({ rate: 100, seed: w }));
+      await sleep(600);
+      const stops = await t.pool.all('churnStop', {});
+      const sent = stops.reduce((a, s) => a + s.sent, 0);
+      let delivered = 0;
+      for (let i = 0; i < 200 && delivered < sent * tiny.k; i++) {
+        await sleep(20);
+        delivered = (await t.pool.all('progress', {})).reduce((a, p) => a + p.delivered, 0);
+      }
+      const finalSeq = new Int32Array(tiny.n);
+      for (const s of stops) for (let i = 0; i < s.seqs.length; i += 2) finalSeq[s.seqs[i]!] = s.seqs[i + 1]!;
+      const phases = await t.pool.all('collect', { finalSeq });
+      const sum = (f: (p: (typeof phases)[number]) => number) => phases.reduce((a, p) => a + f(p), 0);
+      assert.equal(sum((p) => p.delivered), sent * tiny.k);
+      assert.equal(sum((p) => p.missing) + sum((p) => p.dup) + sum((p) => p.outOfOrder), 0);
+      const same = Hist.from(phases.map((p) => p.histSame));
+      const cross = Hist.from(phases.map((p) => p.histCross));
+      assert.ok(same.n > 0 && cross.n > 0, `pairs on the same node (${same.n}) and across nodes (${cross.n})`);
+      assert.equal(same.n + cross.n, sent * tiny.k);
+      const d = redisDelta(r0, await t.cluster!.redis.snapshot());
+      assert.ok((d.calls.eval ?? 0) + (d.calls.evalsha ?? 0) >= sent, `one append per change: ${JSON.stringify(d.calls)}`);
+      assert.ok((d.calls.xread ?? 0) > 0);
+    } finally {
+      await tearDown(t);
+    }
+  } finally {
+    await cluster.cleanup();
+    ws.cleanup();
+  }
+});
 
 for (const kind of ['baseline', 'presently'] as Kind[]) {
   test(`load generator end to end against ${kind}: churn, drain, destroy`, { timeout: 60_000 }, async () => {

@@ -3,7 +3,13 @@ import type { HistData } from './stats.js';
 
 export interface InitArgs {
   w: number;
-  url: string;
+  /**
+   * The server's ws:// URL, or one per node of a cluster: the worker's l-th user connects to
+   * urls[l % urls.length], so every worker talks to every node and the nodes get equal shares.
+   */
+  urls: string[];
+  /** Load-generator processes in all (users are dealt round-robin: user g is worker g % workers's l = g / workers). */
+  workers: number;
   SDKAppID: number;
   /** Global user indexes this worker owns. */
   users: number[];
@@ -73,6 +79,9 @@ export interface PhaseResult {
   other: number;
   unexpected: number;
   hist: HistData;
+  /** The same latencies split by where sender and receiver sockets are (cluster: same node or not). */
+  histSame: HistData;
+  histCross: HistData;
 }
 
 export interface QueryArgs {
@@ -112,6 +121,9 @@ export interface StatusResult {
   ready: number;
   closedUnexpected: number;
   closeCodes: Record<string, number>;
+  /** Heartbeats sent so far, and heartbeat replies received. */
+  hbSent: number;
+  hbAcked: number;
 }
 
 export type Request =

@@ -31,9 +31,20 @@ export interface Mode {
   w5Conns: number;
   /** Most sockets per load-generator process (each has at most 20,000 open files). */
   sessionsPerWorker: number;
+  /** C1: W1 on a cluster of this many nodes (N = `n`, the same steps). */
+  c1Nodes: number;
+  /** W3C: sessions held by a cluster of `w3cNodes` nodes, hold seconds. */
+  w3cSessions: number;
+  w3cNodes: number;
+  w3cHoldSec: number;
+  /** Scenarios run when no --only is given. */
+  scenarios: string[];
 }
 
-const common = { k: 20, w2InFlight: 500, w3Subs: 20, sessionsPerWorker: 5000 };
+/** Every scenario id `--only=` takes. */
+export const ALL_SCENARIOS = ['W1', 'W2', 'W3', 'W4', 'W5', 'C1', 'W3C'];
+
+const common = { k: 20, w2InFlight: 500, w3Subs: 20, sessionsPerWorker: 5000, c1Nodes: 2 };
 
 export const MODES: Record<ModeName, Mode> = {
   /** Smoke run: proves the pipeline end to end in about a minute. Figures mean nothing. */
@@ -54,6 +65,10 @@ export const MODES: Record<ModeName, Mode> = {
     w4TimeoutSec: 5,
     w5Sec: 1.5,
     w5Conns: 16,
+    w3cSessions: 600,
+    w3cNodes: 3,
+    w3cHoldSec: 3,
+    scenarios: ALL_SCENARIOS,
   },
   /** `npm run bench`: under 5 minutes on 2 cores; one run per step, smaller N. */
   quick: {
@@ -73,6 +88,11 @@ export const MODES: Record<ModeName, Mode> = {
     w4TimeoutSec: 10,
     w5Sec: 4,
     w5Conns: 64,
+    // The issue's 100,000 over 6 nodes takes ~15 minutes a run: quick holds a reduced cluster.
+    w3cSessions: 3000,
+    w3cNodes: 3,
+    w3cHoldSec: 10,
+    scenarios: ALL_SCENARIOS,
   },
   /** `npm run bench -- --full`: the issue's sizes, medians of 3 runs. */
   full: {
@@ -92,6 +112,10 @@ export const MODES: Record<ModeName, Mode> = {
     w4TimeoutSec: 15,
     w5Sec: 10,
     w5Conns: 128,
+    w3cSessions: 100_000,
+    w3cNodes: 6,
+    w3cHoldSec: 120,
+    scenarios: ALL_SCENARIOS,
   },
 };
 

@@ -14,6 +14,11 @@ export const ROOT = join(BENCH_DIR, '..');
 const NODE_ARGS = ['--conditions=source', '--import', 'tsx'];
 
 const live = new Set<ChildProcess>();
+/** Registers a child the bench started some other way (e.g. a private redis-server) to be killed on exit. */
+export function track(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+}
 function reapAll(): void {
   for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
 }
@@ -54,7 +59,8 @@ export interface ServerProc {
   inspector: string | undefined;
   /** Last lines of output, for error reports. */
   tail(): string;
-  stop(): Promise<void>;
+  /** SIGTERM (graceful; SIGKILL after 15 s), or SIGKILL at once with `kill`. */
+  stop(opts?: { kill?: boolean }): Promise<void>;
 }
 
 function waitListening(kind: ServerProc['kind'], child: ChildProcess): Promise<ServerProc> {
@@ -87,9 +93,9 @@ function waitListening(kind: ServerProc['kind'], child: ChildProcess): Promise<S
               return inspector;
             },
             tail: () => lines.join('\n'),
-            async stop() {
+            async stop(opts: { kill?: boolean } = {}) {
               if (child.exitCode === null && child.signalCode === null) {
-                child.kill('SIGTERM');
+                child.kill(opts.kill ? 'SIGKILL' : 'SIGTERM');
                 const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
                 await exited;
                 clearTimeout(t);
@@ -111,10 +117,12 @@ function waitListening(kind: ServerProc['kind'], child: ChildProcess): Promise<S
 const PRESENTLY_NODE_FLAGS = '--max-semi-space-size=32';
 
 /**
- * The Presently server on a data directory and config file, port 0. Extra node flags for it
+ * The Presently server on a data directory and config file, port 0: one process on its SQLite file
+ * unless `env` makes it a cluster node (REDIS_URL, DATABASE_URL...; a REDIS_URL or DATABASE_URL of
+ * the bench's own environment is not passed on). Extra node flags for it
  * (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it) come from BENCH_SERVER_NODE_FLAGS.
  */
-export function startPresently(dataDir: string, configPath: string, plan: SpawnPlan = {}): Promise<ServerProc> {
+export function startPresently(dataDir: string, configPath: string, plan: SpawnPlan = {}, env: Record<string, string> = {}): Promise<ServerProc> {
   // The young generation `npm start` gives the server (package.json): fan-out makes short-lived
   // garbage, and with V8's default semi-space the scavenges set W1's p99.
   const nodeFlags = [PRESENTLY_NODE_FLAGS, ...(process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(' ')].filter((f) => f !== '');
@@ -122,7 +130,7 @@ export function startPresently(dataDir: string, configPath: string, plan: SpawnP
   const child = spawnNode(join(ROOT, 'packages/server/src/main.ts'), ['start'], {
     ...plan,
     nodeFlags,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', PRESENTLY_DATA_DIR: dataDir, PRESENTLY_CONFIG: configPath, LOG_LEVEL: 'info' },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', PRESENTLY_DATA_DIR: dataDir, PRESENTLY_CONFIG: configPath, LOG_LEVEL: 'info', REDIS_URL: '', DATABASE_URL: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return waitListening('presently', child);

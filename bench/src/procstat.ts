@@ -130,3 +130,90 @@ export class Window {
     };
   }
 }
+
+export interface MeterStats {
+  seconds: number;
+  /** Per server process (same order as given): CPU seconds, cores, RSS mean and max (bytes). */
+  servers: Array<{ cpuSec: number; cores: number; rssMean: number; rssMax: number }>;
+  /** All server processes together: CPU seconds and cores. */
+  cpuSec: number;
+  cores: number;
+  /** Side processes (the cluster's redis-server): cores together. */
+  sideCores: number;
+  /** The load generator's cores. */
+  loadgenCores: number;
+  /** Everything else on the machine (other work), cores. */
+  foreignCores: number;
+}
+
+/**
+ * A window over several server processes (the nodes of a cluster), the load generator and side
+ * processes (Redis): each server's CPU and RSS, and what the rest of the machine did.
+ */
+export class Meter {
+  private readonly t0 = now();
+  private readonly cpu0: number[];
+  private readonly side0: number;
+  private readonly loadgen0: number;
+  private readonly machine0 = machineCpu();
+  private readonly rss: number[][];
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly serverPids: number[],
+    private readonly loadgenPids: number[] = [],
+    private readonly sidePids: number[] = [],
+    everyMs = 200,
+  ) {
+    this.cpu0 = serverPids.map(cpuSeconds);
+    this.side0 = sumCpu(sidePids);
+    this.loadgen0 = sumCpu(loadgenPids);
+    this.rss = serverPids.map(() => []);
+    this.sample();
+    this.timer = setInterval(() => this.sample(), everyMs);
+  }
+
+  private sample(): void {
+    this.serverPids.forEach((p, i) => {
+      const r = rssBytes(p);
+      if (Number.isFinite(r)) this.rss[i]!.push(r);
+    });
+  }
+
+  end(): MeterStats {
+    clearInterval(this.timer);
+    return this.peek();
+  }
+
+  peek(): MeterStats {
+    this.sample();
+    const seconds = (now() - this.t0) / 1000;
+    const servers = this.serverPids.map((p, i) => {
+      const cpuSec = cpuSeconds(p) - this.cpu0[i]!;
+      const rss = this.rss[i]!;
+      return { cpuSec, cores: cpuSec / seconds, rssMean: rss.reduce((a, b) => a + b, 0) / Math.max(1, rss.length), rssMax: Math.max(...rss) };
+    });
+    const cpuSec = servers.reduce((a, s) => a + s.cpuSec, 0);
+    const side = sumCpu(this.sidePids) - this.side0;
+    const loadgen = sumCpu(this.loadgenPids) - this.loadgen0;
+    const m = machineCpu();
+    return {
+      seconds,
+      servers,
+      cpuSec,
+      cores: cpuSec / seconds,
+      sideCores: side / seconds,
+      loadgenCores: loadgen / seconds,
+      foreignCores: Math.max(0, (m.busy - this.machine0.busy - cpuSec - side - loadgen) / seconds),
+    };
+  }
+}
+
+function sumCpu(pids: number[]): number {
+  let s = 0;
+  for (const p of pids) {
+    const c = cpuSeconds(p);
+    if (Number.isFinite(c)) s += c;
+  }
+  return s;
+}

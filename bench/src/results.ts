@@ -4,17 +4,23 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { ROOT } from './procs.js';
 import os from 'node:os';
 import type { Mode } from './modes.js';
 import type { OnlineRun, W1Step } from './scenarios/online.js';
 import type { W2Result } from './scenarios/login.js';
 import type { W3Result } from './scenarios/hold.js';
+import type { W3CResult } from './scenarios/cluster-hold.js';
 import { median, minMax } from './stats.js';
 
 export interface Collected {
   online: { presently: OnlineRun[]; baseline: OnlineRun[] };
   login: { presently: W2Result[]; baseline: W2Result[] };
   hold: { presently: W3Result[]; baseline: W3Result[] };
+  /** C1 (W1 on a cluster) and W3C (W3 on a cluster), one entry per run. */
+  cluster: { c1: OnlineRun[]; w3c: W3CResult[] };
   errors: string[];
 }
 
@@ -270,9 +276,265 @@ function stepTable(runs: OnlineRun[]): string {
   return lines.join('\n');
 }
 
+// ---- the cluster section ---------------------------------------------------------------------
+
+interface CRow {
+  metric: string;
+  fmt: Fmt;
+  /** The cluster's figure per run. */
+  x: number[];
+  /** The comparison per run: one Presently process (W1 / W3 of the same run), and the raw-ws baseline (C1). */
+  p: number[];
+  b?: number[];
+  target: string;
+  pass?: (x: number) => boolean;
+}
+
+function clusterTable(rows: CRow[], withBaseline: boolean, xName: string, pName: string): string {
+  const head = withBaseline
+    ? [`| Figure | ${xName} | ${pName} | Ratio | Raw-ws baseline | Ratio | Target | Result |`, '|---|---:|---:|---:|---:|---:|---|---|']
+    : [`| Figure | ${xName} | ${pName} | Ratio | Target | Result |`, '|---|---:|---:|---:|---|---|'];
+  const out = [...head];
+  for (const r of rows) {
+    const mx = median(r.x);
+    const v = !r.pass ? '—' : !Number.isFinite(mx) ? 'n/a' : r.pass(mx) ? 'pass' : '**MISS**';
+    const base = withBaseline ? ` ${cell(r.b ?? [], r.fmt)} | ${ratio(r.x, r.b ?? [])} |` : '';
+    out.push(`| ${r.metric} | ${cell(r.x, r.fmt)} | ${cell(r.p, r.fmt)} | ${ratio(r.x, r.p)} |${base} ${r.target} | ${v} |`);
+  }
+  return out.join('\n');
+}
+
+/** The highest rate that run i of every list sustained in at least half of the runs (else the first step). */
+function commonRateOf(...lists: OnlineRun[][]): number {
+  const first = lists[0]?.[0];
+  if (!first) return NaN;
+  const runs = Math.max(...lists.map((l) => l.length));
+  let best = first.steps[0]?.rate ?? NaN;
+  for (const s of first.steps) {
+    let ok = 0;
+    for (let i = 0; i < runs; i++) if (lists.every((l) => { const st = l[i] ? stepAt(l[i]!, s.rate) : undefined; return st !== undefined && !st.saturated; })) ok++;
+    if (ok * 2 >= runs) best = Math.max(best, s.rate);
+  }
+  return best;
+}
+
+const highestSustained = (r: OnlineRun): number => Math.max(0, ...r.steps.filter((s) => !s.saturated).map((s) => s.rate));
+
+function c1Rows(c: Collected, mode: Mode): CRow[] {
+  const X = c.cluster.c1;
+  const P = c.online.presently;
+  const B = c.online.baseline;
+  const rows: CRow[] = [];
+  const at = (runs: OnlineRun[], rate: number | number[], f: (s: W1Step) => number) =>
+    runs.map((r, i) => {
+      const s = stepAt(r, Array.isArray(rate) ? rate[i]! : rate);
+      return s ? f(s) : NaN;
+    });
+  // One rate for every run: the highest step that the cluster, one process and the baseline all
+  // sustained in at least half of the runs (a run that competed with other work may miss it).
+  const rate = commonRateOf(X, P, B);
+  const rates = X.map(() => rate);
+  const rateText = Number.isFinite(rate) ? rate.toLocaleString('en-US') : '?';
+  const all = { x: X, p: P, b: B };
+  const row = (metric: string, fmt: Fmt, f: (r: OnlineRun, i: number) => number, target = 'info', pass?: (x: number) => boolean): CRow => ({
+    metric,
+    fmt,
+    x: all.x.map(f),
+    p: all.p.map(f),
+    b: all.b.map(f),
+    target,
+    ...(pass ? { pass } : {}),
+  });
+  rows.push(row('highest step sustained, changes/s', 'int', highestSustained));
+  rows.push(row('delivered notifications/s at the highest sustained step', 'int', (r) => peakSustained(r)?.deliveredPerSec ?? NaN));
+  rows.push({
+    metric: `notifications per server-core-second (all nodes' CPU), at ${rateText} changes/s (highest step all three sustained in most runs)`,
+    fmt: 'int',
+    x: at(X, rates, (s) => s.perCoreSec),
+    p: at(P, rates, (s) => s.perCoreSec),
+    b: at(B, rates, (s) => s.perCoreSec),
+    target: 'info',
+  });
+  rows.push({
+    metric: `the same counting Redis's CPU too, at ${rateText} changes/s`,
+    fmt: 'int',
+    x: at(X, rates, (s) => s.perCoreSecWithRedis),
+    p: at(P, rates, (s) => s.perCoreSec),
+    b: at(B, rates, (s) => s.perCoreSec),
+    target: 'info',
+  });
+  for (const [metric, f] of [
+    ['latency p50 at 1,000 changes/s, ms (all pairs)', (s: W1Step) => s.p50],
+    ['latency p99 at 1,000 changes/s, ms (all pairs)', (s: W1Step) => s.p99],
+    ['latency max at 1,000 changes/s, ms', (s: W1Step) => s.max],
+  ] as const) {
+    rows.push({ metric, fmt: 'ms', x: at(X, 1000, f), p: at(P, 1000, f), b: at(B, 1000, f), target: metric.includes('p99') ? 'info (W1 on one process: ≤ 20 ms)' : 'info' });
+  }
+  rows.push({ metric: 'cross-node pairs (sender and receiver on different nodes): p50 at 1,000 changes/s, ms', fmt: 'ms', x: at(X, 1000, (s) => s.p50Cross), p: at(P, 1000, (s) => s.p50), b: [], target: 'info' });
+  rows.push({ metric: 'cross-node pairs: p99 at 1,000 changes/s, ms', fmt: 'ms', x: at(X, 1000, (s) => s.p99Cross), p: at(P, 1000, (s) => s.p99), b: [], target: 'info' });
+  rows.push({ metric: 'same-node pairs: p99 at 1,000 changes/s, ms', fmt: 'ms', x: at(X, 1000, (s) => s.p99Same), p: at(P, 1000, (s) => s.p99), b: [], target: 'info' });
+  for (const [metric, key] of [
+    ['missing notifications (all steps, saturated ones too)', 'missing'],
+    ['duplicated notifications (all steps)', 'dup'],
+    ['out-of-order notifications (all steps)', 'outOfOrder'],
+  ] as const) {
+    rows.push(row(metric, 'int', (r) => r.steps.reduce((a, s) => a + s[key], 0), '0', (x) => x === 0));
+  }
+  rows.push(row('sockets closed by the server', 'int', (r) => r.closedUnexpected, '0', (x) => x === 0));
+  for (const rate of new Set([1000, ...rates])) {
+    const rt = rate.toLocaleString('en-US');
+    rows.push({ metric: `server CPU, cores (sum of the nodes), at ${rt} changes/s`, fmt: 'dec', x: at(X, rate, (s) => s.cores), p: at(P, rate, (s) => s.cores), b: at(B, rate, (s) => s.cores), target: 'info' });
+    rows.push({ metric: `Redis CPU, cores, at ${rt} changes/s`, fmt: 'dec', x: at(X, rate, (s) => s.redisCores), p: [], b: [], target: 'info' });
+    if (rate === 1000) {
+      rows.push({ metric: `server RSS per node (largest node), MiB, at ${rt} changes/s`, fmt: 'int', x: at(X, rate, (s) => Math.max(...s.nodeRssMiB)), p: at(P, rate, (s) => s.rssMiB), b: at(B, rate, (s) => s.rssMiB), target: 'info' });
+    }
+  }
+  // Commands of at least 0.005 per change at some step (the lease and leader rounds are far below).
+  const cmds = new Set<string>();
+  for (const r of X) for (const s of r.steps) for (const [k, v] of Object.entries(s.redisPerChange)) if (v >= 0.005) cmds.add(k);
+  const order = ['total', 'eval', 'evalsha', 'xread', 'xadd', 'hset', 'hdel'];
+  for (const cmd of [...order.filter((k) => cmds.has(k)), ...[...cmds].filter((k) => !order.includes(k)).sort()]) {
+    const label = cmd === 'total' ? 'Redis commands per status change, all commands (INFO commandstats delta / changes sent)' : `… of which ${cmd.toUpperCase()}${cmd === 'xadd' || cmd === 'hset' || cmd === 'hdel' ? ' (run inside the EVAL)' : ''}`;
+    rows.push({ metric: `${label}, at 1,000 changes/s`, fmt: 'dec', x: at(X, 1000, (s) => s.redisPerChange[cmd] ?? 0), p: [], b: [], target: 'info' });
+    if (cmd === 'total') {
+      for (const rate of new Set(rates)) {
+        if (rate !== 1000) rows.push({ metric: `${label}, at ${rate.toLocaleString('en-US')} changes/s`, fmt: 'dec', x: at(X, rate, (s) => s.redisPerChange[cmd] ?? 0), p: [], b: [], target: 'info' });
+      }
+    }
+  }
+  void mode;
+  return rows;
+}
+
+function c1StepTable(runs: OnlineRun[]): string {
+  const rates = [...new Set(runs.flatMap((r) => r.steps.map((s) => s.rate)))].sort((a, b) => a - b);
+  const lines = [
+    '| changes/s | sent/s | notif/s delivered | notif per core-s (nodes) | incl. Redis | p50 ms | p99 ms | max ms | cross-node p50 / p99 ms | same-node p99 ms | missing/dup/ooo | node cores | RSS per node MiB | Redis cores | Redis cmds per change (total; EVAL, XREAD) | loadgen cores | other work, cores | runs saturated |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---:|---|---:|---:|---|',
+  ];
+  for (const rate of rates) {
+    const s = runs.map((r) => stepAt(r, rate)).filter((x): x is W1Step => !!x);
+    const m = (f: (x: W1Step) => number) => median(s.map(f));
+    const sat = s.filter((x) => x.saturated);
+    const nodes = Math.max(...s.map((x) => x.nodeCores.length));
+    const perNode = (f: (x: W1Step) => number[], d: Fmt) => Array.from({ length: nodes }, (_, i) => fmt(median(s.map((x) => f(x)[i] ?? NaN)), d)).join(' + ');
+    const rc = (cmd: string) => fmt(m((x) => x.redisPerChange[cmd] ?? 0), 'dec');
+    lines.push(
+      `| ${rate.toLocaleString('en-US')} | ${fmt(m((x) => x.sentPerSec), 'int')} | ${fmt(m((x) => x.deliveredPerSec), 'int')} | ${cell(s.map((x) => x.perCoreSec), 'int')} | ${fmt(m((x) => x.perCoreSecWithRedis), 'int')} | ` +
+        `${fmt(m((x) => x.p50), 'ms')} | ${fmt(m((x) => x.p99), 'ms')} | ${fmt(m((x) => x.max), 'ms')} | ${fmt(m((x) => x.p50Cross), 'ms')} / ${fmt(m((x) => x.p99Cross), 'ms')} | ${fmt(m((x) => x.p99Same), 'ms')} | ` +
+        `${s.reduce((a, x) => a + x.missing, 0)}/${s.reduce((a, x) => a + x.dup, 0)}/${s.reduce((a, x) => a + x.outOfOrder, 0)} | ` +
+        `${perNode((x) => x.nodeCores, 'dec')} | ${perNode((x) => x.nodeRssMiB, 'int').replaceAll(' + ', ' / ')} | ${fmt(m((x) => x.redisCores), 'dec')} | ${rc('total')}; ${rc('eval')}, ${rc('xread')} | ` +
+        `${fmt(m((x) => x.loadgenCores), 'dec')} | ${fmt(m((x) => x.foreignCores), 'dec')} | ${sat.length}/${s.length}${sat.length ? ` (${sat[0]!.why})` : ''} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function w3cRows(c: Collected, mode: Mode): CRow[] {
+  const X = c.cluster.w3c;
+  const P = c.hold.presently;
+  const S = mode.w3cSessions;
+  const maxOf = (xs: number[]) => Math.max(...xs);
+  const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  return [
+    { metric: 'sessions still open after the hold', fmt: 'int', x: X.map((r) => r.ready), p: P.map((r) => r.ready), target: fmtInt(S), pass: (x) => x === S },
+    { metric: 'sessions closed by a server (client side)', fmt: 'int', x: X.map((r) => r.closedUnexpected), p: P.map((r) => r.closedUnexpected), target: '0', pass: (x) => x === 0 },
+    { metric: 'sessions the nodes timed out for missing heartbeats (presently_heartbeat_timeouts_total, all nodes)', fmt: 'int', x: X.map((r) => r.heartbeatTimeouts), p: [], target: '0', pass: (x) => x === 0 },
+    { metric: 'heartbeats left unanswered (of all the clients sent)', fmt: 'int', x: X.map((r) => r.heartbeatsMissed), p: P.map((r) => r.heartbeatsMissed), target: '0', pass: (x) => x === 0 },
+    { metric: 'heartbeats sent by the clients (60 s interval)', fmt: 'int', x: X.map((r) => r.heartbeats), p: P.map((r) => r.heartbeats), target: 'info' },
+    { metric: `time to log every session in (≤${mode.w2InFlight} logins in flight), s`, fmt: 'dec', x: X.map((r) => r.loginSec), p: P.map((r) => r.loginSec), target: 'info' },
+    { metric: 'logins/s over that time', fmt: 'int', x: X.map((r) => r.loginsPerSec), p: P.map((r) => r.sessions / r.loginSec), target: 'info' },
+    { metric: `time of the subscribe calls (${mode.w3Subs} ids per session), s`, fmt: 'dec', x: X.map((r) => r.subscribeSec), p: [], target: 'info' },
+    { metric: 'while the last 90% logged in: cores of all nodes / Redis / PostgreSQL — nodes', fmt: 'dec', x: X.map((r) => r.loginPhase.nodes), p: [], target: 'info' },
+    { metric: '… Redis', fmt: 'dec', x: X.map((r) => r.loginPhase.redis), p: [], target: 'info' },
+    { metric: "… PostgreSQL (the cluster database's backends)", fmt: 'dec', x: X.map((r) => r.loginPhase.pg), p: [], target: 'info' },
+    { metric: '… other work on the machine', fmt: 'dec', x: X.map((r) => r.loginPhase.other), p: [], target: 'info' },
+    { metric: 'while they subscribed: cores of all nodes', fmt: 'dec', x: X.map((r) => r.subscribePhase.nodes), p: [], target: 'info' },
+    { metric: '… Redis', fmt: 'dec', x: X.map((r) => r.subscribePhase.redis), p: [], target: 'info' },
+    { metric: '… PostgreSQL', fmt: 'dec', x: X.map((r) => r.subscribePhase.pg), p: [], target: 'info' },
+    { metric: '… other work on the machine', fmt: 'dec', x: X.map((r) => r.subscribePhase.other), p: [], target: 'info' },
+    { metric: 'RSS of a node before any session (after GC: the accounts and friend graph), MiB, largest node', fmt: 'int', x: X.map((r) => maxOf(r.rssIdleMiB)), p: P.map((r) => r.rssIdleMiB), target: 'info' },
+    { metric: 'RSS per node after the hold and a full GC, MiB, largest node', fmt: 'int', x: X.map((r) => maxOf(r.rssAfterMiB)), p: P.map((r) => r.rssAfterMiB), target: 'info' },
+    { metric: 'RSS per node during the hold (no forced GC), MiB, largest node', fmt: 'int', x: X.map((r) => maxOf(r.rssHoldMiB)), p: P.map((r) => r.rssHoldMiB), target: 'info' },
+    { metric: 'RSS of all nodes together after the hold and a full GC, MiB', fmt: 'int', x: X.map((r) => r.rssAfterMiB.reduce((a, b) => a + b, 0)), p: P.map((r) => r.rssAfterMiB), target: 'info' },
+    { metric: "RSS per node per session of the cluster (marginal, after GC; mean of the nodes), KiB", fmt: 'kib', x: X.map((r) => meanOf(r.rssPerSessionKiB)), p: P.map((r) => r.rssPerSessionKiB), target: 'info' },
+    { metric: 'RSS per session, all nodes together (marginal, after GC), KiB', fmt: 'kib', x: X.map((r) => r.clusterRssPerSessionKiB), p: P.map((r) => r.rssPerSessionKiB), target: 'info (one process: ≤ 20 KiB)' },
+    { metric: 'JS heap per node per session of the cluster (marginal; mean of the nodes), KiB', fmt: 'kib', x: X.map((r) => meanOf(r.heapPerSessionKiB)), p: P.map((r) => r.heapPerSessionKiB), target: 'info' },
+    { metric: 'CPU of a node while holding, % of one core, busiest node', fmt: 'pct', x: X.map((r) => maxOf(r.cpuPctOfCore)), p: P.map((r) => r.cpuPctOfCore), target: '< 5% (W3)', pass: (x) => x < 5 },
+    { metric: 'CPU of all nodes together while holding, % of one core', fmt: 'pct', x: X.map((r) => r.cpuPctOfCore.reduce((a, b) => a + b, 0)), p: P.map((r) => r.cpuPctOfCore), target: 'info' },
+    { metric: 'Redis CPU while holding, % of one core', fmt: 'pct', x: X.map((r) => r.redisCores * 100), p: [], target: 'info' },
+    { metric: 'Redis commands/s while holding', fmt: 'int', x: X.map((r) => r.redisCallsPerSec), p: [], target: 'info' },
+    { metric: 'Redis memory (used_memory) after the hold, MiB', fmt: 'int', x: X.map((r) => r.redisMemMiB), p: [], target: 'info' },
+  ];
+}
+
+const fmtInt = (x: number): string => x.toLocaleString('en-US');
+
+function w3cNodeTable(runs: W3CResult[]): string {
+  const lines = [
+    '| run | node | sockets | RSS after GC: no session → 10% → all, MiB | RSS during the hold, MiB | RSS per cluster session, KiB | JS heap per cluster session, KiB | CPU while holding |',
+    '|---:|---|---:|---|---:|---:|---:|---:|',
+  ];
+  runs.forEach((r, i) => {
+    for (let n = 0; n < r.nodes; n++) {
+      lines.push(
+        `| ${i + 1} | n${n} | ${fmtInt(r.connections[n] ?? NaN)} | ${fmt(r.rssIdleMiB[n]!, 'int')} → ${fmt(r.rssFirstMiB[n]!, 'int')} → ${fmt(r.rssAfterMiB[n]!, 'int')} | ${fmt(r.rssHoldMiB[n]!, 'int')} | ` +
+          `${fmt(r.rssPerSessionKiB[n]!, 'kib')} | ${fmt(r.heapPerSessionKiB[n]!, 'kib')} | ${fmt(r.cpuPctOfCore[n]!, 'pct')} |`,
+      );
+    }
+  });
+  return lines.join('\n');
+}
+
+/** The "Cluster" section (C1, W3C); empty when neither ran. */
+export function clusterSection(c: Collected, mode: Mode): string {
+  const out: string[] = [];
+  if (c.cluster.c1.length === 0 && c.cluster.w3c.length === 0) return '';
+  out.push('## Cluster', '');
+  out.push(
+    'Presently nodes (`npm start` with REDIS_URL, DATABASE_URL, PRESENTLY_REDIS_PREFIX, PRESENTLY_NODE_ID) sharing one Redis',
+    '(a private `redis-server` the bench starts, so its counters are the cluster\'s alone) and one fresh PostgreSQL database per run.',
+    "Every node applies the app's one command log (a Redis stream) and holds a full replica of the presence state; it delivers to its own sockets only.",
+    'Everything runs on the same machine: the nodes, Redis and the load generator share its cores.',
+    '',
+  );
+  if (c.cluster.c1.length > 0) {
+    out.push(
+      `### C1 friends churn on ${mode.c1Nodes} nodes (N=${fmtInt(mode.n)}, K=${mode.k})`,
+      '',
+      `W1's workload and generator; each load-generator process spreads its users over the ${mode.c1Nodes} nodes (half each), so about half of the`,
+      'friend pairs have sender and receiver on different nodes. Compared with W1 on one Presently process and with the raw-ws baseline, measured in the same runs.',
+      '',
+      clusterTable(c1Rows(c, mode), true, `Cluster, ${mode.c1Nodes} nodes`, 'One process (W1)'),
+      '',
+      '#### C1 steps (cluster)',
+      '',
+      c1StepTable(c.cluster.c1),
+      '',
+    );
+  }
+  if (c.cluster.w3c.length > 0) {
+    out.push(
+      `### W3C hold on a cluster (${fmtInt(mode.w3cSessions)} sessions over ${mode.w3cNodes} nodes, K=${mode.k}, ${mode.w3Subs} subscriptions each)`,
+      '',
+      `W3 on ${mode.w3cNodes} nodes (~${fmtInt(Math.round(mode.w3cSessions / mode.w3cNodes))} sockets each), compared with W3 on one process (${fmtInt(mode.w3Sessions)} sessions) in the same runs.`,
+      'Each node holds a full replica of every session, so its memory grows with the sessions of the whole cluster: "per session of the cluster" is a',
+      "node's growth divided by all the cluster's sessions, and the sum over the nodes is what one session costs the cluster.",
+      '',
+      clusterTable(w3cRows(c, mode), false, `Cluster, ${mode.w3cNodes} nodes`, 'One process (W3)'),
+      '',
+      '#### W3C per node',
+      '',
+      w3cNodeTable(c.cluster.w3c),
+      '',
+    );
+  }
+  return out.join('\n');
+}
+
 function sh(cmd: string, args: string[]): string {
   try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], cwd: ROOT, maxBuffer: 256 * 2 ** 20 }).trim();
   } catch {
     return '';
   }
@@ -300,8 +562,22 @@ export function machine(): Machine {
     memGiB: os.totalmem() / 2 ** 30,
     nofile: sh('/bin/sh', ['-c', 'echo "soft $(ulimit -Sn), hard $(ulimit -Hn)"']),
     loadStart: os.loadavg().map((x) => x.toFixed(2)).join(' '),
-    git: `${sh('git', ['rev-parse', '--short', 'HEAD']) || 'unknown'}${dirty}`,
+    git: `${sh('git', ['rev-parse', '--short', 'HEAD']) || 'unknown'}${dirty} (packages/ content fingerprint ${codeFingerprint()})`,
   };
+}
+
+/**
+ * A short hash of the content of every file of packages/ (tracked, and untracked but not
+ * ignored), so figures measured on uncommitted server code can be told apart, and a change of
+ * the server code during a run is seen.
+ */
+export function codeFingerprint(): string {
+  const h = createHash('sha1');
+  for (const f of sh('git', ['ls-files', '--cached', '--others', '--exclude-standard', '--', 'packages']).split('\n').filter(Boolean).sort()) {
+    h.update(f);
+    h.update(safeRead(join(ROOT, f)));
+  }
+  return h.digest('hex').slice(0, 10);
 }
 
 function safeRead(p: string): string {
@@ -356,6 +632,8 @@ export function writeResults(opts: {
   if (c.errors.length > 0) {
     out.push('## Errors', '', ...c.errors.map((e) => `- ${e.split('\n')[0]}`), '');
   }
+  const cluster = clusterSection(c, mode);
+  if (cluster) out.push(cluster);
   if (c.online.presently.some((r) => r.steps.length > 0)) {
     out.push('## W1 steps', '', '### Presently', '', stepTable(c.online.presently), '');
     if (c.online.baseline.length > 0) out.push('### Raw-ws baseline', '', stepTable(c.online.baseline), '');

@@ -5,19 +5,21 @@
  *   npm run bench -- --full       the issue's sizes, medians of 3 runs
  *   npm run bench -- --tiny       smoke run with tiny sizes (about a minute)
  *
- * Options: --only=W1,W2,W3,W4,W5  --runs=N  --n=N (users of every scenario)  --seed=N  --pin (taskset:
+ * Options: --only=W1,W2,W3,W4,W5,C1,W3C  --runs=N  --n=N (users of every scenario)  --seed=N  --pin (taskset:
  * server on the last CPU, load generator on the others)  --out=FILE (default bench/RESULTS.md).
  */
 import { writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import os from 'node:os';
-import { MODES, type Mode, type ModeName } from './modes.js';
+import { ALL_SCENARIOS, MODES, type Mode, type ModeName } from './modes.js';
 import { BENCH_DIR, ROOT } from './procs.js';
 import { Workspace } from './setup.js';
 import { runOnline } from './scenarios/online.js';
 import { runLogin } from './scenarios/login.js';
 import { runHold } from './scenarios/hold.js';
-import { machine, summaryTable, writeResults, type Collected } from './results.js';
+import { runClusterHold } from './scenarios/cluster-hold.js';
+import { ClusterInfra } from './cluster.js';
+import { clusterSection, codeFingerprint, machine, summaryTable, writeResults, type Collected } from './results.js';
 import type { Ctx, Kind } from './scenarios/common.js';
 
 const argv = process.argv.slice(2);
@@ -27,13 +29,13 @@ const opt = (name: string): string | undefined => argv.find((a) => a.startsWith(
 const known = ['full', 'quick', 'tiny', 'pin', 'help'];
 for (const a of argv) {
   const name = a.replace(/^--/, '').split('=')[0]!;
-  if (!known.includes(name) && !['only', 'runs', 'n', 'seed', 'out'].includes(name)) {
+  if (!known.includes(name) && !['only', 'runs', 'n', 'seed', 'out', 'w3c'].includes(name)) {
     process.stderr.write(`bench: unknown option ${a}\n`);
     process.exit(2);
   }
 }
 if (flag('help')) {
-  process.stdout.write('usage: npm run bench [-- --full | --tiny] [--only=W1,W2,W3,W4,W5] [--runs=N] [--n=N] [--seed=N] [--pin] [--out=FILE]\n');
+  process.stdout.write(`usage: npm run bench [-- --full | --tiny] [--only=${ALL_SCENARIOS.join(',')}] [--runs=N] [--n=N] [--w3c=N] [--seed=N] [--pin] [--out=FILE]\n`);
   process.exit(0);
 }
 
@@ -42,10 +44,19 @@ const mode: Mode = { ...MODES[modeName] };
 if (opt('runs')) mode.runs = Number(opt('runs'));
 if (opt('n')) {
   // One size for every scenario (handy for small trial runs).
-  mode.n = mode.w2N = mode.w3Sessions = Number(opt('n'));
+  mode.n = mode.w2N = mode.w3Sessions = mode.w3cSessions = Number(opt('n'));
   mode.w4Victims = Math.min(mode.w4Victims, Math.floor(mode.n / 4));
 }
-const only = new Set((opt('only') ?? 'W1,W2,W3,W4,W5').toUpperCase().split(','));
+const ALIASES: Record<string, string> = { 'W3-100K': 'W3C', W3_100K: 'W3C', 'W3-CLUSTER': 'W3C' };
+// W3C's sessions alone (trial runs of the cluster hold at another size).
+if (opt('w3c')) mode.w3cSessions = Number(opt('w3c'));
+const only = new Set((opt('only')?.toUpperCase().split(',') ?? mode.scenarios).map((x) => ALIASES[x] ?? x));
+for (const x of only) {
+  if (!ALL_SCENARIOS.includes(x)) {
+    process.stderr.write(`bench: unknown scenario ${x} (known: ${ALL_SCENARIOS.join(', ')})\n`);
+    process.exit(2);
+  }
+}
 const seed = Number(opt('seed') ?? 1);
 const outFile = opt('out') ?? join(BENCH_DIR, 'RESULTS.md');
 const pinned = flag('pin') && os.availableParallelism() >= 2;
@@ -70,14 +81,16 @@ const m = machine();
 log(`Presently bench, ${mode.name} mode (${command}); ${m.nproc} CPUs, ${m.cpu}, node ${m.node}, load ${m.loadStart}`);
 
 const ws = new Workspace(mode.k, seed, plans, log);
-const ctx: Ctx = { mode, ws, seed, log };
+const clusterInfra = only.has('C1') || only.has('W3C') ? new ClusterInfra(ws, log) : undefined;
+const ctx: Ctx = { mode, ws, seed, log, ...(clusterInfra ? { cluster: clusterInfra } : {}) };
 const c: Collected = {
   online: { presently: [], baseline: [] },
   login: { presently: [], baseline: [] },
   hold: { presently: [], baseline: [] },
+  cluster: { c1: [], w3c: [] },
   errors: [],
 };
-const kinds: Kind[] = ['presently', 'baseline'];
+const kinds: Array<Exclude<Kind, 'cluster'>> = ['presently', 'baseline'];
 
 async function attempt<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
   try {
@@ -91,7 +104,8 @@ async function attempt<T>(what: string, fn: () => Promise<T>): Promise<T | undef
 }
 
 try {
-  const online = { w1: only.has('W1'), w5: only.has('W5'), w4: only.has('W4') };
+  // C1 is compared with W1 on one process and with the raw-ws baseline measured in the same run.
+  const online = { w1: only.has('W1') || only.has('C1'), w5: only.has('W5'), w4: only.has('W4') };
   for (let run = 1; run <= mode.runs; run++) {
     const tag = mode.runs > 1 ? ` run ${run}/${mode.runs}` : '';
     if (online.w1 || online.w4 || online.w5) {
@@ -101,6 +115,11 @@ try {
         if (r) c.online[kind].push(r);
       }
     }
+    if (only.has('C1')) {
+      log(`C1 friends churn on a cluster of ${mode.c1Nodes} nodes, N=${mode.n}, K=${mode.k}${tag}`);
+      const r = await attempt(`C1 cluster${tag}`, () => runOnline(ctx, 'cluster', run, { w1: true, w5: false, w4: false }));
+      if (r) c.cluster.c1.push(r);
+    }
     if (only.has('W2')) {
       log(`W2 login storm, N=${mode.w2N}${tag}`);
       for (const kind of kinds) {
@@ -108,20 +127,33 @@ try {
         if (r) c.login[kind].push(r);
       }
     }
-    if (only.has('W3')) {
+    // W3C is compared with W3 on one process, measured in the same run.
+    if (only.has('W3') || only.has('W3C')) {
       log(`W3 hold, ${mode.w3Sessions} sessions${tag}`);
-      for (const kind of kinds) {
+      for (const kind of only.has('W3') ? kinds : (['presently'] as const)) {
         const r = await attempt(`W3 ${kind}${tag}`, () => runHold(ctx, kind));
         if (r) c.hold[kind].push(r);
       }
     }
+    if (only.has('W3C')) {
+      log(`W3C hold on a cluster, ${mode.w3cSessions} sessions over ${mode.w3cNodes} nodes${tag}`);
+      const r = await attempt(`W3C cluster${tag}`, () => runClusterHold(ctx));
+      if (r) c.cluster.w3c.push(r);
+    }
   }
 } finally {
+  await clusterInfra?.cleanup();
   ws.cleanup();
 }
 
 const seconds = (Date.now() - started.getTime()) / 1000;
+const fpEnd = codeFingerprint();
+if (!m.git.includes(fpEnd)) {
+  log(`WARNING: the uncommitted code in packages/ changed during the run (fingerprint now ${fpEnd}): servers started at different times may have run different code`);
+}
 log(`done in ${seconds.toFixed(0)} s; load average now ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+// The raw figures too, so the tables can be made again (node -e with results.ts) without a re-run.
+writeFileSync(`${outFile.replace(/\.md$/, '')}.json`, JSON.stringify({ c, mode, m, command, started, seconds, pinned, seed }, null, 1));
 writeFileSync(outFile, writeResults({ c, mode, m, command, started, seconds, log: logLines, pinned, seed }));
-process.stdout.write(`\n${summaryTable(c, mode)}\n\nwrote ${relative(process.cwd(), outFile) || outFile}\n`);
+process.stdout.write(`\n${summaryTable(c, mode)}\n\n${clusterSection(c, mode)}\nwrote ${relative(process.cwd(), outFile) || outFile}\n`);
 process.exit(c.errors.length > 0 ? 1 : 0);

@@ -76,7 +76,7 @@ export class Workspace {
     const t0 = Date.now();
     const srv = await startPresently(dir, this.configPath, this.plans.server);
     try {
-      await seed(srv, n, this.k, this.seed);
+      await seedAccounts(srv, n, this.k, this.seed);
     } finally {
       await srv.stop();
     }
@@ -103,8 +103,12 @@ export class Workspace {
     return startBaseline(n, this.k, this.seed, { ...this.plans.server, ...extra });
   }
 
-  /** Workers for users 0..n-1, dealt round-robin, each on its own source address. */
-  workers(srv: ServerProc, n: number, count: number): Promise<Pool> {
+  /**
+   * Workers for users 0..n-1, dealt round-robin, each on its own source address. With several
+   * servers (the nodes of a cluster) every worker spreads its users over all of them.
+   */
+  workers(srv: ServerProc | ServerProc[], n: number, count: number): Promise<Pool> {
+    const urls = (Array.isArray(srv) ? srv : [srv]).map((s) => s.ws);
     return Pool.start(
       count,
       (w) => {
@@ -112,7 +116,8 @@ export class Workspace {
         for (let i = w; i < n; i += count) users.push(i);
         return {
           w,
-          url: srv.ws,
+          urls,
+          workers: count,
           SDKAppID: APP,
           users,
           sigs: users.map((i) => this.sig(i)),
@@ -132,7 +137,7 @@ export class Workspace {
 }
 
 /** Imports N accounts (100 per call) and the mutual friend graph (one friend_import per user). */
-async function seed(srv: ServerProc, n: number, k: number, graphSeed: number): Promise<void> {
+export async function seedAccounts(srv: ServerProc, n: number, k: number, graphSeed: number): Promise<void> {
   const adminSig = makeUserSig({ SDKAppID: APP, secretKey: KEY, userID: 'administrator', expireSec: 86_400 });
   const q = `sdkappid=${APP}&identifier=administrator&usersig=${adminSig}&contenttype=json`;
   const rest = async (command: string, body: unknown): Promise<Record<string, unknown>> => {

@@ -61,6 +61,10 @@ let peers: Peer[] = [];
 let heartbeatMs = 60_000;
 let hbTimer: NodeJS.Timeout | null = null;
 let hbTick = 0;
+/** Heartbeats sent, and heartbeat replies received (the difference is the missed ones). */
+let hbSent = 0;
+let hbAcked = 0;
+let hbLastTick = 0;
 
 // ---- tracking state --------------------------------------------------------------------------
 let lastSeq: Int32Array = new Int32Array(0); // per (local receiver, friend slot): last churn seq heard
@@ -70,8 +74,10 @@ const track = { online: false, offline: false };
 let seqOf: Int32Array = new Int32Array(0); // per local sender: last seq sent
 
 function newPhase() {
-  return { delivered: 0, deliveredInWindow: 0, self: 0, dup: 0, outOfOrder: 0, gaps: 0, other: 0, unexpected: 0, hist: new Hist() };
+  return { delivered: 0, deliveredInWindow: 0, self: 0, dup: 0, outOfOrder: 0, gaps: 0, other: 0, unexpected: 0, hist: new Hist(), histSame: new Hist(), histCross: new Hist() };
 }
+/** The node (index into cfg.urls) that user g's socket is on: its worker's local index l = g / workers, modulo the nodes. */
+const nodeOf = (g: number): number => Math.floor(g / cfg.workers) % cfg.urls.length;
 let phase = newPhase();
 let inWindow = false;
 let dupOnline = 0;
@@ -110,7 +116,9 @@ function onStatus(p: Peer, it: StatusItem, t: number): void {
       lastSeq[k] = seq;
       phase.delivered++;
       if (inWindow) phase.deliveredInWindow++;
-      phase.hist.add(t - sentUs / 1000);
+      const ms = t - sentUs / 1000;
+      phase.hist.add(ms);
+      if (cfg.urls.length > 1) (nodeOf(s) === nodeOf(p.g) ? phase.histSame : phase.histCross).add(ms);
     }
     return;
   }
@@ -146,7 +154,10 @@ function onMessage(p: Peer, data: Buffer): void {
       return;
     }
   }
-  if (f.op === 'heartbeat') return;
+  if (f.op === 'heartbeat') {
+    hbAcked++;
+    return;
+  }
   if (f.code === 0) stray.acks++;
   else {
     stray.errors++;
@@ -198,7 +209,7 @@ function connectAndLogin(p: Peer, hists: LoginHists, times: LoginTimes, errors: 
     };
     const t0 = now();
     times.sentAt[p.l] = t0;
-    const ws = new WebSocket(cfg.url, { localAddress: cfg.localAddress, perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: 60_000 });
+    const ws = new WebSocket(cfg.urls[p.l % cfg.urls.length]!, { localAddress: cfg.localAddress, perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: 60_000 });
     p.ws = ws;
     p.dropped = false;
     ws.on('message', (data: Buffer) => onMessage(p, data));
@@ -275,9 +286,13 @@ function startHeartbeats(): void {
   hbTimer = setInterval(() => {
     const slots = Math.max(1, Math.round(heartbeatMs / 1000));
     const slot = hbTick++ % slots;
+    hbLastTick = now();
     for (let l = slot; l < peers.length; l += slots) {
       const p = peers[l]!;
-      if (p.ready) p.ws!.send('{"op":"heartbeat"}');
+      if (p.ready) {
+        p.ws!.send('{"op":"heartbeat"}');
+        hbSent++;
+      }
     }
   }, 1000);
 }
@@ -369,6 +384,8 @@ function collect(a: ArgsOf<'collect'>): PhaseResult {
     other: phase.other,
     unexpected: phase.unexpected,
     hist: phase.hist.data(),
+    histSame: phase.histSame.data(),
+    histCross: phase.histCross.data(),
   };
   phase = newPhase();
   return r;
@@ -474,8 +491,11 @@ function loginCheck(a: ArgsOf<'loginCheck'>): LoginCheckResult {
   return { required, requiredSeen, seenTotal, dupOnline };
 }
 
-function status(): StatusResult {
-  return { ready: peers.filter((p) => p.ready).length, closedUnexpected, closeCodes };
+/** Waits until 500 ms after the last heartbeat tick, so sent - acked counts only heartbeats left unanswered. */
+async function status(): Promise<StatusResult> {
+  const wait = hbLastTick + 500 - now();
+  if (hbTimer && wait > 0) await sleep(wait);
+  return { ready: peers.filter((p) => p.ready).length, closedUnexpected, closeCodes, hbSent, hbAcked };
 }
 
 async function handle(req: Request): Promise<unknown> {

@@ -1,33 +1,55 @@
 import type { Mode } from '../modes.js';
+import type { ClusterInfra, ClusterProc } from '../cluster.js';
 import type { Pool } from '../pool.js';
 import type { ServerProc, SpawnPlan } from '../procs.js';
 import type { Workspace } from '../setup.js';
 import type { LoginResult } from '../ipc.js';
 import { Hist } from '../stats.js';
 
-export type Kind = 'presently' | 'baseline';
+/** presently: one Presently process; baseline: the raw-ws server; cluster: Presently nodes on Redis. */
+export type Kind = 'presently' | 'baseline' | 'cluster';
 
 export interface Ctx {
   mode: Mode;
   ws: Workspace;
   seed: number;
   log: (s: string) => void;
+  /** The cluster backend (Redis, PostgreSQL), for the cluster scenarios. */
+  cluster?: ClusterInfra;
 }
 
 export interface Target {
   kind: Kind;
+  /** The server (the first node of a cluster). */
   srv: ServerProc;
+  /** Every server process: [srv] on one process, every node of a cluster. */
+  nodes: ServerProc[];
+  cluster: ClusterProc | null;
   pool: Pool;
   n: number;
   workers: number;
 }
 
-/** Starts a fresh server of the kind for N users and its workers (not logged in yet). */
-export async function bringUp(ctx: Ctx, kind: Kind, n: number, workers: number, extra: SpawnPlan = {}): Promise<Target> {
+/**
+ * Starts a fresh server of the kind for N users (a cluster: `nodes` nodes) and its workers (not
+ * logged in yet; with a cluster, each worker's users are spread over every node).
+ */
+export async function bringUp(ctx: Ctx, kind: Kind, n: number, workers: number, extra: SpawnPlan = {}, nodes = 2): Promise<Target> {
+  if (kind === 'cluster') {
+    if (!ctx.cluster) throw new Error('no cluster backend in this context');
+    const c = await ctx.cluster.start(n, nodes, extra);
+    try {
+      const pool = await ctx.ws.workers(c.nodes, n, workers);
+      return { kind, srv: c.nodes[0]!, nodes: c.nodes, cluster: c, pool, n, workers };
+    } catch (err) {
+      await c.stop();
+      throw err;
+    }
+  }
   const srv = kind === 'presently' ? await ctx.ws.presently(n, extra) : await ctx.ws.baseline(n, extra);
   try {
     const pool = await ctx.ws.workers(srv, n, workers);
-    return { kind, srv, pool, n, workers };
+    return { kind, srv, nodes: [srv], cluster: null, pool, n, workers };
   } catch (err) {
     await srv.stop();
     throw err;
@@ -35,6 +57,9 @@ export async function bringUp(ctx: Ctx, kind: Kind, n: number, workers: number, 
 }
 
 export async function tearDown(t: Target): Promise<void> {
+  // A cluster's nodes go first (SIGKILL): closing every client socket first would make every
+  // node apply a disconnect entry per session, which measures nothing.
+  if (t.cluster) await t.cluster.stop().catch(() => undefined);
   await t.pool.stop().catch(() => undefined);
   await t.srv.stop().catch(() => undefined);
 }

@@ -14,7 +14,7 @@ import { sleep } from '../clock.js';
 import { collectGarbage } from '../inspector.js';
 import { workersFor } from '../modes.js';
 import { Window } from '../procstat.js';
-import { bringUp, mustLoginAll, tearDown, type Ctx, type Kind, type Target } from './common.js';
+import { bringUp, mustLoginAll, tearDown, type Ctx, type Kind, type LoginAll, type Target } from './common.js';
 
 export interface W3Result {
   kind: Kind;
@@ -37,9 +37,25 @@ export interface W3Result {
   holdSec: number;
   ready: number;
   closedUnexpected: number;
+  /** Wall time of the two login phases together (10% then 90%; not the readings or subscribes), s. */
+  loginSec: number;
+  /** Heartbeats sent by the clients during the whole scenario, and replies not received. */
+  heartbeats: number;
+  heartbeatsMissed: number;
 }
 
-async function subscribeAll(ctx: Ctx, t: Target): Promise<void> {
+/** Wall time from the first connect to the last login reply of one login phase, s. */
+export function loginSpan(r: LoginAll): number {
+  let first = Infinity;
+  let last = 0;
+  for (let i = 0; i < r.sentAt.length; i++) {
+    if (r.sentAt[i]! > 0) first = Math.min(first, r.sentAt[i]!);
+    if (r.doneAt[i]! > 0) last = Math.max(last, r.doneAt[i]!);
+  }
+  return last > first ? (last - first) / 1000 : 0;
+}
+
+export async function subscribeAll(ctx: Ctx, t: Target): Promise<void> {
   const subs = await t.pool.all('subscribe', { count: ctx.mode.w3Subs, seed: ctx.seed, concurrency: Math.max(1, Math.floor(200 / t.workers)) });
   const failed = subs.reduce((a, s) => a + s.failed, 0);
   if (failed > 0) throw new Error(`${t.kind}: ${failed} subscribe calls failed: ${subs.flatMap((s) => s.errors).join('; ')}`);
@@ -66,7 +82,7 @@ export async function runHold(ctx: Ctx, kind: Kind): Promise<W3Result> {
     await subscribeAll(ctx, t);
     await sleep(1000);
     const a = await reading(t);
-    await mustLoginAll(t, mode.w2InFlight);
+    const rest = await mustLoginAll(t, mode.w2InFlight);
     await subscribeAll(ctx, t);
     await sleep(3000); // let the login and subscribe bursts settle
     const win = new Window(t.srv.pid, t.pool.pids, 500);
@@ -76,6 +92,7 @@ export async function runHold(ctx: Ctx, kind: Kind): Promise<W3Result> {
     const status = await t.pool.all('status', {});
     const ready = status.reduce((x, s) => x + s.ready, 0);
     const later = S - first.ok;
+    const hbSent = status.reduce((x, s) => x + s.hbSent, 0);
     const out: W3Result = {
       kind,
       sessions: S,
@@ -92,6 +109,9 @@ export async function runHold(ctx: Ctx, kind: Kind): Promise<W3Result> {
       holdSec: st.seconds,
       ready,
       closedUnexpected: status.reduce((x, s) => x + s.closedUnexpected, 0),
+      loginSec: loginSpan(first) + loginSpan(rest),
+      heartbeats: hbSent,
+      heartbeatsMissed: hbSent - status.reduce((x, s) => x + s.hbAcked, 0),
     };
     ctx.log(
       `  ${kind} W3 ${ready}/${S} sessions held ${st.seconds.toFixed(0)} s: RSS after GC ${out.rssIdleMiB.toFixed(0)} (no session) -> ` +

@@ -5,8 +5,9 @@
 import { now, sleep } from '../clock.js';
 import { pickUsers } from '../graph.js';
 import { workersFor } from '../modes.js';
-import { Window } from '../procstat.js';
+import { Meter, Window } from '../procstat.js';
 import { Hist } from '../stats.js';
+import { redisDelta, type RedisSnapshot } from '../cluster.js';
 import { bringUp, mustLoginAll, tearDown, type Ctx, type Kind, type Target } from './common.js';
 
 export interface W1Step {
@@ -37,6 +38,23 @@ export interface W1Step {
   drainMs: number;
   saturated: boolean;
   why: string;
+  /** Per server process (one, or each node of a cluster): cores and RSS (MiB, mean) during the churn. */
+  nodeCores: number[];
+  nodeRssMiB: number[];
+  /** Cluster: latency of pairs whose sockets are on the same node / on different nodes (NaN on one process). */
+  p50Same: number;
+  p99Same: number;
+  p50Cross: number;
+  p99Cross: number;
+  maxCross: number;
+  /** Cluster: Redis cores during the churn (INFO cpu), NaN without Redis. */
+  redisCores: number;
+  /** Cluster: notifications per core-second of the nodes and Redis together. */
+  perCoreSecWithRedis: number;
+  /** Cluster: Redis commands per status change sent, over the step and its drain (INFO commandstats), by command and 'total'. */
+  redisPerChange: Record<string, number>;
+  /** Cluster: microseconds Redis spent per call, by command, over the step. */
+  redisUsecPerCall: Record<string, number>;
 }
 
 export interface W5Result {
@@ -80,10 +98,11 @@ export interface OnlineOptions {
 
 export async function runOnline(ctx: Ctx, kind: Kind, run: number, opt: OnlineOptions): Promise<OnlineRun> {
   const { mode } = ctx;
-  const t = await bringUp(ctx, kind, mode.n, workersFor(mode, mode.n));
+  const t = await bringUp(ctx, kind, mode.n, workersFor(mode, mode.n), {}, mode.c1Nodes);
   try {
     const login = await mustLoginAll(t, mode.w2InFlight);
-    ctx.log(`  ${kind}: ${login.ok} users online (${t.workers} load-generator process${t.workers > 1 ? 'es' : ''})`);
+    const where = t.nodes.length > 1 ? ` on ${t.nodes.length} nodes, ${Math.round(login.ok / t.nodes.length)} each` : '';
+    ctx.log(`  ${kind}: ${login.ok} users online${where} (${t.workers} load-generator process${t.workers > 1 ? 'es' : ''})`);
     await sleep(500);
     const out: OnlineRun = { kind, n: t.n, k: mode.k, steps: [], w5: [], w4: null, closedUnexpected: 0, closeCodes: {} };
     if (opt.w1) out.steps = await w1(ctx, t, run);
@@ -113,10 +132,19 @@ async function w1(ctx: Ctx, t: Target, run: number): Promise<W1Step[]> {
   for (const [i, rate] of schedule.entries()) {
     const s = await step(ctx, t, rate, mode.stepSec, run * 1000 + i);
     steps.push(s);
+    const clusterText =
+      t.nodes.length > 1
+        ? ` [${t.nodes.length} nodes: ${s.nodeCores.map((c) => c.toFixed(2)).join('+')} cores, ${s.nodeRssMiB.map((r) => r.toFixed(0)).join('/')} MiB; ` +
+          `cross-node p50 ${s.p50Cross.toFixed(1)} p99 ${s.p99Cross.toFixed(1)}, same-node p99 ${s.p99Same.toFixed(1)} ms; ` +
+          `Redis ${s.redisCores.toFixed(2)} cores, ${Object.entries(s.redisPerChange)
+            .filter(([, v]) => v >= 0.005)
+            .map(([c, v]) => `${c} ${v.toFixed(2)}${s.redisUsecPerCall[c] !== undefined ? ` (${s.redisUsecPerCall[c]!.toFixed(1)} µs)` : ''}`)
+            .join(', ')} per change]`
+        : '';
     ctx.log(
       `  ${t.kind} W1 ${rate}/s: ${Math.round(s.deliveredPerSec)} notif/s, ${Math.round(s.perCoreSec)} notif/core-s, ` +
         `p50 ${s.p50.toFixed(1)} p99 ${s.p99.toFixed(1)} max ${s.max.toFixed(1)} ms, missing/dup/ooo ${s.missing}/${s.dup}/${s.outOfOrder}, ` +
-        `server ${s.cores.toFixed(2)} cores ${s.rssMiB.toFixed(0)} MiB, loadgen ${s.loadgenCores.toFixed(2)} cores, other work ${s.foreignCores.toFixed(2)} cores${s.saturated ? ` — saturated (${s.why})` : ''}`,
+        `server ${s.cores.toFixed(2)} cores ${s.rssMiB.toFixed(0)} MiB, loadgen ${s.loadgenCores.toFixed(2)} cores, other work ${s.foreignCores.toFixed(2)} cores${clusterText}${s.saturated ? ` — saturated (${s.why})` : ''}`,
     );
     if (s.saturated && i >= mode.steps.length - 1) break;
   }
@@ -125,13 +153,21 @@ async function w1(ctx: Ctx, t: Target, run: number): Promise<W1Step[]> {
 
 async function step(ctx: Ctx, t: Target, rate: number, seconds: number, seed: number): Promise<W1Step> {
   const { mode } = ctx;
-  const win = new Window(t.srv.pid, t.pool.pids);
+  const redis = t.cluster?.redis;
+  const redisPid = redis?.pid;
+  const r0: RedisSnapshot | undefined = await redis?.snapshot();
+  const win = new Meter(
+    t.nodes.map((n) => n.pid),
+    t.pool.pids,
+    redisPid === undefined ? [] : [redisPid],
+  );
   const t0 = now();
   await t.pool.all('churnStart', (w) => ({ rate: rate / t.workers, seed: ctx.seed * 7919 + seed * 31 + w }));
   await sleep(seconds * 1000);
   const stops = await t.pool.all('churnStop', {});
   const churnSec = (now() - t0) / 1000;
   const during = win.peek();
+  const r1: RedisSnapshot | undefined = await redis?.snapshot();
   const sent = stops.reduce((a, s) => a + s.sent, 0);
   const expected = sent * mode.k;
 
@@ -152,11 +188,21 @@ async function step(ctx: Ctx, t: Target, rate: number, seconds: number, seed: nu
   }
   const drainMs = now() - d0;
   const total = win.end();
+  const r2: RedisSnapshot | undefined = await redis?.snapshot();
 
   const finalSeq = new Int32Array(t.n);
   for (const s of stops) for (let i = 0; i < s.seqs.length; i += 2) finalSeq[s.seqs[i]!] = s.seqs[i + 1]!;
   const phases = await t.pool.all('collect', { finalSeq });
   const hist = Hist.from(phases.map((p) => p.hist));
+  const same = Hist.from(phases.map((p) => p.histSame));
+  const cross = Hist.from(phases.map((p) => p.histCross));
+  const redisDuring = r0 && r1 ? redisDelta(r0, r1) : undefined;
+  const redisStep = r0 && r2 ? redisDelta(r0, r2) : undefined;
+  const redisPerChange: Record<string, number> = {};
+  if (redisStep && sent > 0) {
+    redisPerChange.total = redisStep.total / sent;
+    for (const [cmd, n] of Object.entries(redisStep.calls).sort((a, b) => b[1] - a[1])) redisPerChange[cmd] = n / sent;
+  }
   const sum = (f: (p: (typeof phases)[number]) => number) => phases.reduce((a, p) => a + f(p), 0);
   const delivered = sum((p) => p.delivered);
   const deliveredPerSec = sum((p) => p.deliveredInWindow) / churnSec;
@@ -181,12 +227,23 @@ async function step(ctx: Ctx, t: Target, rate: number, seconds: number, seed: nu
     outOfOrder: sum((p) => p.outOfOrder),
     unexpected: sum((p) => p.unexpected),
     cores: during.cores,
-    rssMiB: during.rssMean / 2 ** 20,
-    loadgenCores: during.otherCores,
+    rssMiB: Math.max(...during.servers.map((x) => x.rssMean)) / 2 ** 20,
+    loadgenCores: during.loadgenCores,
     foreignCores: during.foreignCores,
     drainMs,
     saturated: why.length > 0,
     why: why.join('; '),
+    nodeCores: during.servers.map((x) => x.cores),
+    nodeRssMiB: during.servers.map((x) => x.rssMean / 2 ** 20),
+    p50Same: same.percentile(50),
+    p99Same: same.percentile(99),
+    p50Cross: cross.percentile(50),
+    p99Cross: cross.percentile(99),
+    maxCross: cross.n > 0 ? cross.max : NaN,
+    redisCores: redisDuring ? redisDuring.cpuSec / during.seconds : NaN,
+    perCoreSecWithRedis: redisStep ? delivered / (total.cpuSec + redisStep.cpuSec) : NaN,
+    redisPerChange,
+    redisUsecPerCall: redisStep?.usecPerCall ?? {},
   };
 }
 
