@@ -74,7 +74,6 @@ export class ClusterNode {
     this.redis.defineCommand('presentlyAppend', { numberOfKeys: 3, lua: APPEND });
     this.redis.defineCommand('presentlyDown', { numberOfKeys: 4, lua: DOWN });
     this.redis.on('error', (err: Error) => opts.log.debug({ err: err.message }, 'redis error'));
-    this.redis.on('end', () => undefined);
   }
 
   /** The scripts defined on the client (typed view of ioredis' defineCommand). */
