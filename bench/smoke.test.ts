@@ -12,6 +12,7 @@ import { Workspace } from './src/setup.js';
 import { bringUp, mustLoginAll, tearDown, type Ctx, type Kind } from './src/scenarios/common.js';
 import { sleep } from './src/clock.js';
 import { ClusterInfra, PG_ADMIN_URL, redisDelta } from './src/cluster.js';
+import { postgresReachable } from '../packages/server/src/testing/postgres.js';
 
 test('histogram percentiles are within 2% and merge', () => {
   const a = new Hist();
@@ -61,15 +62,7 @@ async function clusterSkip(): Promise<string | false> {
       return 'no redis-server binary (or set BENCH_REDIS_URL)';
     }
   }
-  const { default: pg } = await import('pg');
-  const c = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await c.connect();
-    await c.end();
-    return false;
-  } catch {
-    return `PostgreSQL is not reachable at ${PG_ADMIN_URL}`;
-  }
+  return (await postgresReachable(PG_ADMIN_URL)) ? false : `PostgreSQL is not reachable at ${PG_ADMIN_URL}`;
 }
 
 test('load generator end to end against a 2-node cluster: churn across nodes, Redis counters', { timeout: 90_000, skip: await clusterSkip() }, async () => {

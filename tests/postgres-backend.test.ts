@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { UserStatus } from '@presently/protocol';
-import { PG_URL, postgresSkip } from '../packages/server/src/testing/postgres.js';
+import { PG_URL, pgQuery, postgresSkip } from '../packages/server/src/testing/postgres.js';
 import { APP, startServer, type TestServer } from './helpers/server.js';
 import { RawPeer } from './helpers/raw.js';
 import { rest } from './helpers/rest.js';
@@ -16,22 +16,13 @@ const skip = await postgresSkip('the PostgreSQL backend end-to-end test');
 const dbName = `presently_e2e_${process.pid}_${Math.floor(Math.random() * 1e6)}`;
 const servers: TestServer[] = [];
 
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
 
 before(async () => {
-  if (!skip) await admin(`CREATE DATABASE ${dbName}`);
+  if (!skip) await pgQuery(`CREATE DATABASE ${dbName}`);
 });
 after(async () => {
   for (const s of servers) await s.stop();
-  if (!skip) await admin(`DROP DATABASE IF EXISTS ${dbName}`);
+  if (!skip) await pgQuery(`DROP DATABASE IF EXISTS ${dbName}`);
 });
 
 test('S3 S4 S16 with DATABASE_URL the durable facts live in PostgreSQL and survive kill -9', { skip }, async () => {

@@ -26,6 +26,7 @@ import { startPresently, track, type ServerProc, type SpawnPlan } from './procs.
 import { cpuSeconds } from './procstat.js';
 import { APP, seedAccounts, type Workspace } from './setup.js';
 import { friendGraph, userID } from './graph.js';
+import { pgQuery, postgresReachable } from '../../packages/server/src/testing/postgres.js';
 
 export const PG_ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -161,14 +162,8 @@ async function startRedisServer(): Promise<{ url: string; proc: ChildProcess }> 
   return { url: `redis://127.0.0.1:${port}`, proc };
 }
 
-async function pgAdmin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
+function pgAdmin(statement: string): Promise<void> {
+  return pgQuery(statement, PG_ADMIN_URL);
 }
 
 /**

@@ -3,7 +3,7 @@
  * Redis key prefix per cluster, so test runs never meet. Without PostgreSQL or Redis the tests
  * that need them skip loudly, except under CI=true where that is a failure.
  */
-import { PG_URL, postgresSkip } from '../../packages/server/src/testing/postgres.js';
+import { PG_URL, pgQuery, postgresSkip } from '../../packages/server/src/testing/postgres.js';
 import { REDIS_URL, redisSkip } from '../../packages/server/src/testing/redis.js';
 import { startServer, type TestServer } from './server.js';
 
@@ -12,17 +12,6 @@ export { REDIS_URL };
 /** `false` when PostgreSQL and Redis can be used; else the skip reason (printed). Throws under CI=true. */
 export async function clusterSkip(what: string): Promise<string | false> {
   return (await postgresSkip(what)) || (await redisSkip(what));
-}
-
-async function admin(sql: string, url = PG_URL): Promise<void> {
-  const { default: pg } = await import('pg');
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
 }
 
 export interface TestCluster {
@@ -48,7 +37,7 @@ export async function startCluster(opts: {
   const tag = `${process.pid}_${Math.floor(Math.random() * 1e9)}`;
   const dbName = `presently_cluster_${tag}`;
   const pgUrl = opts.pgUrl ?? PG_URL;
-  await admin(`CREATE DATABASE ${dbName}`, pgUrl);
+  await pgQuery(`CREATE DATABASE ${dbName}`, pgUrl);
   const databaseUrl = new URL(pgUrl);
   databaseUrl.pathname = `/${dbName}`;
   const redisUrl = opts.redisUrl ?? REDIS_URL;
@@ -81,7 +70,7 @@ export async function startCluster(opts: {
     add,
     async stop() {
       await Promise.all(nodes.map((n) => n.stop({ kill: true }).catch(() => undefined)));
-      await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`, pgUrl).catch(() => undefined);
+      await pgQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`, pgUrl).catch(() => undefined);
     },
   };
 }

@@ -4,9 +4,10 @@
  */
 export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-async function reachable(): Promise<boolean> {
+/** Whether a PostgreSQL server answers at `url` (within 2 s). */
+export async function postgresReachable(url = PG_URL): Promise<boolean> {
   const { default: pg } = await import('pg');
-  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
   try {
     await c.connect();
     await c.end();
@@ -18,7 +19,7 @@ async function reachable(): Promise<boolean> {
 
 /** `false` when PostgreSQL can be used; else the skip reason (printed). Throws under CI=true. */
 export async function postgresSkip(what: string): Promise<string | false> {
-  if (await reachable()) return false;
+  if (await postgresReachable()) return false;
   const msg = `PostgreSQL is not reachable at ${PG_URL}`;
   if (process.env.CI === 'true') throw new Error(`${msg}: CI must run ${what}`);
   console.warn(`\n*** ${msg}: SKIPPING ${what} ***\n`);
@@ -30,13 +31,18 @@ export function freshSchema(prefix: string): string {
   return `${prefix}_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
 }
 
-export async function dropSchema(schema: string): Promise<void> {
+/** Runs one statement on its own connection (CREATE/DROP DATABASE cannot run in a pool's transaction). */
+export async function pgQuery(statement: string, url = PG_URL): Promise<void> {
   const { default: pg } = await import('pg');
-  const c = new pg.Client({ connectionString: PG_URL });
+  const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
-    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await c.query(statement);
   } finally {
     await c.end();
   }
+}
+
+export async function dropSchema(schema: string): Promise<void> {
+  await pgQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
 }
