@@ -18,8 +18,12 @@ export interface InitArgs {
   n: number;
   k: number;
   seed: number;
-  /** Source address for this worker's sockets (127.0.0.x), so ephemeral ports never run out. */
-  localAddress: string;
+  /**
+   * Source addresses for this worker's sockets (127.1.w.1–16, dealt round-robin), so ephemeral
+   * ports never run out and the kernel's search for a free port stays short: with one source
+   * address for 5,000 sockets, bind() scanned the port range and took most of a login's cost.
+   */
+  localAddresses: string[];
 }
 
 export interface LoginArgs {

@@ -57,7 +57,7 @@ export class Pool {
   static async start(count: number, initFor: (w: number) => InitArgs, plan: SpawnPlan = {}): Promise<Pool> {
     const script = join(BENCH_DIR, 'src/worker.ts');
     const workers = Array.from({ length: count }, (_, w) => {
-      const proc = spawnNode(script, [], { ...plan, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+      const proc = spawnNode(script, [], { ...plan, nodeFlags: (process.env.BENCH_WORKER_NODE_FLAGS ?? '').split(' ').filter((f) => f !== ''), stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
       return new WorkerHandle(w, proc);
     });
     const pool = new Pool(workers);

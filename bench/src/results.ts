@@ -217,6 +217,7 @@ function figures(c: Collected, mode: Mode): Figure[] {
     const name = `W4 abrupt disconnects (${mode.w4Victims} of N=${mode.n.toLocaleString('en-US')} sockets destroyed at once)`;
     F.push({ scenario: name, metric: 'friend sees OFFLINE, p99, ms', fmt: 'ms', p: w4P.map((r) => r.p99), b: w4B.map((r) => r.p99), target: `≤ 100 ms (ejabberd ${EJABBERD.offlineP99} ms)`, pass: (p) => p <= 100 });
     F.push({ scenario: name, metric: 'every friend saw OFFLINE after (max), ms', fmt: 'ms', p: w4P.map((r) => r.max), b: w4B.map((r) => r.max), target: 'info' });
+    F.push({ scenario: name, metric: 'server CPU from the first destroy to the last OFFLINE, ms', fmt: 'ms', p: w4P.map((r) => r.serverCpuMs), b: w4B.map((r) => r.serverCpuMs), target: 'info' });
     F.push({ scenario: name, metric: `friends never told (of ${w4P[0]!.pairs.toLocaleString('en-US')})`, fmt: 'int', p: w4P.map((r) => r.missing), b: w4B.map((r) => r.missing), target: '0', pass: (p) => p === 0 });
   }
   const q = (runs: OnlineRun[], ids: number) => runs.map((r) => r.w5.find((x) => x.ids === ids)).filter((x) => x !== undefined);

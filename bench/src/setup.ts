@@ -13,6 +13,8 @@ import { startBaseline, startPresently, type ServerProc, type SpawnPlan } from '
 
 export const APP = 1400000001;
 export const KEY = 'bench-secret-key-0123456789abcdef';
+/** Source addresses per load-generator worker (see InitArgs.localAddresses). */
+const SOURCE_ADDRESSES = 16;
 
 /**
  * The bench app: premium, query switch and friend auto-notify on, every default limit kept
@@ -104,7 +106,7 @@ export class Workspace {
   }
 
   /**
-   * Workers for users 0..n-1, dealt round-robin, each on its own source address. With several
+   * Workers for users 0..n-1, dealt round-robin, each on its own source addresses. With several
    * servers (the nodes of a cluster) every worker spreads its users over all of them.
    */
   workers(srv: ServerProc | ServerProc[], n: number, count: number): Promise<Pool> {
@@ -124,7 +126,7 @@ export class Workspace {
           n,
           k: this.k,
           seed: this.seed,
-          localAddress: `127.0.0.${10 + w}`,
+          localAddresses: Array.from({ length: SOURCE_ADDRESSES }, (_, j) => `127.1.${w}.${j + 1}`),
         };
       },
       this.plans.workers,

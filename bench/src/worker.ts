@@ -209,7 +209,7 @@ function connectAndLogin(p: Peer, hists: LoginHists, times: LoginTimes, errors: 
     };
     const t0 = now();
     times.sentAt[p.l] = t0;
-    const ws = new WebSocket(cfg.urls[p.l % cfg.urls.length]!, { localAddress: cfg.localAddress, perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: 60_000 });
+    const ws = new WebSocket(cfg.urls[p.l % cfg.urls.length]!, { localAddress: cfg.localAddresses[p.l % cfg.localAddresses.length], perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: 60_000 });
     p.ws = ws;
     p.dropped = false;
     ws.on('message', (data: Buffer) => onMessage(p, data));

@@ -12,13 +12,11 @@
  * over the nodes is what one session costs the whole cluster (compare W3's one process).
  */
 import { now, sleep } from '../clock.js';
-import { collectGarbage, cpuProfile, summarizeProfile } from '../inspector.js';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { collectGarbage } from '../inspector.js';
 import { workersFor } from '../modes.js';
 import { Meter } from '../procstat.js';
 import { PidsMeter, redisDelta } from '../cluster.js';
-import { bringUp, fmtN, mustLoginAll, tearDown, type Ctx, type Target } from './common.js';
+import { bringUp, fmtN, mustLoginAll, profiled, tearDown, type Ctx, type Target } from './common.js';
 import { loginSpan, subscribeAll } from './hold.js';
 
 export interface W3CResult {
@@ -125,21 +123,6 @@ async function metric(url: string, name: string): Promise<number> {
   const text = await res.text();
   const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([\\d.e+]+)$`, 'm').exec(text);
   return m ? Number(m[1]) : NaN;
-}
-
-/**
- * With BENCH_PROFILE_DIR set, node n0 is CPU-profiled (V8 inspector) while `fn` runs: the profile
- * is written there as <name>.cpuprofile and its top functions by self time go to the log.
- */
-async function profiled<T>(ctx: Ctx, t: Target, name: string, fn: () => Promise<T>): Promise<T> {
-  const dir = process.env.BENCH_PROFILE_DIR;
-  const url = t.nodes[0]?.inspector;
-  if (!dir || !url) return fn();
-  const [out, profile] = await cpuProfile(url, fn);
-  const file = join(dir, `${name}.cpuprofile`);
-  writeFileSync(file, JSON.stringify(profile));
-  ctx.log(`  CPU profile of node n0 during ${name}: ${file}; top functions by self time:\n${summarizeProfile(profile).map((l) => `      ${l}`).join('\n')}`);
-  return out;
 }
 
 const MiB = (xs: number[]): number[] => xs.map((x) => x / 2 ** 20);

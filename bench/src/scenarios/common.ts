@@ -5,6 +5,9 @@ import type { ServerProc, SpawnPlan } from '../procs.js';
 import type { Workspace } from '../setup.js';
 import type { LoginResult } from '../ipc.js';
 import { Hist } from '../stats.js';
+import { cpuProfile, summarizeProfile } from '../inspector.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** presently: one Presently process; baseline: the raw-ws server; cluster: Presently nodes on Redis. */
 export type Kind = 'presently' | 'baseline' | 'cluster';
@@ -111,3 +114,19 @@ export async function mustLoginAll(t: Target, inFlight: number, perWorker?: numb
 }
 
 export const fmtN = (n: number): string => n.toLocaleString('en-US');
+
+/**
+ * With BENCH_PROFILE_DIR set, the first server (a cluster's node n0), started with the inspector
+ * open, is CPU-profiled while `fn` runs: the profile is written there as <name>.cpuprofile and
+ * its top functions by self time go to the log.
+ */
+export async function profiled<T>(ctx: Ctx, t: Target, name: string, fn: () => Promise<T>, intervalUs = 1000): Promise<T> {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  const url = t.nodes[0]?.inspector;
+  if (!dir || !url) return fn();
+  const [out, profile] = await cpuProfile(url, fn, intervalUs);
+  const file = join(dir, `${name}.cpuprofile`);
+  writeFileSync(file, JSON.stringify(profile));
+  ctx.log(`  CPU profile of ${t.kind} ${t.nodes.length > 1 ? 'node n0' : 'server'} during ${name}: ${file}; top functions by self time:\n${summarizeProfile(profile).map((l) => `      ${l}`).join('\n')}`);
+  return out;
+}

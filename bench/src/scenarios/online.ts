@@ -8,7 +8,7 @@ import { workersFor } from '../modes.js';
 import { Meter, Window } from '../procstat.js';
 import { Hist } from '../stats.js';
 import { redisDelta, type RedisSnapshot } from '../cluster.js';
-import { bringUp, mustLoginAll, tearDown, type Ctx, type Kind, type Target } from './common.js';
+import { bringUp, mustLoginAll, profiled, tearDown, type Ctx, type Kind, type Target } from './common.js';
 
 export interface W1Step {
   /** Changes per second asked of the generator. */
@@ -77,6 +77,9 @@ export interface W4Result {
   p50: number;
   p99: number;
   max: number;
+  /** CPU used from the first destroy until every OFFLINE arrived: the server, the load generator (ms). */
+  serverCpuMs: number;
+  loadgenCpuMs: number;
 }
 
 export interface OnlineRun {
@@ -98,7 +101,7 @@ export interface OnlineOptions {
 
 export async function runOnline(ctx: Ctx, kind: Kind, run: number, opt: OnlineOptions): Promise<OnlineRun> {
   const { mode } = ctx;
-  const t = await bringUp(ctx, kind, mode.n, workersFor(mode, mode.n), {}, mode.c1Nodes);
+  const t = await bringUp(ctx, kind, mode.n, workersFor(mode, mode.n), process.env.BENCH_PROFILE_DIR ? { inspect: true } : {}, mode.c1Nodes);
   try {
     const login = await mustLoginAll(t, mode.w2InFlight);
     const where = t.nodes.length > 1 ? ` on ${t.nodes.length} nodes, ${Math.round(login.ok / t.nodes.length)} each` : '';
@@ -293,10 +296,14 @@ async function w4(ctx: Ctx, t: Target, run: number): Promise<W4Result> {
   const victims = pickUsers(t.n, mode.w4Victims, ctx.seed * 977 + run);
   await t.pool.all('track', { offline: true });
   await sleep(200);
-  const res = await t.pool.all('destroy', (w) => ({ users: victims.filter((v) => v % t.workers === w) }));
-  const victimTime = new Float64Array(t.n);
-  for (const r of res) for (let i = 0; i < r.times.length; i += 2) victimTime[r.times[i]!] = r.times[i + 1]!;
-  const waits = await t.pool.all('offlineWait', { victimTime, timeoutMs: mode.w4TimeoutSec * 1000 });
+  const meter = new Meter(t.nodes.map((n) => n.pid), t.pool.pids);
+  const waits = await profiled(ctx, t, `w4-${t.kind}-${run}`, async () => {
+    const res = await t.pool.all('destroy', (w) => ({ users: victims.filter((v) => v % t.workers === w) }));
+    const victimTime = new Float64Array(t.n);
+    for (const r of res) for (let i = 0; i < r.times.length; i += 2) victimTime[r.times[i]!] = r.times[i + 1]!;
+    return t.pool.all('offlineWait', { victimTime, timeoutMs: mode.w4TimeoutSec * 1000 });
+  }, 200);
+  const cpu = meter.end();
   const hist = Hist.from(waits.map((x) => x.hist));
   const r: W4Result = {
     victims: victims.length,
@@ -305,10 +312,12 @@ async function w4(ctx: Ctx, t: Target, run: number): Promise<W4Result> {
     p50: hist.percentile(50),
     p99: hist.percentile(99),
     max: hist.max,
+    serverCpuMs: cpu.cpuSec * 1000,
+    loadgenCpuMs: cpu.loadgenCores * cpu.seconds * 1000,
   };
   ctx.log(
     `  ${t.kind} W4 ${r.victims} sockets destroyed: ${r.pairs - r.missing}/${r.pairs} friend OFFLINEs, ` +
-      `p50 ${r.p50.toFixed(1)} p99 ${r.p99.toFixed(1)} max ${r.max.toFixed(1)} ms`,
+      `p50 ${r.p50.toFixed(1)} p99 ${r.p99.toFixed(1)} max ${r.max.toFixed(1)} ms; CPU server ${r.serverCpuMs.toFixed(0)} ms, load generator ${r.loadgenCpuMs.toFixed(0)} ms`,
   );
   return r;
 }
