@@ -255,9 +255,7 @@ export class SqlStore implements DurableStore {
       await this.fastWriter(batch);
       return;
     }
-    await this.db.transaction().execute(async (trx) => {
-      for (const m of batch) await apply(trx, m);
-    });
+    await this.db.transaction().execute((trx) => applyBatch(trx, batch));
   }
 
   async getMeta(key: string): Promise<string | undefined> {
@@ -358,6 +356,134 @@ async function within(p: Promise<unknown> | undefined, ms: number): Promise<void
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([p.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
   clearTimeout(timer);
+}
+
+/** Rows per multi-row statement: well under SQLite's 32,766 and PostgreSQL's 65,535 bind parameters. */
+const ROWS_PER_STATEMENT = 500;
+
+type AccountWrite = Extract<Mutation, { t: 'account' }>;
+type FriendWrite = Extract<Mutation, { t: 'friendAdd' | 'friendRemove' }>;
+type SubWrite = Extract<Mutation, { t: 'subAdd' | 'subRemove' }>;
+
+/**
+ * Writes one batch in as few statements as it can: per table, multi-row upserts and multi-row
+ * deletes, instead of a statement per mutation (with PostgreSQL, a round trip each). A row's final
+ * state depends only on that row's own mutations in order, so they are folded per key first: the
+ * last add or remove of a friend or a subscription wins (one statement may not touch a row twice);
+ * of an account's writes, the one from the latest log entry (ties: the last). An account deleted
+ * in the batch keeps the exact order of its writes, a statement each: deletion is unconditional,
+ * unlike the versioned upsert. Rows go sorted by key, so two nodes writing the same rows lock
+ * them in the same order.
+ */
+async function applyBatch(trx: Transaction<Schema>, batch: Mutation[]): Promise<void> {
+  const accounts = new Map<string, AccountWrite>();
+  const deleted = new Set<string>();
+  const friends = new Map<string, FriendWrite>();
+  const subs = new Map<string, SubWrite>();
+  for (const m of batch) {
+    switch (m.t) {
+      case 'account': {
+        const k = rowKey(m.app, m.userID);
+        const prev = accounts.get(k);
+        if (!prev || (prev.v ?? 0) <= (m.v ?? 0)) accounts.set(k, m);
+        break;
+      }
+      case 'accountDelete':
+        deleted.add(rowKey(m.app, m.userID));
+        break;
+      case 'friendAdd':
+      case 'friendRemove':
+        friends.set(rowKey(m.app, m.from, m.to), m);
+        break;
+      case 'subAdd':
+      case 'subRemove':
+        subs.set(rowKey(m.app, m.userID, m.target), m);
+        break;
+    }
+  }
+  if (deleted.size > 0) {
+    for (const m of batch) if ((m.t === 'account' || m.t === 'accountDelete') && deleted.has(rowKey(m.app, m.userID))) await apply(trx, m);
+    for (const k of deleted) accounts.delete(k);
+  }
+  for (const rows of chunks(sortedValues(accounts))) {
+    await trx
+      .insertInto('accounts')
+      .values(
+        rows.map((m) => ({
+          app: m.app,
+          user_id: m.userID,
+          login_keys: JSON.stringify(m.loginKeys),
+          kicked_at: m.kickedAt,
+          offline_since: m.offlineSince,
+          nick: m.nick ?? '',
+          face_url: m.faceUrl ?? '',
+          version: m.v ?? 0,
+        })),
+      )
+      .onConflict((oc) =>
+        oc
+          .columns(['app', 'user_id'])
+          .doUpdateSet((eb) => ({
+            login_keys: eb.ref('excluded.login_keys'),
+            kicked_at: eb.ref('excluded.kicked_at'),
+            offline_since: eb.ref('excluded.offline_since'),
+            nick: eb.ref('excluded.nick'),
+            face_url: eb.ref('excluded.face_url'),
+            version: eb.ref('excluded.version'),
+          }))
+          // In a cluster each node writes the rows of its own log entries: commits of two nodes
+          // can land out of log order, so a row only takes a write from the same or a later entry.
+          .where((eb) => eb('accounts.version', '<=', eb.ref('excluded.version'))),
+      )
+      .execute();
+  }
+  const friendWrites = sortedValues(friends);
+  for (const rows of chunks(friendWrites.filter((m) => m.t === 'friendAdd'))) {
+    await trx
+      .insertInto('friends')
+      .values(rows.map((m) => ({ app: m.app, from_id: m.from, to_id: m.to, remark: m.remark, groups: JSON.stringify(m.groups), add_source: m.addSource, add_time: m.addTime })))
+      .onConflict((oc) =>
+        oc.columns(['app', 'from_id', 'to_id']).doUpdateSet((eb) => ({
+          remark: eb.ref('excluded.remark'),
+          groups: eb.ref('excluded.groups'),
+          add_source: eb.ref('excluded.add_source'),
+          add_time: eb.ref('excluded.add_time'),
+        })),
+      )
+      .execute();
+  }
+  for (const rows of chunks(friendWrites.filter((m) => m.t === 'friendRemove'))) {
+    await trx
+      .deleteFrom('friends')
+      .where((eb) => eb(eb.refTuple('app', 'from_id', 'to_id'), 'in', rows.map((m) => eb.tuple(m.app, m.from, m.to))))
+      .execute();
+  }
+  const subWrites = sortedValues(subs);
+  for (const rows of chunks(subWrites.filter((m) => m.t === 'subAdd'))) {
+    await trx
+      .insertInto('subscriptions')
+      .values(rows.map((m) => ({ app: m.app, user_id: m.userID, target: m.target, seq: m.seq })))
+      .onConflict((oc) => oc.columns(['app', 'user_id', 'target']).doUpdateSet((eb) => ({ seq: eb.ref('excluded.seq') })))
+      .execute();
+  }
+  for (const rows of chunks(subWrites.filter((m) => m.t === 'subRemove'))) {
+    await trx
+      .deleteFrom('subscriptions')
+      .where((eb) => eb(eb.refTuple('app', 'user_id', 'target'), 'in', rows.map((m) => eb.tuple(m.app, m.userID, m.target))))
+      .execute();
+  }
+}
+
+/** A row's primary key as one string (the parts cannot hold a NUL). */
+const rowKey = (...parts: Array<string | number>): string => parts.join('\0');
+
+/** The map's values in the order of their keys. */
+function sortedValues<T>(m: Map<string, T>): T[] {
+  return [...m.keys()].sort().map((k) => m.get(k)!);
+}
+
+function* chunks<T>(rows: T[]): Generator<T[]> {
+  for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) yield rows.slice(i, i + ROWS_PER_STATEMENT);
 }
 
 /** One mutation. Each is idempotent: a batch written again after a lost commit reply is harmless. */

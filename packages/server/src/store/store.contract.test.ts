@@ -127,6 +127,76 @@ for (const b of backends) {
       await h.store.close();
     });
 
+    test('one batch with many writes of the same rows ends as if they were applied one by one, in order', async () => {
+      const h = await b.open();
+      cleanups.push(h.drop);
+      const s = h.store;
+      const app = 9;
+      // Rows already stored before the batch.
+      s.persist({ t: 'friendAdd', app, from: 'e', to: 'f', remark: '', groups: [], addSource: '', addTime: 1 });
+      s.persist({ t: 'account', app, userID: 'ver2', loginKeys: ['Web'], kickedAt: 0, offlineSince: 0, v: 30 });
+      await s.flush();
+      const ms: Mutation[] = [];
+      // More rows of one kind than one multi-row statement takes.
+      for (let i = 0; i < 1200; i++) ms.push({ t: 'subAdd', app, userID: 'big', target: `t${String(i).padStart(4, '0')}`, seq: i });
+      for (let i = 0; i < 600; i++) ms.push({ t: 'account', app, userID: `a${i}`, loginKeys: [`k${i}`], kickedAt: 0, offlineSince: 0 });
+      ms.push(
+        { t: 'subRemove', app, userID: 'big', target: 't0005' },
+        { t: 'subRemove', app, userID: 'big', target: 'x' },
+        { t: 'subAdd', app, userID: 'big', target: 'x', seq: 5000 },
+        { t: 'subAdd', app, userID: 'big', target: 'y', seq: 5001 },
+        { t: 'subRemove', app, userID: 'big', target: 'y' },
+        { t: 'friendAdd', app, from: 'a', to: 'b', remark: 'r1', groups: ['g'], addSource: 's1', addTime: 2 },
+        { t: 'friendAdd', app, from: 'a', to: 'b', remark: 'r2', groups: [], addSource: 's2', addTime: 3 },
+        { t: 'friendRemove', app, from: 'c', to: 'd' },
+        { t: 'friendAdd', app, from: 'c', to: 'd', remark: '', groups: [], addSource: '', addTime: 4 },
+        { t: 'friendRemove', app, from: 'e', to: 'f' },
+        // Versions: the latest entry wins within the batch and against the stored row.
+        { t: 'account', app, userID: 'ver', loginKeys: ['iPhone'], kickedAt: 0, offlineSince: 0, v: 20 },
+        { t: 'account', app, userID: 'ver', loginKeys: ['Web'], kickedAt: 0, offlineSince: 0, v: 10 },
+        { t: 'account', app, userID: 'ver2', loginKeys: ['Android'], kickedAt: 0, offlineSince: 0, v: 25 },
+        // Deleted and made again in the same batch; deleted for good.
+        { t: 'account', app, userID: 'reborn', loginKeys: ['Web'], kickedAt: 0, offlineSince: 0, v: 5 },
+        { t: 'accountDelete', app, userID: 'reborn', deletedAt: 50 },
+        { t: 'account', app, userID: 'reborn', loginKeys: ['Mac'], kickedAt: 0, offlineSince: 0, v: 6 },
+        { t: 'account', app, userID: 'gone', loginKeys: ['Web'], kickedAt: 0, offlineSince: 0 },
+        { t: 'accountDelete', app, userID: 'gone', deletedAt: 51 },
+        // The same ids in another app are other rows.
+        { t: 'account', app: app + 1, userID: 'ver', loginKeys: ['Linux'], kickedAt: 0, offlineSince: 0, v: 1 },
+        { t: 'subAdd', app: app + 1, userID: 'big', target: 'y', seq: 1 },
+      );
+      for (const m of ms) s.persist(m);
+      await s.flush();
+      const snap = await s.loadApp(app);
+      const keys = new Map(snap.accounts.map((a) => [a.userID, a.loginKeys]));
+      assert.equal(snap.accounts.length, 600 + 3);
+      assert.deepEqual(keys.get('a599'), ['k599']);
+      assert.deepEqual(keys.get('ver'), ['iPhone'], 'the latest entry of the batch');
+      assert.deepEqual(keys.get('ver2'), ['Web'], 'the stored row is from a later entry');
+      assert.deepEqual(keys.get('reborn'), ['Mac'], 'made again after its deletion');
+      assert.equal(keys.has('gone'), false);
+      assert.deepEqual([...(snap.tombstones ?? [])].sort((x, y) => x.userID.localeCompare(y.userID)), [
+        { userID: 'gone', deletedAt: 51 },
+        { userID: 'reborn', deletedAt: 50 },
+      ]);
+      const expected = Array.from({ length: 1200 }, (_, i) => `t${String(i).padStart(4, '0')}`).filter((t) => t !== 't0005');
+      assert.deepEqual(
+        snap.subscriptions.map((x) => x.target),
+        [...expected, 'x'],
+      );
+      assert.deepEqual(
+        snap.friends.map((f) => [f.from, f.to, f.remark, f.addSource]).sort(),
+        [
+          ['a', 'b', 'r2', 's2'],
+          ['c', 'd', '', ''],
+        ],
+      );
+      const other = await s.loadApp(app + 1);
+      assert.deepEqual(other.accounts.map((a) => [a.userID, a.loginKeys]), [['ver', ['Linux']]]);
+      assert.deepEqual(other.subscriptions.map((x) => [x.userID, x.target]), [['big', 'y']]);
+      await s.close();
+    });
+
     test('S3 an account write from an earlier cluster log entry never overwrites a later one', async () => {
       const h = await b.open();
       cleanups.push(h.drop);
