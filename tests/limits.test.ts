@@ -4,6 +4,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { CloseCode, ErrorCode, UserStatus } from '@presently/protocol';
 import { APP, appConfig, startServer, type TestServer } from './helpers/server.js';
 import { rest } from './helpers/rest.js';
@@ -130,5 +132,26 @@ test('S32 per-address connection limit: past it the socket is closed with 4009',
     for (const p of [...peers.slice(1), again]) p.close();
   } finally {
     await capped.stop();
+  }
+});
+
+/** The listen backlog the kernel gives the server's socket (`ss`: Send-Q of a listening socket). */
+function listenBacklogOf(url: string): number {
+  const port = new URL(url).port;
+  const out = execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' }).trim();
+  const cols = out.split(/\s+/);
+  assert.equal(cols[0], 'LISTEN', `ss: ${out}`);
+  return Number(cols[2]);
+}
+
+test('a login storm is queued by the kernel: the listen backlog is listenBacklog (4096 by default), not Node’s 511', async () => {
+  const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+  assert.ok(somaxconn > 511, `net.core.somaxconn is ${somaxconn}: the kernel would cap any backlog at or below Node's default`);
+  assert.equal(listenBacklogOf(srv.http), Math.min(4096, somaxconn));
+  const small = await startServer({ server: { listenBacklog: 600 } });
+  try {
+    assert.equal(listenBacklogOf(small.http), 600);
+  } finally {
+    await small.stop();
   }
 });

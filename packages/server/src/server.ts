@@ -113,7 +113,7 @@ export class PresentlyServer {
   async listen(): Promise<string> {
     await new Promise<void>((resolve, reject) => {
       this.http.once('error', reject);
-      this.http.listen(this.options.port, this.options.host, () => {
+      this.http.listen({ port: this.options.port, host: this.options.host, backlog: this.options.listenBacklog }, () => {
         this.http.off('error', reject);
         resolve();
       });

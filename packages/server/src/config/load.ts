@@ -25,7 +25,7 @@ function intFromEnv(name: string, value: string | undefined, dflt: number): numb
 /** Server options from the environment and the config file's optional `server` object. */
 export function serverOptionsFrom(env: NodeJS.ProcessEnv, fileServer: Record<string, unknown> = {}): ServerOptions {
   const o: ServerOptions = { ...DEFAULT_SERVER_OPTIONS };
-  for (const k of ['maxFrameBytes', 'loginTimeoutMs', 'maxSendQueueBytes', 'maxInFlight', 'maxLoginFailuresPerMinute', 'maxConnectionsPerIp'] as const) {
+  for (const k of ['listenBacklog', 'maxFrameBytes', 'loginTimeoutMs', 'maxSendQueueBytes', 'maxInFlight', 'maxLoginFailuresPerMinute', 'maxConnectionsPerIp'] as const) {
     const v = fileServer[k];
     if (v === undefined) continue;
     const zeroOk = k === 'maxLoginFailuresPerMinute' || k === 'maxConnectionsPerIp';

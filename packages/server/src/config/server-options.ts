@@ -31,6 +31,12 @@ export interface ServerOptions {
    * (code 70) to start afresh. env PRESENTLY_LOG_MAXLEN. @default 100000
    */
   logMaxLen: number;
+  /**
+   * Connections the kernel holds for the server before it accepts them (the listen backlog;
+   * Linux caps it at net.core.somaxconn). A reconnect storm larger than it has its extra
+   * connection attempts dropped and retried by the clients a second or more later. @default 4096
+   */
+  listenBacklog: number;
   /** Largest WebSocket frame the server reads, bytes (S32). @default 16384 */
   maxFrameBytes: number;
   /** An unauthenticated socket must log in within this, ms. @default 10000 */
@@ -59,6 +65,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   leaseMs: 5000,
   drainGraceMs: 5000,
   logMaxLen: 100_000,
+  listenBacklog: 4096,
   maxFrameBytes: 16_384,
   loginTimeoutMs: 10_000,
   maxSendQueueBytes: 4 * 1024 * 1024,
