@@ -48,8 +48,8 @@ export class Connection implements Sink {
   prev: Connection | null = null;
   next: Connection | null = null;
   list: ConnList | null = null;
-  /** Pending change JSONs, sent as one frame at the end of this turn (S22 order kept). */
-  private outbox: string[] = [];
+  /** Pending changes, sent as one frame at the end of this turn (S22 order kept). */
+  private outbox: StatusChange[] = [];
   /** Requests whose replies wait on a durable write (login, logout, subscribe, unsubscribe). */
   private inFlight = 0;
 
@@ -322,24 +322,27 @@ export class Connection implements Sink {
   deliver(change: StatusChange): void {
     if (this.state === 'closed') return;
     if (this.outbox.length === 0) this.gw.markDirty(this);
-    this.outbox.push(change.json());
+    this.outbox.push(change);
   }
 
   flushOutbox(): void {
-    if (this.outbox.length === 0) return;
-    const frame = `{"op":"userStatusUpdated","data":[${this.outbox.join(',')}]}`;
+    const n = this.outbox.length;
+    if (n === 0) return;
+    // One change (the usual case): its frame's bytes are made once for all its receivers.
+    const frame = n === 1 ? this.gw.pushFrame(this.outbox[0]!) : pushFrameText(this.outbox);
     this.outbox = [];
     this.send(frame);
   }
 
-  send(text: string): void {
+  /** Sends a text frame (a Buffer holds the text's UTF-8 bytes). */
+  send(text: string | Buffer): void {
     if (this.state === 'closed') return;
     if (this.ws.bufferedAmount > this.gw.options.maxSendQueueBytes) {
       this.gw.log.warn({ conn: this.id, buffered: this.ws.bufferedAmount }, 'slow consumer closed');
       this.close(CloseCode.SLOW_CONSUMER, 'slow consumer');
       return;
     }
-    this.ws.send(text);
+    this.ws.send(text, TEXT);
   }
 
   /** S27: the session was kicked; pushes queued before the kick go first. */
@@ -371,6 +374,15 @@ export class Connection implements Sink {
     if (session && driver) driver.disconnect(session, reason, Date.now());
     this.gw.connections.delete(this);
   }
+}
+
+const TEXT = { binary: false } as const;
+
+/** The `userStatusUpdated` push of these changes, in order. */
+export function pushFrameText(changes: readonly StatusChange[]): string {
+  let data = changes[0]!.json();
+  for (let i = 1; i < changes.length; i++) data += ',' + changes[i]!.json();
+  return `{"op":"userStatusUpdated","data":[${data}]}`;
 }
 
 /** `r`'s value mapped by `f`, synchronously when `r` is not a promise. */

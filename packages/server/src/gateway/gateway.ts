@@ -10,7 +10,7 @@ import type { StatusChange } from '../engine/types.js';
 import type { AppSettings } from '../config/settings.js';
 import type { ServerOptions } from '../config/server-options.js';
 import type { DurableStore } from '../store/types.js';
-import { ConnList, Connection } from './connection.js';
+import { ConnList, Connection, pushFrameText } from './connection.js';
 import { ConnectionCounter, FailureWindow } from './guards.js';
 import { WebhookDispatcher } from '../webhooks/dispatcher.js';
 import { outboxFor } from '../webhooks/outbox.js';
@@ -37,6 +37,8 @@ export class Gateway {
   private lastPrune = 0;
   private dirty: Connection[] = [];
   private flushScheduled = false;
+  /** Push frames made this turn, by change (pushFrame); emptied after each flush. */
+  private readonly frames = new Map<StatusChange, Buffer>();
   private sweepTimer: NodeJS.Timeout | null = null;
   /** Prefix of this process's session ids (the cluster's node key when there is one). */
   get nodeId(): string {
@@ -200,6 +202,20 @@ export class Gateway {
     const conns = this.dirty;
     this.dirty = [];
     for (const c of conns) c.flushOutbox();
+    this.frames.clear();
+  }
+
+  /**
+   * The push frame of one change as UTF-8 bytes, made once and sent to every session that gets
+   * this change alone in this turn (instead of encoding the same text once per socket).
+   */
+  pushFrame(change: StatusChange): Buffer {
+    let f = this.frames.get(change);
+    if (f === undefined) {
+      f = Buffer.from(pushFrameText([change]));
+      this.frames.set(change, f);
+    }
+    return f;
   }
 
   /** Starts the liveness sweep (S5), the login deadline and subscription expiry (S19). */
