@@ -8,7 +8,7 @@
  * meanwhile and `healthy()` is false. Every mutation is idempotent (upserts and deletes), so a
  * batch written again after a commit whose reply was lost leaves the same rows.
  */
-import { Kysely, sql, type Dialect, type Generated, type Transaction } from 'kysely';
+import { Kysely, sql, type CompiledQuery, type Dialect, type Generated } from 'kysely';
 import type { Client as PgClient } from 'pg';
 import type { AppSnapshot, Mutation } from '../engine/types.js';
 import type { DurableStore } from './types.js';
@@ -255,7 +255,14 @@ export class SqlStore implements DurableStore {
       await this.fastWriter(batch);
       return;
     }
-    await this.db.transaction().execute((trx) => applyBatch(trx, batch));
+    const queries = batchQueries(this.db, batch);
+    // One statement is atomic by itself: no BEGIN and COMMIT round trips around it.
+    if (queries.length === 1) await this.db.executeQuery(queries[0]!);
+    else {
+      await this.db.transaction().execute(async (trx) => {
+        for (const q of queries) await trx.executeQuery(q);
+      });
+    }
   }
 
   async getMeta(key: string): Promise<string | undefined> {
@@ -366,7 +373,7 @@ type FriendWrite = Extract<Mutation, { t: 'friendAdd' | 'friendRemove' }>;
 type SubWrite = Extract<Mutation, { t: 'subAdd' | 'subRemove' }>;
 
 /**
- * Writes one batch in as few statements as it can: per table, multi-row upserts and multi-row
+ * The statements that write one batch, as few as it can: per table, multi-row upserts and multi-row
  * deletes, instead of a statement per mutation (with PostgreSQL, a round trip each). A row's final
  * state depends only on that row's own mutations in order, so they are folded per key first: the
  * last add or remove of a friend or a subscription wins (one statement may not touch a row twice);
@@ -375,7 +382,8 @@ type SubWrite = Extract<Mutation, { t: 'subAdd' | 'subRemove' }>;
  * unlike the versioned upsert. Rows go sorted by key, so two nodes writing the same rows lock
  * them in the same order.
  */
-async function applyBatch(trx: Transaction<Schema>, batch: Mutation[]): Promise<void> {
+function batchQueries(db: Kysely<Schema>, batch: Mutation[]): CompiledQuery[] {
+  const out: CompiledQuery[] = [];
   const accounts = new Map<string, AccountWrite>();
   const deleted = new Set<string>();
   const friends = new Map<string, FriendWrite>();
@@ -402,76 +410,87 @@ async function applyBatch(trx: Transaction<Schema>, batch: Mutation[]): Promise<
     }
   }
   if (deleted.size > 0) {
-    for (const m of batch) if ((m.t === 'account' || m.t === 'accountDelete') && deleted.has(rowKey(m.app, m.userID))) await apply(trx, m);
+    for (const m of batch) if ((m.t === 'account' || m.t === 'accountDelete') && deleted.has(rowKey(m.app, m.userID))) out.push(...accountQueries(db, m));
     for (const k of deleted) accounts.delete(k);
   }
   for (const rows of chunks(sortedValues(accounts))) {
-    await trx
-      .insertInto('accounts')
-      .values(
-        rows.map((m) => ({
-          app: m.app,
-          user_id: m.userID,
-          login_keys: JSON.stringify(m.loginKeys),
-          kicked_at: m.kickedAt,
-          offline_since: m.offlineSince,
-          nick: m.nick ?? '',
-          face_url: m.faceUrl ?? '',
-          version: m.v ?? 0,
-        })),
-      )
-      .onConflict((oc) =>
-        oc
-          .columns(['app', 'user_id'])
-          .doUpdateSet((eb) => ({
-            login_keys: eb.ref('excluded.login_keys'),
-            kicked_at: eb.ref('excluded.kicked_at'),
-            offline_since: eb.ref('excluded.offline_since'),
-            nick: eb.ref('excluded.nick'),
-            face_url: eb.ref('excluded.face_url'),
-            version: eb.ref('excluded.version'),
-          }))
-          // In a cluster each node writes the rows of its own log entries: commits of two nodes
-          // can land out of log order, so a row only takes a write from the same or a later entry.
-          .where((eb) => eb('accounts.version', '<=', eb.ref('excluded.version'))),
-      )
-      .execute();
+    out.push(
+      db
+        .insertInto('accounts')
+        .values(
+          rows.map((m) => ({
+            app: m.app,
+            user_id: m.userID,
+            login_keys: JSON.stringify(m.loginKeys),
+            kicked_at: m.kickedAt,
+            offline_since: m.offlineSince,
+            nick: m.nick ?? '',
+            face_url: m.faceUrl ?? '',
+            version: m.v ?? 0,
+          })),
+        )
+        .onConflict((oc) =>
+          oc
+            .columns(['app', 'user_id'])
+            .doUpdateSet((eb) => ({
+              login_keys: eb.ref('excluded.login_keys'),
+              kicked_at: eb.ref('excluded.kicked_at'),
+              offline_since: eb.ref('excluded.offline_since'),
+              nick: eb.ref('excluded.nick'),
+              face_url: eb.ref('excluded.face_url'),
+              version: eb.ref('excluded.version'),
+            }))
+            // In a cluster each node writes the rows of its own log entries: commits of two nodes
+            // can land out of log order, so a row only takes a write from the same or a later entry.
+            .where((eb) => eb('accounts.version', '<=', eb.ref('excluded.version'))),
+        )
+        .compile(),
+    );
   }
   const friendWrites = sortedValues(friends);
   for (const rows of chunks(friendWrites.filter((m) => m.t === 'friendAdd'))) {
-    await trx
-      .insertInto('friends')
-      .values(rows.map((m) => ({ app: m.app, from_id: m.from, to_id: m.to, remark: m.remark, groups: JSON.stringify(m.groups), add_source: m.addSource, add_time: m.addTime })))
-      .onConflict((oc) =>
-        oc.columns(['app', 'from_id', 'to_id']).doUpdateSet((eb) => ({
-          remark: eb.ref('excluded.remark'),
-          groups: eb.ref('excluded.groups'),
-          add_source: eb.ref('excluded.add_source'),
-          add_time: eb.ref('excluded.add_time'),
-        })),
-      )
-      .execute();
+    out.push(
+      db
+        .insertInto('friends')
+        .values(rows.map((m) => ({ app: m.app, from_id: m.from, to_id: m.to, remark: m.remark, groups: JSON.stringify(m.groups), add_source: m.addSource, add_time: m.addTime })))
+        .onConflict((oc) =>
+          oc.columns(['app', 'from_id', 'to_id']).doUpdateSet((eb) => ({
+            remark: eb.ref('excluded.remark'),
+            groups: eb.ref('excluded.groups'),
+            add_source: eb.ref('excluded.add_source'),
+            add_time: eb.ref('excluded.add_time'),
+          })),
+        )
+        .compile(),
+    );
   }
   for (const rows of chunks(friendWrites.filter((m) => m.t === 'friendRemove'))) {
-    await trx
-      .deleteFrom('friends')
-      .where((eb) => eb(eb.refTuple('app', 'from_id', 'to_id'), 'in', rows.map((m) => eb.tuple(m.app, m.from, m.to))))
-      .execute();
+    out.push(
+      db
+        .deleteFrom('friends')
+        .where((eb) => eb(eb.refTuple('app', 'from_id', 'to_id'), 'in', rows.map((m) => eb.tuple(m.app, m.from, m.to))))
+        .compile(),
+    );
   }
   const subWrites = sortedValues(subs);
   for (const rows of chunks(subWrites.filter((m) => m.t === 'subAdd'))) {
-    await trx
-      .insertInto('subscriptions')
-      .values(rows.map((m) => ({ app: m.app, user_id: m.userID, target: m.target, seq: m.seq })))
-      .onConflict((oc) => oc.columns(['app', 'user_id', 'target']).doUpdateSet((eb) => ({ seq: eb.ref('excluded.seq') })))
-      .execute();
+    out.push(
+      db
+        .insertInto('subscriptions')
+        .values(rows.map((m) => ({ app: m.app, user_id: m.userID, target: m.target, seq: m.seq })))
+        .onConflict((oc) => oc.columns(['app', 'user_id', 'target']).doUpdateSet((eb) => ({ seq: eb.ref('excluded.seq') })))
+        .compile(),
+    );
   }
   for (const rows of chunks(subWrites.filter((m) => m.t === 'subRemove'))) {
-    await trx
-      .deleteFrom('subscriptions')
-      .where((eb) => eb(eb.refTuple('app', 'user_id', 'target'), 'in', rows.map((m) => eb.tuple(m.app, m.userID, m.target))))
-      .execute();
+    out.push(
+      db
+        .deleteFrom('subscriptions')
+        .where((eb) => eb(eb.refTuple('app', 'user_id', 'target'), 'in', rows.map((m) => eb.tuple(m.app, m.userID, m.target))))
+        .compile(),
+    );
   }
+  return out;
 }
 
 /** A row's primary key as one string (the parts cannot hold a NUL). */
@@ -486,62 +505,40 @@ function* chunks<T>(rows: T[]): Generator<T[]> {
   for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) yield rows.slice(i, i + ROWS_PER_STATEMENT);
 }
 
-/** One mutation. Each is idempotent: a batch written again after a lost commit reply is harmless. */
-async function apply(trx: Transaction<Schema>, m: Mutation): Promise<void> {
-  switch (m.t) {
-    case 'account': {
-      const row = {
-        login_keys: JSON.stringify(m.loginKeys),
-        kicked_at: m.kickedAt,
-        offline_since: m.offlineSince,
-        nick: m.nick ?? '',
-        face_url: m.faceUrl ?? '',
-      };
-      // In a cluster each node writes the rows of its own log entries: commits of two nodes can
-      // land out of log order, so a row only takes a write from the same or a later entry.
-      await trx
-        .insertInto('accounts')
-        .values({ app: m.app, user_id: m.userID, ...row, version: m.v ?? 0 })
-        .onConflict((oc) =>
-          oc
-            .columns(['app', 'user_id'])
-            .doUpdateSet({ ...row, version: m.v ?? 0 })
-            .where((eb) => eb('accounts.version', '<=', eb.ref('excluded.version'))),
-        )
-        .execute();
-      return;
-    }
-    case 'accountDelete':
-      await trx.deleteFrom('accounts').where('app', '=', m.app).where('user_id', '=', m.userID).execute();
-      await trx
+/**
+ * One write of an account deleted in the same batch, as its own statements (see batchQueries).
+ * Each is idempotent: a batch written again after a lost commit reply is harmless.
+ */
+function accountQueries(db: Kysely<Schema>, m: Extract<Mutation, { t: 'account' | 'accountDelete' }>): CompiledQuery[] {
+  if (m.t === 'accountDelete') {
+    return [
+      db.deleteFrom('accounts').where('app', '=', m.app).where('user_id', '=', m.userID).compile(),
+      db
         .insertInto('account_tombstones')
         .values({ app: m.app, user_id: m.userID, deleted_at: m.deletedAt })
         .onConflict((oc) => oc.columns(['app', 'user_id']).doUpdateSet({ deleted_at: m.deletedAt }))
-        .execute();
-      return;
-    case 'friendAdd': {
-      const row = { remark: m.remark, groups: JSON.stringify(m.groups), add_source: m.addSource, add_time: m.addTime };
-      await trx
-        .insertInto('friends')
-        .values({ app: m.app, from_id: m.from, to_id: m.to, ...row })
-        .onConflict((oc) => oc.columns(['app', 'from_id', 'to_id']).doUpdateSet(row))
-        .execute();
-      return;
-    }
-    case 'friendRemove':
-      await trx.deleteFrom('friends').where('app', '=', m.app).where('from_id', '=', m.from).where('to_id', '=', m.to).execute();
-      return;
-    case 'subAdd':
-      await trx
-        .insertInto('subscriptions')
-        .values({ app: m.app, user_id: m.userID, target: m.target, seq: m.seq })
-        .onConflict((oc) => oc.columns(['app', 'user_id', 'target']).doUpdateSet({ seq: m.seq }))
-        .execute();
-      return;
-    case 'subRemove':
-      await trx.deleteFrom('subscriptions').where('app', '=', m.app).where('user_id', '=', m.userID).where('target', '=', m.target).execute();
-      return;
+        .compile(),
+    ];
   }
+  const row = {
+    login_keys: JSON.stringify(m.loginKeys),
+    kicked_at: m.kickedAt,
+    offline_since: m.offlineSince,
+    nick: m.nick ?? '',
+    face_url: m.faceUrl ?? '',
+  };
+  return [
+    db
+      .insertInto('accounts')
+      .values({ app: m.app, user_id: m.userID, ...row, version: m.v ?? 0 })
+      .onConflict((oc) =>
+        oc
+          .columns(['app', 'user_id'])
+          .doUpdateSet({ ...row, version: m.v ?? 0 })
+          .where((eb) => eb('accounts.version', '<=', eb.ref('excluded.version'))),
+      )
+      .compile(),
+  ];
 }
 
 /** Opens the embedded SQLite store under the data directory. */
