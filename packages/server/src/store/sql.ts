@@ -1,7 +1,8 @@
 /**
  * The SQL store, one query layer (Kysely) for every dialect: SQLite for the embedded default,
  * PostgreSQL for a cluster (design.md). Writes are group-committed: every mutation queued
- * during one turn of the event loop goes into one transaction.
+ * during one turn of the event loop goes into one transaction (one statement when the batch
+ * folds into one; see batchQueries).
  *
  * A batch whose write fails (PostgreSQL restarting, the network down) is written again, the
  * same batch before any later one, after a capped backoff, until it lands: `flush` waits
