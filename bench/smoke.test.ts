@@ -9,7 +9,7 @@ import { Hist, median, minMax } from './src/stats.js';
 import { friendGraph, subscriptionsOf } from './src/graph.js';
 import { MODES, type Mode } from './src/modes.js';
 import { Workspace } from './src/setup.js';
-import { bringUp, mustLoginAll, tearDown, type Ctx, type Kind } from './src/scenarios/common.js';
+import { bringUp, mustLoginAll, tearDown, type Ctx, type Kind, type Target } from './src/scenarios/common.js';
 import { sleep } from './src/clock.js';
 import { ClusterInfra, PG_ADMIN_URL, redisDelta } from './src/cluster.js';
 import { postgresReachable } from '../packages/server/src/testing/postgres.js';
@@ -52,6 +52,27 @@ test('friend graph: exactly K mutual friends, deterministic, no self', () => {
 
 const tiny: Mode = { ...MODES.tiny, n: 60, k: 6, w2N: 60, w3Sessions: 60 };
 
+/**
+ * Churns at 100 changes/s for 600 ms, waits (up to 4 s) until every owed notification has
+ * arrived, then collects each worker's counts; `sum` adds one count over the workers.
+ */
+async function churnAndCollect(t: Target) {
+  await t.pool.all('churnStart', (w) => ({ rate: 100, seed: w }));
+  await sleep(600);
+  const stops = await t.pool.all('churnStop', {});
+  const sent = stops.reduce((a, s) => a + s.sent, 0);
+  let delivered = 0;
+  for (let i = 0; i < 200 && delivered < sent * tiny.k; i++) {
+    await sleep(20);
+    delivered = (await t.pool.all('progress', {})).reduce((a, p) => a + p.delivered, 0);
+  }
+  const finalSeq = new Int32Array(tiny.n);
+  for (const s of stops) for (let i = 0; i < s.seqs.length; i += 2) finalSeq[s.seqs[i]!] = s.seqs[i + 1]!;
+  const phases = await t.pool.all('collect', { finalSeq });
+  const sum = (f: (p: (typeof phases)[number]) => number) => phases.reduce((a, p) => a + f(p), 0);
+  return { sent, phases, sum };
+}
+
 /** Why the cluster smoke test cannot run here (no redis-server, no PostgreSQL), or false. */
 async function clusterSkip(): Promise<string | false> {
   const { execFileSync } = await import('node:child_process');
@@ -75,19 +96,7 @@ test('load generator end to end against a 2-node cluster: churn across nodes, Re
       assert.equal(t.nodes.length, 2);
       assert.equal((await mustLoginAll(t, 50)).ok, tiny.n);
       const r0 = await t.cluster!.redis.snapshot();
-      await t.pool.all('churnStart', (w) => ({ rate: 100, seed: w }));
-      await sleep(600);
-      const stops = await t.pool.all('churnStop', {});
-      const sent = stops.reduce((a, s) => a + s.sent, 0);
-      let delivered = 0;
-      for (let i = 0; i < 200 && delivered < sent * tiny.k; i++) {
-        await sleep(20);
-        delivered = (await t.pool.all('progress', {})).reduce((a, p) => a + p.delivered, 0);
-      }
-      const finalSeq = new Int32Array(tiny.n);
-      for (const s of stops) for (let i = 0; i < s.seqs.length; i += 2) finalSeq[s.seqs[i]!] = s.seqs[i + 1]!;
-      const phases = await t.pool.all('collect', { finalSeq });
-      const sum = (f: (p: (typeof phases)[number]) => number) => phases.reduce((a, p) => a + f(p), 0);
+      const { sent, phases, sum } = await churnAndCollect(t);
       assert.equal(sum((p) => p.delivered), sent * tiny.k);
       assert.equal(sum((p) => p.missing) + sum((p) => p.dup) + sum((p) => p.outOfOrder), 0);
       const same = Hist.from(phases.map((p) => p.histSame));
@@ -114,20 +123,8 @@ for (const kind of ['baseline', 'presently'] as Kind[]) {
     try {
       const login = await mustLoginAll(t, 50);
       assert.equal(login.ok, tiny.n);
-      await t.pool.all('churnStart', (w) => ({ rate: 100, seed: w }));
-      await sleep(600);
-      const stops = await t.pool.all('churnStop', {});
-      const sent = stops.reduce((a, s) => a + s.sent, 0);
+      const { sent, phases, sum } = await churnAndCollect(t);
       assert.ok(sent > 0);
-      let delivered = 0;
-      for (let i = 0; i < 100 && delivered < sent * tiny.k; i++) {
-        await sleep(20);
-        delivered = (await t.pool.all('progress', {})).reduce((a, p) => a + p.delivered, 0);
-      }
-      const finalSeq = new Int32Array(tiny.n);
-      for (const s of stops) for (let i = 0; i < s.seqs.length; i += 2) finalSeq[s.seqs[i]!] = s.seqs[i + 1]!;
-      const phases = await t.pool.all('collect', { finalSeq });
-      const sum = (f: (p: (typeof phases)[number]) => number) => phases.reduce((a, p) => a + f(p), 0);
       assert.equal(sum((p) => p.delivered), sent * tiny.k);
       assert.equal(sum((p) => p.missing), 0);
       assert.equal(sum((p) => p.dup), 0);

@@ -1,7 +1,7 @@
 /** The runner's side of the load-generator workers: spawn, call over IPC, stop. */
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { BENCH_DIR, spawnNode, type SpawnPlan } from './procs.js';
+import { BENCH_DIR, nodeFlagsFromEnv, spawnNode, type SpawnPlan } from './procs.js';
 import type { ArgsOf, Cmd, InitArgs, ResultMap } from './ipc.js';
 
 interface Reply {
@@ -57,7 +57,7 @@ export class Pool {
   static async start(count: number, initFor: (w: number) => InitArgs, plan: SpawnPlan = {}): Promise<Pool> {
     const script = join(BENCH_DIR, 'src/worker.ts');
     const workers = Array.from({ length: count }, (_, w) => {
-      const proc = spawnNode(script, [], { ...plan, nodeFlags: (process.env.BENCH_WORKER_NODE_FLAGS ?? '').split(' ').filter((f) => f !== ''), stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+      const proc = spawnNode(script, [], { ...plan, nodeFlags: nodeFlagsFromEnv('BENCH_WORKER_NODE_FLAGS'), stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
       return new WorkerHandle(w, proc);
     });
     const pool = new Pool(workers);

@@ -37,6 +37,11 @@ export interface SpawnPlan {
   inspect?: boolean;
 }
 
+/** Node flags from a space-separated environment variable (BENCH_SERVER_NODE_FLAGS, BENCH_WORKER_NODE_FLAGS). */
+export function nodeFlagsFromEnv(name: string): string[] {
+  return (process.env[name] ?? '').split(' ').filter((f) => f !== '');
+}
+
 /** Spawns `node <NODE_ARGS> script args` with the open-file limit raised to the hard limit. */
 export function spawnNode(script: string, args: string[], opts: SpawnOptions & SpawnPlan & { nodeFlags?: string[] } = {}): ChildProcess {
   const pin = opts.cpus ? `taskset -c ${opts.cpus} ` : '';
@@ -125,7 +130,7 @@ const PRESENTLY_NODE_FLAGS = '--max-semi-space-size=32';
 export function startPresently(dataDir: string, configPath: string, plan: SpawnPlan = {}, env: Record<string, string> = {}): Promise<ServerProc> {
   // The young generation `npm start` gives the server (package.json): fan-out makes short-lived
   // garbage, and with V8's default semi-space the scavenges set W1's p99.
-  const nodeFlags = [PRESENTLY_NODE_FLAGS, ...(process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(' ')].filter((f) => f !== '');
+  const nodeFlags = [PRESENTLY_NODE_FLAGS, ...nodeFlagsFromEnv('BENCH_SERVER_NODE_FLAGS')];
   if (plan.inspect) nodeFlags.push('--inspect=127.0.0.1:0');
   const child = spawnNode(join(ROOT, 'packages/server/src/main.ts'), ['start'], {
     ...plan,

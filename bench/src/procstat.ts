@@ -66,75 +66,46 @@ export interface WindowStats {
 
 /**
  * Measures a window: CPU of the server pid and of the other pids (load generator), RSS of the
- * server sampled every `everyMs`.
+ * server sampled every `everyMs`. A Meter over one server, in the shape the one-process
+ * scenarios report.
  */
 export class Window {
-  private readonly t0: number;
-  private readonly cpu0: number;
-  private readonly other0: number;
-  private readonly machine0: { busy: number; steal: number };
-  private readonly rss: number[] = [];
-  private readonly timer: NodeJS.Timeout;
+  private readonly meter: Meter;
 
-  constructor(
-    private readonly serverPid: number,
-    private readonly otherPids: number[] = [],
-    everyMs = 200,
-  ) {
-    this.t0 = now();
-    this.cpu0 = cpuSeconds(serverPid);
-    this.other0 = this.otherCpu();
-    this.machine0 = machineCpu();
-    this.sample();
-    this.timer = setInterval(() => this.sample(), everyMs);
-  }
-
-  private otherCpu(): number {
-    let s = 0;
-    for (const p of this.otherPids) {
-      const c = cpuSeconds(p);
-      if (Number.isFinite(c)) s += c;
-    }
-    return s;
-  }
-
-  private sample(): void {
-    const r = rssBytes(this.serverPid);
-    if (Number.isFinite(r)) this.rss.push(r);
+  constructor(serverPid: number, otherPids: number[] = [], everyMs = 200) {
+    this.meter = new Meter([serverPid], otherPids, [], everyMs);
   }
 
   /** Stops sampling and returns the window's figures. */
   end(): WindowStats {
-    clearInterval(this.timer);
-    return this.peek();
+    return windowStats(this.meter.end());
   }
 
   /** The window's figures so far; sampling goes on. */
   peek(): WindowStats {
-    this.sample();
-    const seconds = (now() - this.t0) / 1000;
-    const cpuSec = cpuSeconds(this.serverPid) - this.cpu0;
-    const other = this.otherCpu() - this.other0;
-    const m = machineCpu();
-    const rss = this.rss;
-    return {
-      seconds,
-      cpuSec,
-      cores: cpuSec / seconds,
-      rssMean: rss.reduce((a, b) => a + b, 0) / Math.max(1, rss.length),
-      rssMax: Math.max(...rss),
-      rssEnd: rss[rss.length - 1] ?? NaN,
-      otherCores: other / seconds,
-      foreignCores: Math.max(0, (m.busy - this.machine0.busy - cpuSec - other) / seconds),
-      stealCores: (m.steal - this.machine0.steal) / seconds,
-    };
+    return windowStats(this.meter.peek());
   }
+}
+
+function windowStats(m: MeterStats): WindowStats {
+  const s = m.servers[0]!;
+  return {
+    seconds: m.seconds,
+    cpuSec: s.cpuSec,
+    cores: s.cores,
+    rssMean: s.rssMean,
+    rssMax: s.rssMax,
+    rssEnd: s.rssEnd,
+    otherCores: m.loadgenCores,
+    foreignCores: m.foreignCores,
+    stealCores: m.stealCores,
+  };
 }
 
 export interface MeterStats {
   seconds: number;
-  /** Per server process (same order as given): CPU seconds, cores, RSS mean and max (bytes). */
-  servers: Array<{ cpuSec: number; cores: number; rssMean: number; rssMax: number }>;
+  /** Per server process (same order as given): CPU seconds, cores, RSS mean, max and last sample (bytes). */
+  servers: Array<{ cpuSec: number; cores: number; rssMean: number; rssMax: number; rssEnd: number }>;
   /** All server processes together: CPU seconds and cores. */
   cpuSec: number;
   cores: number;
@@ -144,6 +115,8 @@ export interface MeterStats {
   loadgenCores: number;
   /** Everything else on the machine (other work), cores. */
   foreignCores: number;
+  /** CPU stolen by the hypervisor, cores. */
+  stealCores: number;
 }
 
 /**
@@ -191,7 +164,7 @@ export class Meter {
     const servers = this.serverPids.map((p, i) => {
       const cpuSec = cpuSeconds(p) - this.cpu0[i]!;
       const rss = this.rss[i]!;
-      return { cpuSec, cores: cpuSec / seconds, rssMean: rss.reduce((a, b) => a + b, 0) / Math.max(1, rss.length), rssMax: Math.max(...rss) };
+      return { cpuSec, cores: cpuSec / seconds, rssMean: rss.reduce((a, b) => a + b, 0) / Math.max(1, rss.length), rssMax: Math.max(...rss), rssEnd: rss[rss.length - 1] ?? NaN };
     });
     const cpuSec = servers.reduce((a, s) => a + s.cpuSec, 0);
     const side = sumCpu(this.sidePids) - this.side0;
@@ -205,6 +178,7 @@ export class Meter {
       sideCores: side / seconds,
       loadgenCores: loadgen / seconds,
       foreignCores: Math.max(0, (m.busy - this.machine0.busy - cpuSec - side - loadgen) / seconds),
+      stealCores: (m.steal - this.machine0.steal) / seconds,
     };
   }
 }
