@@ -112,9 +112,13 @@ export class PresentlyServer {
 
   async listen(): Promise<string> {
     await new Promise<void>((resolve, reject) => {
+      // ws re-emits the HTTP server's errors on the WebSocketServer: without a listener there, a
+      // failed listen (EADDRINUSE) would throw instead of rejecting.
       this.http.once('error', reject);
+      this.wss.once('error', reject);
       this.http.listen({ port: this.options.port, host: this.options.host, backlog: this.options.listenBacklog }, () => {
         this.http.off('error', reject);
+        this.wss.off('error', reject);
         resolve();
       });
     });

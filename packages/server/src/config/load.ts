@@ -73,8 +73,12 @@ export function readConfigFile(path: string): { apps: unknown[]; server: Record<
   return { apps: (raw as { apps: unknown[] }).apps, server: server as Record<string, unknown> };
 }
 
-/** Reads and validates the apps; makes the development app on a first start without config. */
-export function loadApps(options: ServerOptions): LoadedConfig {
+/**
+ * Reads and validates the apps; makes the development app on a first start without config.
+ * `createDevApp: false` (the CLI's usersig, the tour) reads the development app the server made
+ * and fails with what to do when there is none, rather than make an app no server runs.
+ */
+export function loadApps(options: ServerOptions, { createDevApp = true }: { createDevApp?: boolean } = {}): LoadedConfig {
   if (options.configPath) {
     const path = resolve(options.configPath);
     const { apps } = readConfigFile(path);
@@ -87,8 +91,13 @@ export function loadApps(options: ServerOptions): LoadedConfig {
     }
     return { apps: list, source: path, createdDevApp: false };
   }
-  mkdirSync(options.dataDir, { recursive: true });
   const file = join(options.dataDir, DEV_APP_FILE);
+  if (!createDevApp && !existsSync(file)) {
+    throw new ConfigError(
+      `no development app in ${resolve(file)}: start the server first (npm start) with the same PRESENTLY_DATA_DIR, or set PRESENTLY_CONFIG to the server's config file`,
+    );
+  }
+  mkdirSync(options.dataDir, { recursive: true });
   let created = false;
   if (!existsSync(file)) {
     const dev = {
