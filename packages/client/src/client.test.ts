@@ -7,7 +7,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import WS from 'ws';
 import Presently, { create, EVENT, TYPES, PresentlyClient, PresentlyError, type PresentlyOptions, type WebSocketConstructor } from './index.js';
-import { FakeServer, nextEvent, recordEvents, type Frame } from './testing/fake-server.js';
+import { FakeServer, loginReady, nextEvent, recordEvents, type Frame } from './testing/fake-server.js';
 
 const APP = 1400000001;
 /** A hung await fails the test instead of hanging the run. */
@@ -73,8 +73,10 @@ test('create: a new independent instance per call; default export carries create
 });
 
 test('TYPES and EVENT have the hosted SDK names and values (compat.md §1)', T, () => {
+  // A numeric enum also maps its values back to names (TYPES[1] === 'USER_STATUS_ONLINE').
+  const named = Object.fromEntries(Object.entries(TYPES).filter(([key]) => !/^\d+$/.test(key)));
   assert.deepEqual(
-    { ...TYPES },
+    named,
     {
       USER_STATUS_UNKNOWN: 0,
       USER_STATUS_ONLINE: 1,
@@ -89,17 +91,18 @@ test('TYPES and EVENT have the hosted SDK names and values (compat.md §1)', T, 
       KICKED_OUT_REST_API: 'REST_API_Kick',
     },
   );
-  assert.deepEqual(
-    { ...EVENT },
-    {
-      SDK_READY: 'sdkStateReady',
-      SDK_NOT_READY: 'sdkStateNotReady',
-      USER_STATUS_UPDATED: 'onUserStatusUpdated',
-      KICKED_OUT: 'kickedOut',
-      NET_STATE_CHANGE: 'netStateChange',
-      ERROR: 'error',
-    },
-  );
+  const fired = {
+    SDK_READY: 'sdkStateReady',
+    SDK_NOT_READY: 'sdkStateNotReady',
+    USER_STATUS_UPDATED: 'onUserStatusUpdated',
+    KICKED_OUT: 'kickedOut',
+    NET_STATE_CHANGE: 'netStateChange',
+    ERROR: 'error',
+  };
+  assert.deepEqual(Object.fromEntries(Object.keys(fired).map((k) => [k, EVENT[k as keyof typeof EVENT]])), fired);
+  // The hosted SDK's other events exist too (tests/compat checks the whole list against its typings).
+  assert.equal(EVENT.MESSAGE_RECEIVED, 'onMessageReceived');
+  assert.equal(Object.keys(EVENT).length, 32);
 });
 
 test('create refuses invalid options with a clear PresentlyError', T, () => {
@@ -123,12 +126,24 @@ test('create refuses invalid options with a clear PresentlyError', T, () => {
 
 // ---- login ------------------------------------------------------------------------------------
 
-test('login: resolves {code:0, data:{repeatLogin:false, ...}}, sends the login frame, emits connecting, connected, SDK_READY', T, async (t) => {
+test('login: resolves {code:0, data:{repeatLogin:false, ...}}, sends the login frame, emits connecting, connected, then SDK_READY after it resolved', T, async (t) => {
   const { server, client } = await setup(t, { platform: 'Android' });
   const events = recordEvents(client);
-  const res = await client.login({ userID: 'u1', userSig: 'sig-1' });
+  const ready = nextEvent(client, EVENT.SDK_READY);
+  // The hosted SDK's order, which TUIKit's engine relies on: the login promise's handlers run
+  // before SDK_READY (the engine starts waiting for SDK_READY in its then-handler).
+  let readyBeforeThen = true;
+  const res = await client.login({ userID: 'u1', userSig: 'sig-1' }).then((r) => {
+    readyBeforeThen = events.some((e) => e.name === EVENT.SDK_READY);
+    return r;
+  });
+  assert.equal(readyBeforeThen, false);
+  await ready;
   assert.equal(res.code, 0);
-  assert.equal(res.data.repeatLogin, false);
+  assert.deepEqual(
+    { actionStatus: res.data.actionStatus, errorCode: res.data.errorCode, errorInfo: res.data.errorInfo, repeatLogin: res.data.repeatLogin },
+    { actionStatus: 'OK', errorCode: 0, errorInfo: '', repeatLogin: false },
+  );
   assert.equal(res.data.userID, 'u1');
   assert.equal(typeof res.data.sessionId, 'string');
   assert.equal(client.isReady(), true);
@@ -242,7 +257,7 @@ test('login: as another user logs the first one out, then logs in on a new conne
   const { server, client } = await setup(t);
   await client.login({ userID: 'u1', userSig: 's1' });
   const events = recordEvents(client);
-  const res = await client.login({ userID: 'u2', userSig: 's2' });
+  const res = await loginReady(client, { userID: 'u2', userSig: 's2' });
   assert.equal(res.data.repeatLogin, false);
   assert.equal(client.getLoginUser(), 'u2');
   const first = await server.connection(0);
@@ -283,7 +298,7 @@ test('on: handlers get {name, data} with `this` = context; off removes by handle
   client.off(EVENT.SDK_READY, shared, ctxB); // only the B listener goes
   client.off(EVENT.SDK_READY, removedHandler);
   client.off(EVENT.NET_STATE_CHANGE, removedHandler);
-  await client.login({ userID: 'u1', userSig: 's' });
+  await loginReady(client, { userID: 'u1', userSig: 's' });
   assert.deepEqual(plainEvent, { name: 'sdkStateReady', data: {} });
   assert.equal(plainThis, undefined);
   assert.deepEqual(ctxA.seen, ['netStateChange', 'netStateChange', 'sdkStateReady']);

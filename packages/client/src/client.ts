@@ -16,8 +16,8 @@ import {
 } from '@presently/protocol';
 import { backoff } from './backoff.js';
 import { EVENT, TYPES, type EventMap, type EventName, type NetState, type PresentlyEvent } from './constants.js';
-import { Emitter } from './emitter.js';
-import { resolveOptions, type PresentlyOptions, type ResolvedOptions } from './options.js';
+import { Emitter, type AnyHandler } from './emitter.js';
+import { checkLogLevel, resolveOptions, type LogLevel, type PresentlyOptions, type ResolvedOptions } from './options.js';
 import { Link, openSocket, type IncomingFrame, type RequestOp } from './transport.js';
 
 // ---- public shapes ------------------------------------------------------------------------------
@@ -32,7 +32,15 @@ export interface LoginParams {
   /** The ticket made by the app's server (S25). Kept and reused for re-logins after a reconnect. */
   userSig: string;
 }
+/**
+ * `login`'s data: the hosted SDK's fields (`actionStatus`, `errorCode`, `errorInfo`, `repeatLogin`)
+ * and the session Presently opened.
+ */
 export interface LoginData extends LoginResult {
+  actionStatus: 'OK';
+  errorCode: 0;
+  /** '' for a new login; for a repeated one, a line saying the user was already logged in. */
+  errorInfo: string;
   /** true when this instance was already logged in as that user; nothing was sent. */
   repeatLogin: boolean;
 }
@@ -53,6 +61,19 @@ export interface GetUserStatusData {
 }
 export interface SubscribeData {
   failureUserList: FailureItem[];
+}
+/**
+ * `getMyProfile`'s data: the hosted SDK's profile fields that Presently can fill. Presently keeps
+ * no profiles (nicknames, avatars live in the app's own user store), so `nick` and `avatar` are ''.
+ */
+export interface Profile {
+  userID: string;
+  nick: string;
+  avatar: string;
+}
+/** `callExperimentalAPI('isCommercialAbilityEnabled', …)`'s data. */
+export interface AbilityData {
+  enabled: boolean;
 }
 export type EmptyData = Record<string, never>;
 
@@ -146,6 +167,22 @@ function checkUserIDList(list: unknown, optional: boolean): string[] | undefined
   return list;
 }
 
+/**
+ * Feature bits of the hosted SDK's `isCommercialAbilityEnabled` that Presently has: bit 7 is the
+ * user-status feature (query, subscribe and notifications about others).
+ */
+const ABILITY_USER_STATUS = 2 ** 7;
+
+/** The failure item of an id left out of a call because the list was longer than the app allows. */
+function trimmed(userID: string, max: number): FailureItem {
+  return { userID, code: ErrorCode.TOO_MANY_IDS, message: `not sent: more than ${max} userIDs in one call` };
+}
+
+/** Drops repeated ids, keeping the first of each. */
+function unique(list: string[]): string[] {
+  return list.length < 2 ? list : [...new Set(list)];
+}
+
 function randomId(): string {
   const bytes = new Uint8Array(16);
   const c = (globalThis as { crypto?: { getRandomValues?: (a: Uint8Array) => Uint8Array } }).crypto;
@@ -180,29 +217,96 @@ export class PresentlyClient {
   private _early: UserStatusInfo[][] = [];
   /** S23: the status of each user as the app last heard it (pushes, getUserStatus, sync). */
   private _lastReported = new Map<string, UserStatusInfo>();
+  /**
+   * Set when `login()` resolved and SDK_READY is still to come: the hosted SDK fires SDK_READY
+   * after the login promise resolved, and TUIKit's engine waits for it then. Pushes wait too.
+   */
+  private _readyPending = false;
+  /** Counts `login()` calls, so a deferred SDK_READY of an older login is dropped. */
+  private _loginSeq = 0;
+  /** Own custom status as the server last said (login, setSelfStatus, own pushes, sync). */
+  private _selfCustomStatus = '';
+  /** Server clock minus local clock (ms), measured at login; 0 before. */
+  private _clockOffsetMs = 0;
+  private _logLevel: LogLevel;
 
   constructor(options: PresentlyOptions) {
     this._opts = resolveOptions(options);
+    this._logLevel = this._opts.logLevel;
   }
 
   // ---- events -----------------------------------------------------------------------------------
 
-  /** Adds a handler; it receives `{ name, data }` with `this` bound to `context`. */
-  on<K extends EventName, C = undefined>(eventName: K, handler: (this: C, event: PresentlyEvent<K>) => void, context?: C): void {
+  /**
+   * Adds a handler; it receives `{ name, data }` with `this` bound to `context`. Any event name
+   * is taken, as by the hosted SDK; names of features Presently does not have never fire.
+   */
+  on<K extends EventName, C = undefined>(eventName: K, handler: (this: C, event: PresentlyEvent<K>) => void, context?: C): void;
+  on(eventName: string, handler: AnyHandler, context?: unknown): void;
+  on(eventName: string, handler: AnyHandler, context?: unknown): void {
     this._events.on(eventName, handler, context);
   }
 
   /** Removes a handler (only the one added with `context`, when given). */
-  off<K extends EventName, C = undefined>(eventName: K, handler: (this: C, event: PresentlyEvent<K>) => void, context?: C): void {
+  off<K extends EventName, C = undefined>(eventName: K, handler: (this: C, event: PresentlyEvent<K>) => void, context?: C): void;
+  off(eventName: string, handler: AnyHandler, context?: unknown): void;
+  off(eventName: string, handler: AnyHandler, context?: unknown): void {
     this._events.off(eventName, handler, context);
+  }
+
+  // ---- the hosted SDK's housekeeping calls --------------------------------------------------------
+
+  /**
+   * Sets the lowest level logged: 0 everything, 1 release, 2 warnings, 3 errors, 4 nothing.
+   * Lines go to the `logger` option, else to `console`.
+   */
+  setLogLevel(level: number): void {
+    this._logLevel = checkLogLevel(level);
+  }
+
+  /** The server's clock in whole seconds, as measured at login (the local clock before any login). */
+  getServerTime(): number {
+    return Math.floor((Date.now() + this._clockOffsetMs) / 1000);
+  }
+
+  /**
+   * Takes the hosted SDK's plugins (upload, push, profanity filter) and ignores them: Presently has
+   * no messages or files. Logged, so a missing feature does not go unnoticed.
+   */
+  registerPlugin(plugins: Record<string, unknown>): void {
+    const names = typeof plugins === 'object' && plugins !== null ? Object.keys(plugins) : [];
+    this._log('registerPlugin: Presently does not use plugins', { plugins: names }, 1);
+  }
+
+  /**
+   * The hosted SDK's door to extra calls. `isCommercialAbilityEnabled` (with a number of feature
+   * bits) resolves `{ enabled }` from the app's edition and switches as of this login: bit 7 (128)
+   * is the user-status feature; every other bit is a feature Presently does not have. Rejects
+   * with the not-ready code before login, 70402 for a bad argument, and 2905 for any other name.
+   */
+  callExperimentalAPI(key: 'isCommercialAbilityEnabled', options: number | string): Promise<PresentlyResponse<AbilityData>>;
+  callExperimentalAPI(key: string, options?: unknown): Promise<PresentlyResponse<unknown>>;
+  async callExperimentalAPI(key: string, options?: unknown): Promise<PresentlyResponse<unknown>> {
+    if (key !== 'isCommercialAbilityEnabled') {
+      throw new PresentlyError(ErrorCode.INVALID_OPERATION, `callExperimentalAPI(${JSON.stringify(key)}) is not supported by Presently`);
+    }
+    const bits = typeof options === 'string' && /^\d+$/.test(options) ? Number(options) : options;
+    if (typeof bits !== 'number' || !Number.isSafeInteger(bits) || bits < 0) {
+      throw new PresentlyError(ErrorCode.INVALID_PARAMETERS, 'isCommercialAbilityEnabled takes a non-negative integer of feature bits');
+    }
+    if (!LOGGED_IN.has(this._state) || !this._session) throw this._notReadyError();
+    const have = this._session.features?.userStatus === true ? ABILITY_USER_STATUS : 0;
+    // Every asked bit must be one we have (a number beyond 2^31 is kept whole: no bitwise ops).
+    const enabled = bits === 0 || (bits === ABILITY_USER_STATUS && have === ABILITY_USER_STATUS);
+    return { code: 0, data: { enabled } };
   }
 
   // ---- login / logout ---------------------------------------------------------------------------
 
   /**
-   * Logs in. Resolves once logged in (SDK_READY has been emitted by then). Already logged in as
-   * `userID`: resolves with `repeatLogin: true` and keeps `userSig` for later re-logins. Logged in
-   * as someone else: logs out first. Rejects with 2000/2002/2003 (missing SDKAppID, userID,
+   * Logs in. Resolves once logged in; SDK_READY follows (after the promise's own handlers ran, the
+   * hosted SDK's order). Already logged in as `userID`: resolves with `repeatLogin: true` and keeps
+   * `userSig` for later re-logins. Logged in as someone else: logs out first. Rejects with 2000/2002/2003 (missing SDKAppID, userID,
    * userSig), 2025 (a login is in progress), 2800/2801 (cannot connect / no reply), or the
    * server's refusal code (70001 expired, 70009 bad key, 70052 invalidated, ...).
    */
@@ -220,7 +324,9 @@ export class PresentlyClient {
     if (LOGGED_IN.has(this._state) && this._session && this._userID === userID) {
       // A fresh sig (e.g. the app renewed it) is what the next re-login after a reconnect uses.
       this._userSig = userSig;
-      return Promise.resolve({ code: 0, data: { ...this._session, repeatLogin: true } });
+      const errorInfo = `${userID} is already logged in on this instance; this login was a repeat`;
+      this._log(errorInfo, undefined, 2);
+      return Promise.resolve({ code: 0, data: loginData(this._session, errorInfo, true) });
     }
     const task = this._login(userID, userSig).finally(() => {
       if (this._loginTask === task) this._loginTask = null;
@@ -236,9 +342,12 @@ export class PresentlyClient {
     this._userID = userID;
     this._userSig = userSig;
     this._session = null;
+    this._selfCustomStatus = '';
     this._lastReported.clear();
     this._early = [];
     this._attempt = 0;
+    this._readyPending = false;
+    const seq = ++this._loginSeq;
     this._detachLink();
     const epoch = this._epoch;
     this._setState('loggingIn');
@@ -255,9 +364,21 @@ export class PresentlyClient {
       }
       throw error;
     }
-    this._setState('ready');
-    if (epoch === this._epoch && this._state === 'ready') this._flushEarly();
-    return { code: 0, data: { ...session, repeatLogin: false } };
+    // SDK_READY (and the pushes that came meanwhile) after the caller's handlers of this promise.
+    this._readyPending = true;
+    this._setState('ready', { deferReady: true });
+    setTimeout(() => this._announceReady(seq), 0);
+    return { code: 0, data: loginData(session, '', false) };
+  }
+
+  /** The deferred SDK_READY of login number `seq`, unless that login is over or superseded. */
+  private _announceReady(seq: number): void {
+    if (seq !== this._loginSeq || !this._readyPending) return;
+    this._readyPending = false;
+    if (!LOGGED_IN.has(this._state)) return;
+    const state = this._state;
+    this._events.emit(EVENT.SDK_READY, {});
+    if (this._state === state && state === 'ready') this._flushEarly();
   }
 
   /**
@@ -276,6 +397,7 @@ export class PresentlyClient {
       onClose: (code, reason) => this._onLinkClosed(epoch, code, reason),
     });
     this._link = link;
+    const sentAt = Date.now();
     const result = await link.request(
       'login',
       {
@@ -288,6 +410,8 @@ export class PresentlyClient {
       this._opts.requestTimeoutMs,
     );
     if (epoch !== this._epoch) throw this._notReadyError();
+    if (typeof result?.serverTime === 'number') this._clockOffsetMs = result.serverTime - (sentAt + Date.now()) / 2;
+    this._selfCustomStatus = typeof result?.customStatus === 'string' ? result.customStatus : '';
     const intervalMs = positive(result?.heartbeatIntervalMs, 30_000);
     const timeoutMs = positive(result?.heartbeatTimeoutMs, 3 * intervalMs);
     const session: LoginResult = { ...result, heartbeatIntervalMs: intervalMs, heartbeatTimeoutMs: timeoutMs };
@@ -331,7 +455,7 @@ export class PresentlyClient {
     try {
       await link.request('logout', {}, this._opts.requestTimeoutMs);
     } catch (e) {
-      this._log('logout was not acknowledged', { code: toPresentlyError(e).code });
+      this._log('logout was not acknowledged', { code: toPresentlyError(e).code }, 1);
     } finally {
       link.close('logged out', err);
     }
@@ -367,6 +491,15 @@ export class PresentlyClient {
     else link.close('destroyed', err);
   }
 
+  /**
+   * The logged-in user's profile, for code (such as TUIKit's engine) that reads it after login:
+   * `{ userID, nick: '', avatar: '' }`. Rejects with the not-ready code when not logged in.
+   */
+  async getMyProfile(): Promise<PresentlyResponse<Profile>> {
+    this._readyLink();
+    return { code: 0, data: { userID: this._userID, nick: '', avatar: '' } };
+  }
+
   // ---- status calls -------------------------------------------------------------------------------
 
   /** Sets (or clears, with '' / null / undefined) the own custom status (S7, S8). */
@@ -382,30 +515,63 @@ export class PresentlyClient {
     return { code: 0, data };
   }
 
-  /** Statuses of the given users, in the order asked (S11); unknown ids in failureUserList. */
+  /**
+   * Statuses of the given users, the hosted SDK's way: repeated ids are asked once, the user's own
+   * status comes first and is answered from this instance (no request when it is the only id, S12),
+   * the others follow in the order asked (S11). Past the app's per-call limit (500 by default,
+   * S14) the list is trimmed with a warning and each id left out is in failureUserList with 72002.
+   * Ids that are not accounts are in failureUserList with 70107.
+   */
   async getUserStatus(params: UserIDListParams): Promise<PresentlyResponse<GetUserStatusData>> {
     const link = this._readyLink();
-    const userIDList = checkUserIDList(params?.userIDList, false);
-    const raw = await this._request(link, 'getUserStatus', { userIDList });
-    const data = { successUserList: normalizeList(raw?.successUserList), failureUserList: failureList(raw?.failureUserList) };
-    this._remember(data.successUserList);
-    return { code: 0, data };
+    const asked = unique(checkUserIDList(params?.userIDList, false) ?? []);
+    const others = asked.filter((id) => id !== this._userID);
+    const self: UserStatusInfo[] =
+      others.length < asked.length ? [{ userID: this._userID, statusType: TYPES.USER_STATUS_ONLINE, customStatus: this._selfCustomStatus }] : [];
+    if (self.length > 0 && others.length === 0) return { code: 0, data: { successUserList: self, failureUserList: [] } };
+    const { sent, left } = this._trim('getUserStatus', others, this._limit('maxQueryIDs', 500));
+    const raw = await this._request(link, 'getUserStatus', { userIDList: sent });
+    const successUserList = normalizeList(raw?.successUserList);
+    this._remember(successUserList);
+    return { code: 0, data: { successUserList: [...self, ...successUserList], failureUserList: [...failureList(raw?.failureUserList), ...left] } };
   }
 
-  /** From now on USER_STATUS_UPDATED reports changes of these users (S15). */
+  /**
+   * From now on USER_STATUS_UPDATED reports changes of these users (S15). Repeated ids count once;
+   * past the app's per-call limit (100 by default) the list is trimmed as in `getUserStatus`.
+   */
   async subscribeUserStatus(params: UserIDListParams): Promise<PresentlyResponse<SubscribeData>> {
     const link = this._readyLink();
-    const userIDList = checkUserIDList(params?.userIDList, false);
-    const raw = await this._request(link, 'subscribeUserStatus', { userIDList });
-    return { code: 0, data: { failureUserList: failureList(raw?.failureUserList) } };
+    const asked = unique(checkUserIDList(params?.userIDList, false) ?? []);
+    const { sent, left } = this._trim('subscribeUserStatus', asked, this._limit('maxSubscribeIDsPerCall', 100));
+    const raw = await this._request(link, 'subscribeUserStatus', { userIDList: sent });
+    return { code: 0, data: { failureUserList: [...failureList(raw?.failureUserList), ...left] } };
   }
 
-  /** Stops those subscriptions; no list or [] stops all (S19). */
+  /** Stops those subscriptions; no list or [] stops all (S19). Trimmed like `subscribeUserStatus`. */
   async unsubscribeUserStatus(params: UnsubscribeParams = {}): Promise<PresentlyResponse<SubscribeData>> {
     const link = this._readyLink();
-    const userIDList = checkUserIDList(params?.userIDList, true);
-    const raw = await this._request(link, 'unsubscribeUserStatus', userIDList === undefined ? {} : { userIDList });
-    return { code: 0, data: { failureUserList: failureList(raw?.failureUserList) } };
+    const asked = checkUserIDList(params?.userIDList, true);
+    if (asked === undefined || asked.length === 0) {
+      const raw = await this._request(link, 'unsubscribeUserStatus', asked === undefined ? {} : { userIDList: asked });
+      return { code: 0, data: { failureUserList: failureList(raw?.failureUserList) } };
+    }
+    const { sent, left } = this._trim('unsubscribeUserStatus', unique(asked), this._limit('maxSubscribeIDsPerCall', 100));
+    const raw = await this._request(link, 'unsubscribeUserStatus', { userIDList: sent });
+    return { code: 0, data: { failureUserList: [...failureList(raw?.failureUserList), ...left] } };
+  }
+
+  /** The app's per-call limit as the server announced it at login, else the hosted SDK's. */
+  private _limit(name: 'maxQueryIDs' | 'maxSubscribeIDsPerCall', fallback: number): number {
+    const value = this._session?.limits?.[name];
+    return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : fallback;
+  }
+
+  /** Splits a list at `max`: the ids to send, and a 72002 failure item for each one left out. */
+  private _trim(call: string, ids: string[], max: number): { sent: string[]; left: FailureItem[] } {
+    if (ids.length <= max) return { sent: ids, left: [] };
+    this._log(`${call}: ${ids.length} userIDs, more than the ${max} allowed in one call; the rest are not sent`, { max }, 2);
+    return { sent: ids.slice(0, max), left: ids.slice(max).map((id) => trimmed(id, max)) };
   }
 
   private _readyLink(): Link {
@@ -444,10 +610,10 @@ export class PresentlyClient {
   /**
    * Every change of `_state` goes through here and emits, in this order: NET_STATE_CHANGE when
    * the network state differs, the cause (KICKED_OUT / ERROR), then SDK_READY or SDK_NOT_READY
-   * when crossing the logged-in boundary. Callers finish their own bookkeeping first: a handler
+   * when crossing the logged-in boundary (SDK_READY is left to the caller with `deferReady`). Callers finish their own bookkeeping first: a handler
    * may call back into the SDK, and a nested change cuts the remaining events of this one short.
    */
-  private _setState(next: State, cause: { kickType?: KickTypeValue; error?: PresentlyError } = {}): void {
+  private _setState(next: State, cause: { kickType?: KickTypeValue; error?: PresentlyError; deferReady?: boolean } = {}): void {
     const prev = this._state;
     if (prev === next) return;
     this._state = next;
@@ -467,7 +633,7 @@ export class PresentlyClient {
     }
     const wasIn = LOGGED_IN.has(prev);
     const isIn = LOGGED_IN.has(next);
-    if (!wasIn && isIn) steps.push(() => this._events.emit(EVENT.SDK_READY, {}));
+    if (!wasIn && isIn && !cause.deferReady) steps.push(() => this._events.emit(EVENT.SDK_READY, {}));
     if (wasIn && !isIn) {
       const code = this._notReadyError().code;
       steps.push(() => this._events.emit(EVENT.SDK_NOT_READY, { code }));
@@ -498,8 +664,8 @@ export class PresentlyClient {
       case 'userStatusUpdated': {
         const list = normalizeList(frame.data);
         if (list.length === 0) return;
-        if (this._state === 'ready') this._report(list);
-        else if (this._state === 'loggingIn' || this._state === 'reconnecting') this._early.push(list);
+        if (this._state === 'ready' && !this._readyPending) this._report(list);
+        else if (this._state === 'ready' || this._state === 'loggingIn' || this._state === 'reconnecting') this._early.push(list);
         return;
       }
       case 'kickedOut': {
@@ -522,7 +688,7 @@ export class PresentlyClient {
     // During login / reconnecting the attempt's own request rejects and handles the failure.
     if (this._state !== 'ready') return;
     this._detachLink();
-    this._log('connection lost', { code, reason });
+    this._log('connection lost', { code, reason }, 1);
     switch (code) {
       case CloseCode.KICKED:
         // The kickedOut push normally came first and made this link stale; without it, the
@@ -596,7 +762,7 @@ export class PresentlyClient {
    * Anything else: the login failed; ERROR carries the server's code.
    */
   private _onReloginFailed(error: PresentlyError): void {
-    this._log('re-login failed', { code: error.code, message: error.message });
+    this._log('re-login failed', { code: error.code, message: error.message }, 1);
     if (error.code === ErrorCode.USERSIG_EXPIRED) return this._kicked(KickType.USERSIG_EXPIRED);
     if (error.code === ErrorCode.USERSIG_INVALIDATED) return this._kicked(KickType.REST_API);
     if (RETRYABLE_LOGIN_CODES.has(error.code)) return this._reconnectWithBackoff();
@@ -620,7 +786,7 @@ export class PresentlyClient {
     } catch (err) {
       if (epoch !== this._epoch) return;
       const e = toPresentlyError(err);
-      this._log('status sync failed', { code: e.code });
+      this._log('status sync failed', { code: e.code }, 2);
       this._events.emit(EVENT.ERROR, { code: e.code, message: `status sync after reconnect failed: ${e.message}` });
     }
   }
@@ -633,6 +799,8 @@ export class PresentlyClient {
     });
     // The sync lists everyone whose changes reach us; users outside it need no memory (bounded map).
     this._lastReported = new Map(list.map((s) => [s.userID, s]));
+    const self = this._lastReported.get(this._userID);
+    if (self) this._selfCustomStatus = self.customStatus;
     if (changed.length > 0) this._events.emit(EVENT.USER_STATUS_UPDATED, changed);
   }
 
@@ -648,18 +816,35 @@ export class PresentlyClient {
   }
 
   private _remember(list: UserStatusInfo[]): void {
-    for (const s of list) this._lastReported.set(s.userID, s);
+    for (const s of list) {
+      this._lastReported.set(s.userID, s);
+      if (s.userID === this._userID) this._selfCustomStatus = s.customStatus;
+    }
   }
 
-  private _log(message: string, fields?: Record<string, unknown>): void {
+  private _log(message: string, fields?: Record<string, unknown>, level: LogLevel = 0): void {
+    if (level < this._logLevel) return;
     const logger = this._opts.logger;
-    if (!logger) return;
     try {
-      logger(message, fields);
+      if (logger) logger(message, fields, level);
+      else consoleLine(`Presently: ${message}`, fields, level);
     } catch {
       /* a broken logger must not break the SDK */
     }
   }
+}
+
+/** The default log output: `console`, warnings and errors as such. */
+function consoleLine(line: string, fields: Record<string, unknown> | undefined, level: LogLevel): void {
+  const args: unknown[] = fields === undefined ? [line] : [line, fields];
+  if (level >= 3) console.error(...args);
+  else if (level === 2) console.warn(...args);
+  else console.log(...args);
+}
+
+/** `login`'s data for a session (see LoginData). */
+function loginData(session: LoginResult, errorInfo: string, repeatLogin: boolean): LoginData {
+  return { actionStatus: 'OK', errorCode: 0, errorInfo, ...session, repeatLogin };
 }
 
 function frameError(frame: IncomingFrame): PresentlyError {

@@ -2,8 +2,14 @@
 import { ErrorCode, PresentlyError, isPlatform, type Platform } from '@presently/protocol';
 import type { WebSocketConstructor } from './transport.js';
 
-/** Receives the SDK's debug lines (state changes, reconnect schedule). */
-export type Logger = (message: string, fields?: Record<string, unknown>) => void;
+/**
+ * Log levels, as in the hosted SDK's `setLogLevel`: 0 everything (state changes, reconnect
+ * schedule), 1 release (logins, lost connections), 2 warnings, 3 errors, 4 nothing.
+ */
+export type LogLevel = 0 | 1 | 2 | 3 | 4;
+
+/** Receives the SDK's log lines at or above the log level. */
+export type Logger = (message: string, fields?: Record<string, unknown>, level?: LogLevel) => void;
 
 export interface PresentlyOptions {
   /**
@@ -11,8 +17,23 @@ export interface PresentlyOptions {
    * is missing or not a positive integer.
    */
   SDKAppID: number;
-  /** The server's WebSocket address, e.g. `ws://127.0.0.1:8080` (`ws:`, `wss:`, `http:`, `https:`). */
-  url: string;
+  /**
+   * The server's address, e.g. `ws://127.0.0.1:8080` (`ws:`, `wss:`, `http:`, `https:`).
+   * @default `proxyServer`, else the address given to `Presently.configure({ url })`, else the
+   * `PRESENTLY_URL` environment variable (Node), else the page's own origin (browsers)
+   */
+  url?: string;
+  /**
+   * The hosted SDK's option for a WebSocket proxy; Presently takes it as the server's address when
+   * `url` is not given, so `create({ SDKAppID, proxyServer })` works unchanged.
+   */
+  proxyServer?: string;
+  /** Accepted for compatibility and not used (Presently has no file transfer). */
+  fileUploadProxy?: string;
+  /** Accepted for compatibility and not used. */
+  fileDownloadProxy?: string;
+  /** Accepted for compatibility and not used. */
+  scene?: string;
   /**
    * The platform this session declares at login (user-status.md, "Words"); the server's
    * multi-device policy is per platform (S26).
@@ -62,10 +83,16 @@ export interface PresentlyOptions {
    */
   WebSocket?: WebSocketConstructor;
   /**
-   * Debug output: every state change (`state ready -> disconnected`) and reconnect decision.
-   * @default undefined (silent)
+   * Where log lines go: every state change (`state ready -> disconnected`), reconnect decision,
+   * and warning (such as a list trimmed to the app's limit).
+   * @default warnings and errors to `console`
    */
   logger?: Logger;
+  /**
+   * The lowest level logged (`setLogLevel` changes it later).
+   * @default 0 with a `logger`, 2 (warnings and errors) without
+   */
+  logLevel?: LogLevel;
 }
 
 export interface ResolvedOptions {
@@ -80,6 +107,7 @@ export interface ResolvedOptions {
   heartbeatGraceMs: number;
   WebSocket: WebSocketConstructor | undefined;
   logger: Logger | undefined;
+  logLevel: LogLevel;
 }
 
 /** The defaults, in one place. */
@@ -97,6 +125,73 @@ function invalid(message: string): PresentlyError {
   return new PresentlyError(ErrorCode.INVALID_PARAMETERS, `invalid option: ${message}`);
 }
 
+function isLogLevel(value: unknown): value is LogLevel {
+  return value === 0 || value === 1 || value === 2 || value === 3 || value === 4;
+}
+
+/** Checks a log level given to `create` or `setLogLevel`. */
+export function checkLogLevel(value: unknown): LogLevel {
+  if (!isLogLevel(value)) throw invalid(`log level must be 0, 1, 2, 3 or 4, got ${String(value)}`);
+  return value;
+}
+
+/** Checks a server address: a string URL with a WebSocket or HTTP scheme. */
+export function checkUrl(url: unknown, name = 'url'): string {
+  if (typeof url !== 'string' || url === '') throw invalid(`${name} must be a non-empty string (e.g. "ws://127.0.0.1:8080")`);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw invalid(`${name} ${JSON.stringify(url)} is not a URL`);
+  }
+  if (!['ws:', 'wss:', 'http:', 'https:'].includes(parsed.protocol)) {
+    throw invalid(`${name} must use ws:, wss:, http: or https:, got ${parsed.protocol}`);
+  }
+  return url;
+}
+
+/** The address set with `Presently.configure({ url })`, for every later `create` without one. */
+let configuredUrl: string | undefined;
+
+/** What `Presently.configure` takes. */
+export interface ConfigureOptions {
+  /** The server's address for every later `create` that names none; `undefined` forgets it. */
+  url?: string | undefined;
+}
+
+/** Sets defaults for later `create` calls (today: the server's address). */
+export function configure(options: ConfigureOptions): void {
+  if (typeof options !== 'object' || options === null) throw invalid('configure() needs an options object');
+  configuredUrl = options.url === undefined ? undefined : checkUrl(options.url);
+}
+
+/** `PRESENTLY_URL` in Node-like runtimes; undefined elsewhere. */
+function environmentUrl(): string | undefined {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const url = env?.PRESENTLY_URL;
+  return url === undefined || url === '' ? undefined : url;
+}
+
+/** A page's own origin as a WebSocket address (http: → ws:, https: → wss:); undefined outside pages. */
+function pageUrl(): string | undefined {
+  const loc = (globalThis as { location?: { protocol?: unknown; host?: unknown } }).location;
+  if (!loc || typeof loc.host !== 'string' || loc.host === '') return undefined;
+  if (loc.protocol === 'https:') return `wss://${loc.host}`;
+  if (loc.protocol === 'http:') return `ws://${loc.host}`;
+  return undefined;
+}
+
+/** The server's address, by the order documented on `PresentlyOptions.url`. */
+function serverUrl(options: PresentlyOptions): string {
+  if (options.url !== undefined) return checkUrl(options.url);
+  if (options.proxyServer !== undefined) return checkUrl(options.proxyServer, 'proxyServer');
+  const fallback = configuredUrl ?? environmentUrl() ?? pageUrl();
+  if (fallback === undefined) {
+    throw invalid('no server address: pass url to create(), or call Presently.configure({ url }) once, or set PRESENTLY_URL');
+  }
+  return checkUrl(fallback);
+}
+
 function duration(name: string, value: number | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback;
   // setTimeout clamps anything above 2^31-1 ms to 1 ms; refuse it rather than spin.
@@ -112,17 +207,7 @@ function duration(name: string, value: number | undefined, fallback: number, min
  */
 export function resolveOptions(options: PresentlyOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw invalid('create() needs an options object');
-  const { url } = options;
-  if (typeof url !== 'string' || url === '') throw invalid('url is required (e.g. "ws://127.0.0.1:8080")');
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw invalid(`url ${JSON.stringify(url)} is not a URL`);
-  }
-  if (!['ws:', 'wss:', 'http:', 'https:'].includes(parsed.protocol)) {
-    throw invalid(`url must use ws:, wss:, http: or https:, got ${parsed.protocol}`);
-  }
+  const url = serverUrl(options);
   const platform = options.platform ?? DEFAULT_OPTIONS.platform;
   if (!isPlatform(platform)) throw invalid(`unknown platform ${JSON.stringify(platform)}`);
   if (options.WebSocket !== undefined && typeof options.WebSocket !== 'function') throw invalid('WebSocket must be a constructor');
@@ -142,5 +227,6 @@ export function resolveOptions(options: PresentlyOptions): ResolvedOptions {
     heartbeatGraceMs: duration('heartbeatGraceMs', options.heartbeatGraceMs, DEFAULT_OPTIONS.heartbeatGraceMs, 0),
     WebSocket: options.WebSocket,
     logger: options.logger,
+    logLevel: options.logLevel === undefined ? (options.logger ? 0 : 2) : checkLogLevel(options.logLevel),
   };
 }

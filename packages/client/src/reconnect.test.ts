@@ -4,7 +4,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { create, EVENT, TYPES, PresentlyError, type PresentlyOptions, type KickTypeValue } from './index.js';
-import { FakeServer, nextEvent, quietFor, recordEvents, type FakeServerOptions } from './testing/fake-server.js';
+import { FakeServer, loginReady, nextEvent, quietFor, recordEvents, type FakeServerOptions } from './testing/fake-server.js';
 
 const APP = 1400000001;
 /** A hung await fails the test instead of hanging the run. */
@@ -27,7 +27,7 @@ async function setup(t: TestContext, opts: Partial<PresentlyOptions> = {}, serve
     await client.destroy();
     await server.stop();
   });
-  await client.login({ userID: 'u1', userSig: 'sig-1' });
+  await loginReady(client, { userID: 'u1', userSig: 'sig-1' });
   const sock = await server.connection(0);
   return { server, client, sock, logs };
 }

@@ -12,6 +12,8 @@ export const ErrorCode = {
   REPEATED_LOGIN: 2025,
   NETWORK_ERROR: 2800,
   NETWORK_TIMEOUT: 2801,
+  /** `callExperimentalAPI` with a name this SDK does not have. */
+  INVALID_OPERATION: 2905,
   OVER_FREQUENCY: 2996,
   SDK_NOT_READY: 2999,
   LOGGING_IN: 3000,
@@ -70,6 +72,7 @@ const MESSAGES: Record<number, string> = {
   2025: 'a login is already in progress',
   2800: 'network error',
   2801: 'network timeout',
+  2905: 'operation not supported',
   2996: 'over frequency limit',
   2999: 'SDK not ready',
   3000: 'logging in',

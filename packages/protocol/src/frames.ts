@@ -59,6 +59,19 @@ export const CLIENT_OPS: readonly ClientOp[] = [
 
 export interface FailureItem { userID: string; code: number; message: string }
 
+/** What the app's settings allow this session, as of its login (the SDK's `callExperimentalAPI`). */
+export interface AppFeatures {
+  /** Others' statuses (query, subscribe, notifications): premium edition and the query switch (S13, S18). */
+  userStatus: boolean;
+  /** The switch "automatic notification of friends' statuses" (S21c). */
+  friendAutoNotify: boolean;
+}
+/** The app's per-call id limits (S14, S15), so an SDK can split or trim a list before sending it. */
+export interface CallLimits {
+  maxQueryIDs: number;
+  maxSubscribeIDsPerCall: number;
+}
+
 export interface LoginResult {
   userID: string;
   /** The session id the server gave this login. */
@@ -70,6 +83,10 @@ export interface LoginResult {
   /** Server clock, ms since the epoch. */
   serverTime: number;
   protocol: number;
+  /** The user's custom status when the login was acknowledged ('' when none, S9). */
+  customStatus: string;
+  features: AppFeatures;
+  limits: CallLimits;
 }
 export interface GetUserStatusResult { successUserList: UserStatusInfo[]; failureUserList: FailureItem[] }
 export interface SubscribeResult { failureUserList: FailureItem[] }

@@ -7,7 +7,7 @@
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage } from 'node:http';
-import { PROTOCOL_VERSION, type UserStatusInfo, type KickTypeValue } from '@presently/protocol';
+import { PROTOCOL_VERSION, type AppFeatures, type CallLimits, type LoginResult, type UserStatusInfo, type KickTypeValue } from '@presently/protocol';
 import { EVENT, type EventName, type PresentlyEvent } from '../constants.js';
 import type { PresentlyClient } from '../client.js';
 
@@ -27,6 +27,10 @@ export interface FakeServerOptions {
   heartbeatTimeoutMs?: number;
   /** Called before each handshake completes; the connection waits for the returned promise. */
   beforeAccept?: (req: IncomingMessage) => Promise<void>;
+  /** Announced at login. @default { userStatus: true, friendAutoNotify: false } */
+  features?: AppFeatures;
+  /** Announced at login. @default { maxQueryIDs: 500, maxSubscribeIDsPerCall: 100 } */
+  limits?: CallLimits;
 }
 
 export class FakeSocket {
@@ -108,14 +112,18 @@ const DEFAULT_HANDLERS: Record<string, Handler> = {
   login(frame, sock) {
     sock.userID = String(frame.userID);
     const srv = sock.server;
-    void sock.reply(frame, {
-      userID: frame.userID,
+    const result: LoginResult = {
+      userID: sock.userID,
       sessionId: `s-${srv.sockets.length}`,
       heartbeatIntervalMs: srv.options.heartbeatIntervalMs ?? 10_000,
       heartbeatTimeoutMs: srv.options.heartbeatTimeoutMs ?? 30_000,
       serverTime: Date.now(),
       protocol: PROTOCOL_VERSION,
-    });
+      customStatus: srv.statuses.get(sock.userID)?.customStatus ?? '',
+      features: srv.options.features ?? { userStatus: true, friendAutoNotify: false },
+      limits: srv.options.limits ?? { maxQueryIDs: 500, maxSubscribeIDsPerCall: 100 },
+    };
+    void sock.reply(frame, result);
   },
   heartbeat(frame, sock) {
     void sock.send(frame.id === undefined ? { op: 'heartbeat', code: 0, data: {} } : { id: frame.id, op: 'heartbeat', code: 0, data: {} });
@@ -215,7 +223,8 @@ export interface Recorded {
 /** Records every event of a client, in order. */
 export function recordEvents(client: PresentlyClient): Recorded[] {
   const out: Recorded[] = [];
-  for (const name of Object.values(EVENT)) client.on(name, (e) => out.push({ name: e.name, data: e.data }));
+  const fired: EventName[] = [EVENT.SDK_READY, EVENT.SDK_NOT_READY, EVENT.USER_STATUS_UPDATED, EVENT.KICKED_OUT, EVENT.NET_STATE_CHANGE, EVENT.ERROR];
+  for (const name of fired) client.on(name, (e: { name: EventName; data: unknown }) => out.push({ name: e.name, data: e.data }));
   return out;
 }
 
@@ -233,6 +242,14 @@ export function nextEvent<K extends EventName>(
     };
     client.on(name, handler);
   });
+}
+
+/** Logs in and waits for the SDK_READY that follows the login promise. */
+export async function loginReady(client: PresentlyClient, params: { userID: string; userSig: string }) {
+  const ready = nextEvent(client, EVENT.SDK_READY);
+  const res = await client.login(params);
+  await ready;
+  return res;
 }
 
 /** Resolves after `ms`: only for asserting that something does NOT happen. */

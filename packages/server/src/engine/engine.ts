@@ -11,6 +11,7 @@ import {
   UserStatus,
   isValidUserID,
   utf8Length,
+  type AppFeatures,
   type FailureItem,
   type KickTypeValue,
   type Platform,
@@ -266,6 +267,11 @@ export class AppEngine<S> {
   /** S13/S18/S21: others' statuses need the premium edition and the query switch. */
   private othersAllowed(): boolean {
     return this.settingsRef.edition === 'premium' && this.settingsRef.userStatus.queryAndNotify;
+  }
+
+  /** What the app's edition and switches allow now (told to each session at login). */
+  features(): AppFeatures {
+    return { userStatus: this.othersAllowed(), friendAutoNotify: this.settingsRef.userStatus.friendAutoNotify };
   }
 
   // ---- sessions (S2-S6, S25-S28) -----------------------------------------------------------------

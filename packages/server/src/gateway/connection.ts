@@ -15,6 +15,7 @@ import {
   type ClientOp,
   type KickTypeValue,
   type LoginRequest,
+  type LoginResult,
   type WatchAllRequest,
 } from '@presently/protocol';
 import type { StatusChange } from '../engine/types.js';
@@ -283,14 +284,20 @@ export class Connection implements Sink {
     }
     if ((this.state as ConnState) !== 'loggingIn') return; // closed or kicked meanwhile
     this.setState('ready');
-    this.reply(frame.id, 'login', {
+    const engine = driver.engine;
+    const { maxQueryIDs, maxSubscribeIDsPerCall } = engine.settings.limits;
+    const result: LoginResult = {
       userID: frame.userID,
       sessionId: session.id,
       heartbeatIntervalMs: heartbeatInterval(timeoutMs),
       heartbeatTimeoutMs: timeoutMs,
       serverTime: Date.now(),
       protocol: PROTOCOL_VERSION,
-    });
+      customStatus: engine.statusOf(frame.userID)?.customStatus ?? '',
+      features: engine.features(),
+      limits: { maxQueryIDs, maxSubscribeIDsPerCall },
+    };
+    this.reply(frame.id, 'login', result);
   }
 
   // ---- outgoing -------------------------------------------------------------------------------
