@@ -23,6 +23,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, w
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import ts from 'typescript';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, 'dist');
@@ -113,7 +114,74 @@ async function bundleTypes() {
     ],
     { preferredConfigPath: join(here, 'tsconfig.types.json') },
   );
-  return `${BANNER}\n${dts}`;
+  return `${BANNER}\n${fixNamespaceSelfReferences(dts)}`;
+}
+
+/**
+ * A declaration bundler puts every module's declarations in one scope. A namespace member that
+ * stands for an outer declaration of the same name (src/index.ts: `namespace Presently { export
+ * const create = createClient; export import TYPES = TYPES_ENUM; }`) then comes out as
+ * `const create: typeof create` or `export import TYPES = TYPES`: a reference to itself (TS2502,
+ * TS2303). dts-bundle-generator, rollup-plugin-dts and API Extractor all flatten it so. Each such
+ * self-reference is pointed here at a module-private alias of the outer declaration, declared
+ * just before the namespace (`declare const _create: typeof create;`, `import _TYPES = TYPES;`).
+ */
+function fixNamespaceSelfReferences(text) {
+  const sf = ts.createSourceFile('index.d.ts', text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  const taken = new Set(text.match(/[A-Za-z_$][\w$]*/g));
+  const fresh = (name) => {
+    let alias = `_${name}`;
+    for (let i = 2; taken.has(alias); i++) alias = `_${name}${i}`;
+    taken.add(alias);
+    return alias;
+  };
+  const edits = [];
+  for (const stmt of sf.statements) {
+    if (!ts.isModuleDeclaration(stmt) || !stmt.body || !ts.isModuleBlock(stmt.body)) continue;
+    const aliases = [];
+    for (const member of stmt.body.statements) {
+      if (ts.isVariableStatement(member)) {
+        for (const d of member.declarationList.declarations) {
+          const q = d.type;
+          if (ts.isIdentifier(d.name) && q && ts.isTypeQueryNode(q) && ts.isIdentifier(q.exprName) && q.exprName.text === d.name.text) {
+            const alias = fresh(d.name.text);
+            aliases.push(`declare const ${alias}: typeof ${d.name.text};`);
+            edits.push({ pos: q.exprName.getStart(sf), end: q.exprName.end, text: alias });
+          }
+        }
+      } else if (ts.isImportEqualsDeclaration(member) && ts.isIdentifier(member.moduleReference) && member.moduleReference.text === member.name.text) {
+        const alias = fresh(member.name.text);
+        aliases.push(`import ${alias} = ${member.name.text};`);
+        edits.push({ pos: member.moduleReference.getStart(sf), end: member.moduleReference.end, text: alias });
+      }
+    }
+    if (aliases.length > 0) edits.push({ pos: stmt.getFullStart(), end: stmt.getFullStart(), text: `\n${aliases.join('\n')}` });
+  }
+  let out = text;
+  for (const e of edits.sort((a, b) => b.pos - a.pos)) out = out.slice(0, e.pos) + e.text + out.slice(e.end);
+  return out;
+}
+
+/**
+ * The bundled declarations must stand alone: checked as a strict consumer would (declaration
+ * files included, no DOM, no @types/node, nothing else installed). Returns the errors, if any.
+ */
+function checkTypes(file) {
+  const program = ts.createProgram([file], {
+    strict: true,
+    noUncheckedIndexedAccess: true,
+    exactOptionalPropertyTypes: true,
+    skipLibCheck: false,
+    noEmit: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    lib: ['lib.es2022.d.ts'],
+    types: [],
+  });
+  const host = { getCanonicalFileName: (f) => f, getCurrentDirectory: () => here, getNewLine: () => '\n' };
+  const diagnostics = ts.getPreEmitDiagnostics(program);
+  return diagnostics.length === 0 ? '' : ts.formatDiagnostics(diagnostics, host);
 }
 
 const sizes = [];
@@ -144,6 +212,8 @@ try {
     const dts = await bundleTypes();
     if (/["']@presently\/protocol["']/.test(dts)) fail('index.d.ts still refers to @presently/protocol');
     writeFileSync(join(tmp, 'index.d.ts'), dts);
+    const errors = checkTypes(join(tmp, 'index.d.ts'));
+    if (errors) fail(`the bundled index.d.ts does not type-check on its own:\n${errors}`);
     writeFileSync(join(tmp, 'index.d.cts'), dts);
   }
   // Move each new file over the old one (a rename is atomic), then drop what this build did not
