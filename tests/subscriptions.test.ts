@@ -3,9 +3,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Presently from '@presently/client';
 import { ErrorCode } from '@presently/protocol';
-import { appConfig, startServer, type TestServer } from './helpers/server.js';
+import { APP, appConfig, startServer, type TestServer } from './helpers/server.js';
 import { destroyAll, is, sdk } from './helpers/sdk.js';
 import { rest } from './helpers/rest.js';
+import { RawPeer } from './helpers/raw.js';
 
 const { USER_STATUS_ONLINE: ONLINE, USER_STATUS_UNLOGINED: UNLOGINED } = Presently.TYPES;
 const codeIs = (code: number) => (e: { code: number }) => e.code === code;
@@ -28,16 +29,35 @@ after(async () => {
 });
 
 test('S11 S14 getUserStatus answers in the order asked, oneself included; unknown ids in failureUserList with 70107', async () => {
-  const me = await sdk(srv, 'q-me');
   await sdk(srv, 'acc1');
-  const r = await me.client.getUserStatus({ userIDList: ['acc2', 'nobody', 'acc1', 'q-me'] });
+  const raw = await RawPeer.connect(srv.ws);
+  try {
+    assert.equal((await raw.login(APP, 'q-raw', srv.sig('q-raw'))).code, 0);
+    const r = await raw.request('getUserStatus', { userIDList: ['acc2', 'nobody', 'acc1', 'q-raw'] });
+    assert.deepEqual(r.data, {
+      successUserList: [
+        { userID: 'acc2', statusType: UNLOGINED, customStatus: '' },
+        { userID: 'acc1', statusType: ONLINE, customStatus: '' },
+        { userID: 'q-raw', statusType: ONLINE, customStatus: '' },
+      ],
+      failureUserList: [{ userID: 'nobody', code: ErrorCode.ACCOUNT_NOT_FOUND, message: 'account does not exist' }],
+    });
+  } finally {
+    raw.close();
+  }
+});
+
+test('S11 S12 the SDK answers the hosted way: own status first from the instance, then the others in the order asked, repeats once', async () => {
+  const me = await sdk(srv, 'q-me');
+  await me.client.setSelfStatus({ customStatus: 'here' });
+  const r = await me.client.getUserStatus({ userIDList: ['acc2', 'nobody', 'acc1', 'q-me', 'acc2'] });
   assert.deepEqual(r, {
     code: 0,
     data: {
       successUserList: [
+        { userID: 'q-me', statusType: ONLINE, customStatus: 'here' },
         { userID: 'acc2', statusType: UNLOGINED, customStatus: '' },
         { userID: 'acc1', statusType: ONLINE, customStatus: '' },
-        { userID: 'q-me', statusType: ONLINE, customStatus: '' },
       ],
       failureUserList: [{ userID: 'nobody', code: ErrorCode.ACCOUNT_NOT_FOUND, message: 'account does not exist' }],
     },
@@ -62,9 +82,24 @@ test('S13 S18 S30 others need premium + the query switch: 72001 for query, subsc
 });
 
 test('S14 S30 too many ids (72002) and too many calls in the window (72003); each operation has its own budget', async () => {
+  // The server refuses a list past the limit whole (72002, nothing answered).
+  const raw = await RawPeer.connect(srv.ws);
+  try {
+    assert.equal((await raw.login(APP, 'rate-raw', srv.sig('rate-raw'))).code, 0);
+    const six = ['acc0', 'acc1', 'acc2', 'acc3', 'acc4', 'acc5'];
+    assert.equal((await raw.request('getUserStatus', { userIDList: six })).code, ErrorCode.TOO_MANY_IDS);
+    assert.equal((await raw.request('subscribeUserStatus', { userIDList: six.slice(0, 4) })).code, ErrorCode.TOO_MANY_IDS);
+    assert.equal((await raw.request('unsubscribeUserStatus', { userIDList: six.slice(0, 4) })).code, ErrorCode.TOO_MANY_IDS);
+  } finally {
+    raw.close();
+  }
+  // The SDK trims to the app's limit (announced at login) the hosted SDK's way, and names each id
+  // it left out with 72002: nothing partial is hidden.
   const me = await sdk(srv, 'rate-me');
-  await assert.rejects(me.client.getUserStatus({ userIDList: ['acc0', 'acc1', 'acc2', 'acc3', 'acc4', 'acc5'] }), codeIs(ErrorCode.TOO_MANY_IDS));
-  for (let i = 0; i < 3; i++) await me.client.getUserStatus({ userIDList: ['acc0'] });
+  const r = await me.client.getUserStatus({ userIDList: ['acc0', 'acc1', 'acc2', 'acc3', 'acc4', 'acc5'] });
+  assert.deepEqual(r.data.successUserList.map((u) => u.userID), ['acc0', 'acc1', 'acc2', 'acc3', 'acc4']);
+  assert.deepEqual(r.data.failureUserList, [{ userID: 'acc5', code: ErrorCode.TOO_MANY_IDS, message: 'not sent: more than 5 userIDs in one call' }]);
+  for (let i = 0; i < 2; i++) await me.client.getUserStatus({ userIDList: ['acc0'] });
   await assert.rejects(me.client.getUserStatus({ userIDList: ['acc0'] }), codeIs(ErrorCode.TOO_MANY_CALLS));
   // Subscribe and unsubscribe have budgets of their own.
   await me.client.subscribeUserStatus({ userIDList: ['acc0'] });
@@ -81,7 +116,8 @@ test('S14 S30 too many ids (72002) and too many calls in the window (72003); eac
 
 test('S15 subscribing tells of every change (general and custom); at most 100 (here 3) ids per call', async () => {
   const me = await sdk(srv, 'sub-me');
-  await assert.rejects(me.client.subscribeUserStatus({ userIDList: ['acc0', 'acc1', 'acc2', 'acc3'] }), codeIs(ErrorCode.TOO_MANY_IDS));
+  const trimmed = await me.client.subscribeUserStatus({ userIDList: ['acc0', 'acc1', 'acc2', 'acc3'] });
+  assert.deepEqual(trimmed.data.failureUserList, [{ userID: 'acc3', code: ErrorCode.TOO_MANY_IDS, message: 'not sent: more than 3 userIDs in one call' }]);
   const r = await me.client.subscribeUserStatus({ userIDList: ['acc3', 'ghost'] });
   assert.deepEqual(r.data.failureUserList, [{ userID: 'ghost', code: ErrorCode.ACCOUNT_NOT_FOUND, message: 'account does not exist' }]);
   const target = await sdk(srv, 'acc3');

@@ -167,8 +167,8 @@ test('login: platform defaults to Web; each instance has its own instanceId', T,
   const { server, client } = await setup(t);
   const other = create({ SDKAppID: APP, url: server.url });
   t.after(() => other.destroy());
-  await client.login({ userID: 'u1', userSig: 's' });
-  await other.login({ userID: 'u2', userSig: 's' });
+  await loginReady(client, { userID: 'u1', userSig: 's' });
+  await loginReady(other, { userID: 'u2', userSig: 's' });
   const a = await (await server.connection(0)).next('login');
   const b = await (await server.connection(1)).next('login');
   assert.equal(a.platform, 'Web');
@@ -224,7 +224,7 @@ test('login: a login reply that never comes rejects with 2801 after requestTimeo
 
 test('login: the same user again resolves with repeatLogin:true and sends nothing', T, async (t) => {
   const { server, client } = await setup(t);
-  const first = await client.login({ userID: 'u1', userSig: 's' });
+  const first = await loginReady(client, { userID: 'u1', userSig: 's' });
   const events = recordEvents(client);
   const again = await client.login({ userID: 'u1', userSig: 's' });
   assert.equal(again.code, 0);
@@ -255,7 +255,7 @@ test('login: while a login is in progress, another login rejects 2025 and calls 
 
 test('login: as another user logs the first one out, then logs in on a new connection', T, async (t) => {
   const { server, client } = await setup(t);
-  await client.login({ userID: 'u1', userSig: 's1' });
+  await loginReady(client, { userID: 'u1', userSig: 's1' });
   const events = recordEvents(client);
   const res = await loginReady(client, { userID: 'u2', userSig: 's2' });
   assert.equal(res.data.repeatLogin, false);
@@ -315,7 +315,7 @@ test('on: handlers get {name, data} with `this` = context; off removes by handle
 test('logout: resolves {code:0, data:{}}, tells the server, emits disconnected + SDK_NOT_READY {code:3005}', T, async (t) => {
   const { server, client } = await setup(t);
   await rejectsWith(client.logout(), 2024);
-  await client.login({ userID: 'u1', userSig: 's' });
+  await loginReady(client, { userID: 'u1', userSig: 's' });
   const events = recordEvents(client);
   const res = await client.logout();
   assert.deepEqual(res, { code: 0, data: {} });
@@ -337,7 +337,7 @@ test('logout: a push that arrives on the old connection after logout is not emit
   server.handlers.logout = (frame, sock) => {
     void sock.push([{ userID: 'u9', statusType: 1, customStatus: 'late' }]).then(() => sock.reply(frame, {}));
   };
-  await client.login({ userID: 'u1', userSig: 's' });
+  await loginReady(client, { userID: 'u1', userSig: 's' });
   const updates = recordEvents(client).filter((e) => e.name === EVENT.USER_STATUS_UPDATED);
   await client.logout();
   assert.deepEqual(updates, []);
@@ -353,7 +353,7 @@ test('calls before login reject 2024', T, async (t) => {
 test('calls resolve {code:0, data} with the compat shapes and send the right frames', T, async (t) => {
   const { server, client } = await setup(t);
   server.setStatus('u2', TYPES.USER_STATUS_ONLINE, 'coding');
-  await client.login({ userID: 'u1', userSig: 's' });
+  await loginReady(client, { userID: 'u1', userSig: 's' });
   const sock = await server.connection(0);
 
   const self = await client.setSelfStatus({ customStatus: 'music' });
@@ -392,7 +392,7 @@ test('calls: a server refusal rejects with its code, message and data; bad argum
   const { server, client } = await setup(t);
   server.handlers.subscribeUserStatus = (frame, sock) =>
     void sock.send({ id: frame.id, op: frame.op, code: 72001, message: 'not enabled', data: { hint: 1 } });
-  await client.login({ userID: 'u1', userSig: 's' });
+  await loginReady(client, { userID: 'u1', userSig: 's' });
   const err = await rejectsWith(client.subscribeUserStatus({ userIDList: ['u2'] }), 72001);
   assert.equal(err.message, 'not enabled');
   assert.deepEqual(err.data, { hint: 1 });
@@ -406,7 +406,7 @@ test('calls: no reply within requestTimeoutMs rejects with 2801; the connection 
   server.handlers.getUserStatus = (frame, sock) => {
     if (!ignore) void sock.reply(frame, { successUserList: [], failureUserList: [] });
   };
-  await client.login({ userID: 'u1', userSig: 's' });
+  await loginReady(client, { userID: 'u1', userSig: 's' });
   await rejectsWith(client.getUserStatus({ userIDList: ['u2'] }), 2801);
   ignore = false;
   assert.equal((await client.getUserStatus({ userIDList: ['u2'] })).code, 0);
@@ -417,7 +417,7 @@ test('calls: no reply within requestTimeoutMs rejects with 2801; the connection 
 
 test('pushes: each userStatusUpdated frame is one USER_STATUS_UPDATED with its list (customStatus absent -> "")', T, async (t) => {
   const { server, client } = await setup(t);
-  await client.login({ userID: 'u1', userSig: 's' });
+  await loginReady(client, { userID: 'u1', userSig: 's' });
   const sock = await server.connection(0);
   const first = nextEvent(client, EVENT.USER_STATUS_UPDATED);
   await sock.send({ op: 'userStatusUpdated', data: [{ userID: 'u2', statusType: 1, customStatus: 'a' }, { userID: 'u3', statusType: 2 }] });
@@ -450,7 +450,7 @@ test('pushes that race the login reply are emitted right after SDK_READY', T, as
 
 test('a server error frame without a request becomes an ERROR event', T, async (t) => {
   const { server, client } = await setup(t);
-  await client.login({ userID: 'u1', userSig: 's' });
+  await loginReady(client, { userID: 'u1', userSig: 's' });
   const error = nextEvent(client, EVENT.ERROR);
   await (await server.connection(0)).send({ op: 'error', code: 70402, message: 'invalid parameters: malformed JSON' });
   assert.deepEqual((await error).data, { code: 70402, message: 'invalid parameters: malformed JSON' });
@@ -463,7 +463,7 @@ test('a server error frame without a request becomes an ERROR event', T, async (
 
 test('heartbeats go out on the interval the server announced', T, async (t) => {
   const { server, client } = await setup(t, {}, { heartbeatIntervalMs: 15, heartbeatTimeoutMs: 10_000 });
-  await client.login({ userID: 'u1', userSig: 's' });
+  await loginReady(client, { userID: 'u1', userSig: 's' });
   const sock = await server.connection(0);
   let n = 0;
   const started = Date.now();
@@ -478,7 +478,7 @@ test('heartbeats go out on the interval the server announced', T, async (t) => {
 test('destroy: rejects pending calls (2999), logs out on the server, emits nothing more', T, async (t) => {
   const { server, client } = await setup(t);
   server.handlers.getUserStatus = () => undefined; // never answered
-  await client.login({ userID: 'u1', userSig: 's' });
+  await loginReady(client, { userID: 'u1', userSig: 's' });
   const sock = await server.connection(0);
   const events = recordEvents(client);
   const pending = rejectsWith(client.getUserStatus({ userIDList: ['u2'] }), 2999);
