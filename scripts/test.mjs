@@ -26,6 +26,6 @@ if (chosen.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const args = ['--conditions=source', '--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=60000', ...chosen];
+const args = ['--conditions=source', '--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=240000', ...chosen];
 const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit' });
 child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 1)));

@@ -64,7 +64,7 @@ test('create: a new independent instance per call; default export carries create
   t.after(() => Promise.all([a.destroy(), b.destroy()]));
   assert.ok(a instanceof PresentlyClient);
   assert.notEqual(a, b);
-  await a.login({ userID: 'u1', userSig: 'sig' });
+  await loginReady(a, { userID: 'u1', userSig: 'sig' });
   assert.equal(a.isReady(), true);
   assert.equal(b.isReady(), false);
   assert.equal(b.getLoginUser(), '');
@@ -248,8 +248,11 @@ test('login: while a login is in progress, another login rejects 2025 and calls 
   await rejectsWith(client.login({ userID: 'u2', userSig: 's' }), 2025);
   await allRejectWith(client, 3000);
   assert.equal(client.isReady(), false);
+  const ready = nextEvent(client, EVENT.SDK_READY);
   release?.();
   assert.equal((await pending).data.repeatLogin, false);
+  assert.equal(client.isReady(), false, 'not ready until SDK_READY, as in the hosted SDK');
+  await ready;
   assert.equal(client.isReady(), true);
 });
 

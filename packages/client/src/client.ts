@@ -469,9 +469,10 @@ export class PresentlyClient {
   /**
    * true between SDK_READY and SDK_NOT_READY. It stays true while a lost connection is being
    * re-established (calls then reject with 2800); NET_STATE_CHANGE tells those moments apart.
+   * (The calls already work once `login()` resolved, a moment before SDK_READY.)
    */
   isReady(): boolean {
-    return LOGGED_IN.has(this._state);
+    return LOGGED_IN.has(this._state) && !this._readyPending;
   }
 
   /**
