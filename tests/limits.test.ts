@@ -30,6 +30,26 @@ test('S32 a socket that never logs in is closed with 4003 after the login deadli
   assert.ok(Date.now() - t0 < 3000);
 });
 
+test('S32 the login deadline counts from the socket opening: frames other than a successful login do not extend it', { timeout: 10_000 }, async () => {
+  const p = await RawPeer.connect(srv.ws);
+  const t0 = Date.now();
+  // Heartbeats, other ops and a refused login, every 50 ms: each is answered, none keeps the socket.
+  let sent = 0;
+  const chatter = setInterval(() => {
+    const frames = [{ op: 'heartbeat' }, { id: sent, op: 'getUserStatus', userIDList: ['x'] }, { id: sent, op: 'login', SDKAppID: APP, userID: 'late', userSig: 'bad' }];
+    p.sendRaw(JSON.stringify(frames[sent++ % frames.length]));
+  }, 50);
+  try {
+    const { code } = await p.closed;
+    assert.equal(code, CloseCode.LOGIN_TIMEOUT);
+  } finally {
+    clearInterval(chatter);
+  }
+  // 300 ms deadline, 250 ms sweep: closed within ~0.6 s whatever the chatter (not at 'silence + 300 ms', never).
+  assert.ok(sent >= 3, `only ${sent} frames were sent before the close`);
+  assert.ok(Date.now() - t0 < 3000);
+});
+
 test('S32 a consumer that stops reading is closed with 4008 once its queue passes the bound; others are unaffected', async () => {
   // The slow one: subscribes to a busy user, then stops reading its socket.
   const slow = await RawPeer.connect(srv.ws);

@@ -45,6 +45,8 @@ export class Connection implements Sink {
   watcher: { app: number; userID: string; ticketTime: number } | null = null;
   /** Last frame received, ms (S5). */
   lastSeen: number;
+  /** When the socket opened, ms: the login deadline counts from here, whatever the socket sends. */
+  readonly openedAt: number;
   /** Intrusive list links for the liveness sweep (oldest activity first). */
   prev: Connection | null = null;
   next: Connection | null = null;
@@ -60,6 +62,7 @@ export class Connection implements Sink {
     readonly remoteAddress: string,
   ) {
     this.lastSeen = Date.now();
+    this.openedAt = this.lastSeen;
   }
 
   private setState(next: ConnState): void {
@@ -411,7 +414,15 @@ export class ConnList {
   tail: Connection | null = null;
   size = 0;
 
-  constructor(public timeoutMs: number) {}
+  /**
+   * `since: 'opened'` (the login deadline): a connection expires `timeoutMs` after it opened and
+   * activity does not move it; the list stays in opening order. Otherwise after `timeoutMs` of
+   * silence (S5).
+   */
+  constructor(
+    public timeoutMs: number,
+    private readonly since: 'opened' | 'lastSeen' = 'lastSeen',
+  ) {}
 
   add(c: Connection): void {
     c.list = this;
@@ -435,7 +446,7 @@ export class ConnList {
   }
 
   touch(c: Connection): void {
-    if (this.tail === c) return;
+    if (this.tail === c || this.since === 'opened') return;
     this.remove(c);
     this.add(c);
   }
@@ -443,7 +454,7 @@ export class ConnList {
   /** Removes and returns connections silent for longer than the timeout. */
   expired(now: number): Connection[] {
     const out: Connection[] = [];
-    while (this.head && now - this.head.lastSeen > this.timeoutMs) {
+    while (this.head && now - (this.since === 'opened' ? this.head.openedAt : this.head.lastSeen) > this.timeoutMs) {
       const c = this.head;
       this.remove(c);
       out.push(c);

@@ -60,7 +60,7 @@ export class Gateway {
     readonly cluster: ClusterNode | null = null,
   ) {
     this.localId = Math.random().toString(36).slice(2, 8);
-    this.pendingLogin = new ConnList(options.loginTimeoutMs);
+    this.pendingLogin = new ConnList(options.loginTimeoutMs, 'opened');
     this.loginGuard = new FailureWindow(options.maxLoginFailuresPerMinute, 60_000);
     this.perIp = new ConnectionCounter(options.maxConnectionsPerIp);
     this.webhooks = new WebhookDispatcher<Sink>({
