@@ -50,6 +50,32 @@ test('S32 the login deadline counts from the socket opening: frames other than a
   assert.ok(Date.now() - t0 < 3000);
 });
 
+test('S10 S23 a burst of syncStatus or setSelfStatus from one user: the per-minute budget is answered, the rest refused with 72003, watchers hear only the accepted changes', async () => {
+  const flooder = await RawPeer.connect(srv.ws);
+  assert.equal((await flooder.login(APP, 'flood', srv.sig('flood'))).code, 0);
+  const watcher = await RawPeer.connect(srv.ws);
+  assert.equal((await watcher.login(APP, 'flood-watch', srv.sig('flood-watch'))).code, 0);
+  assert.equal((await watcher.request('subscribeUserStatus', { userIDList: ['flood'] })).code, 0);
+  const burst = (op: string, n: number, fields: (i: number) => Record<string, unknown>) =>
+    Promise.all(Array.from({ length: n }, (_, i) => flooder.request(op, fields(i)))).then((replies) => ({
+      ok: replies.filter((r) => r.code === 0).length,
+      refused: replies.filter((r) => r.code === ErrorCode.TOO_MANY_CALLS).length,
+    }));
+  // Defaults: 30 syncs and 120 own-status changes per user per minute.
+  assert.deepEqual(await burst('syncStatus', 200, () => ({})), { ok: 30, refused: 170 });
+  assert.deepEqual(await burst('setSelfStatus', 300, (i) => ({ customStatus: `s${i}` })), { ok: 120, refused: 180 });
+  // The watcher heard exactly the accepted changes (the last one included), and nothing after.
+  const heard: string[] = [];
+  await watcher.next((f) => {
+    if (f.op === 'userStatusUpdated') for (const c of f.data as Array<{ userID: string; customStatus: string }>) if (c.userID === 'flood') heard.push(c.customStatus);
+    return heard.length >= 120;
+  });
+  assert.equal(heard.length, 120);
+  assert.equal(heard.at(-1), 's119');
+  flooder.close();
+  watcher.close();
+});
+
 test('S32 a consumer that stops reading is closed with 4008 once its queue passes the bound; others are unaffected', async () => {
   // The slow one: subscribes to a busy user, then stops reading its socket.
   const slow = await RawPeer.connect(srv.ws);

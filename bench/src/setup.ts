@@ -33,7 +33,7 @@ export function benchConfig(): Record<string, unknown> {
         edition: 'premium',
         admins: ['administrator'],
         userStatus: { queryAndNotify: true, friendAutoNotify: true },
-        limits: { rateLimitCalls: 1_000_000_000, rateLimitWindowSec: 0.01 },
+        limits: { rateLimitCalls: 1_000_000_000, rateLimitWindowSec: 0.01, setSelfStatusPerMinute: 0, syncStatusPerMinute: 0 },
       },
     ],
     server: {},

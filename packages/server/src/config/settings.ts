@@ -30,6 +30,13 @@ export interface Limits {
    * once (with the latest custom status). 0 turns it off. @default 0
    */
   announceWindowSec: number;
+  /**
+   * Own custom-status changes per user per minute; past it 72003. A bound against floods far
+   * above any person's use (S10 puts no app-level limit on them otherwise). 0 = off. @default 120
+   */
+  setSelfStatusPerMinute: number;
+  /** `syncStatus` calls (the SDK's catch-up after a reconnect) per user per minute; past it 72003. 0 = off. @default 30 */
+  syncStatusPerMinute: number;
 }
 
 export interface DeviceSettings {
@@ -46,13 +53,24 @@ export interface WebhookSettings {
   url: string;
   /** When set, each request is signed (HMAC-SHA256 over timestamp + body). @default undefined */
   secret?: string;
-  /** Per-attempt timeout, ms. @default 2000 */
+  /** Per-attempt timeout, ms, within WEBHOOK_BOUNDS.timeoutMs. @default 2000 */
   timeoutMs: number;
-  /** Attempts before an event goes to the dead-letter record. @default 8 */
+  /** Attempts before an event goes to the dead-letter record, within WEBHOOK_BOUNDS.maxAttempts. @default 8 */
   maxAttempts: number;
 }
 
 export const DEFAULT_WEBHOOK: Readonly<Omit<WebhookSettings, 'url'>> = Object.freeze({ timeoutMs: 2000, maxAttempts: 8 });
+
+/**
+ * The accepted range of each numeric webhook setting (config file and settings API alike). A
+ * timeout is a delivery slot held: past 30 s one app's slow endpoint holds its slots for long
+ * (and past 2^31-1 ms Node's timer fires at once). With the default backoff, 100 attempts
+ * wait up to about 15 hours in all (about half that on average).
+ */
+export const WEBHOOK_BOUNDS = Object.freeze({
+  timeoutMs: Object.freeze({ min: 100, max: 30_000 }),
+  maxAttempts: Object.freeze({ min: 1, max: 100 }),
+});
 
 export interface AppSettings {
   SDKAppID: number;
@@ -84,6 +102,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   customStatusMaxBytes: 100,
   maxFriends: 3000,
   announceWindowSec: 0,
+  setSelfStatusPerMinute: 120,
+  syncStatusPerMinute: 30,
 });
 
 export const DEFAULT_DEVICES: Readonly<DeviceSettings> = Object.freeze({
@@ -107,7 +127,7 @@ const POSITIVE_NUMBER_LIMITS: ReadonlySet<keyof Limits> = new Set([
   'rateLimitWindowSec', 'heartbeatTimeoutSec', 'subscriptionExpiryHours', 'announceWindowSec',
 ]);
 /** Limits where 0 means "off". */
-const ZERO_ALLOWED: ReadonlySet<keyof Limits> = new Set(['announceWindowSec']);
+const ZERO_ALLOWED: ReadonlySet<keyof Limits> = new Set(['announceWindowSec', 'setSelfStatusPerMinute', 'syncStatusPerMinute']);
 
 /**
  * Validates one app entry and fills defaults. Invalid values are refused with a message that
@@ -168,7 +188,8 @@ export function normalizeApp(raw: unknown, where = 'app'): AppSettings {
     for (const k of ['timeoutMs', 'maxAttempts'] as const) {
       const v = w[k];
       if (v === undefined) continue;
-      if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new ConfigError(`${where}.webhook.${k}: must be a positive integer`);
+      const { min, max } = WEBHOOK_BOUNDS[k];
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new ConfigError(`${where}.webhook.${k}: must be an integer from ${min} to ${max}`);
       webhook[k] = v;
     }
   }

@@ -127,6 +127,38 @@ test('S10 S12 setting and querying oneself need no edition, no switch and no rat
   }
 });
 
+test('S10 own status changes are bounded per user per minute against floods (72003, nothing changed, nothing announced)', () => {
+  const t = setup({ limits: { setSelfStatusPerMinute: 5 } });
+  const a = t.login('ann');
+  const w = t.login('wat');
+  t.engine.subscribe(w.session, ['ann'], t.now());
+  const heard = () => w.sink.got.filter((c) => c.userID === 'ann').length;
+  const before = heard();
+  const t0 = t.now();
+  for (let i = 0; i < 5; i++) t.engine.setCustomStatus(a.session, `s${i}`, t0);
+  assert.equal(codeOf(() => t.engine.setCustomStatus(a.session, 'flood', t0)), ErrorCode.TOO_MANY_CALLS);
+  assert.equal(t.engine.statusOf('ann')?.customStatus, 's4');
+  assert.equal(heard() - before, 5, 'a refused change is not announced');
+  // The window slides: a minute later the budget is back.
+  t.engine.setCustomStatus(a.session, 'later', t0 + 60_001);
+  assert.equal(t.engine.statusOf('ann')?.customStatus, 'later');
+  // 0 turns the bound off.
+  const off = setup({ limits: { setSelfStatusPerMinute: 0 } });
+  const b = off.login('bob');
+  for (let i = 0; i < 200; i++) off.engine.setCustomStatus(b.session, `s${i}`, t0);
+});
+
+test('S23 syncStatus is bounded per user per minute (72003); another user keeps its own budget', () => {
+  const t = setup({ limits: { syncStatusPerMinute: 3 } });
+  const a = t.login('ann');
+  const b = t.login('bob');
+  const t0 = t.now();
+  for (let i = 0; i < 3; i++) t.engine.sync(a.session, t0);
+  assert.equal(codeOf(() => t.engine.sync(a.session, t0)), ErrorCode.TOO_MANY_CALLS);
+  assert.equal(t.engine.sync(b.session, t0).length, 1);
+  assert.equal(t.engine.sync(a.session, t0 + 60_001).length, 1);
+});
+
 test('S11 S14 results in the order asked; unknown ids reported per id with 70107', () => {
   const t = setup();
   const a = t.login('ann');
@@ -308,7 +340,7 @@ test('S20 S23 sync returns self, subscriptions and friends once each', () => {
   t.engine.subscribe(a.session, ['bob'], t.now());
   t.engine.addFriend('ann', 'bob', { remark: '', groups: [], addSource: '', addTime: 0 });
   t.engine.addFriend('ann', 'cat', { remark: '', groups: [], addSource: '', addTime: 0 });
-  assert.deepEqual(t.engine.sync(a.session).map((s) => s.userID), ['ann', 'bob', 'cat']);
+  assert.deepEqual(t.engine.sync(a.session, t.now()).map((s) => s.userID), ['ann', 'bob', 'cat']);
 });
 
 test('S24 S32 a stale session handle cannot act', () => {

@@ -22,7 +22,14 @@ import {
 import type { AppSettings } from '../config/settings.js';
 import type { AppSnapshot, DisconnectReason, EnginePorts, FriendMeta, Session, StatusChange } from './types.js';
 
-type RateOp = 'query' | 'subscribe' | 'unsubscribe';
+type RateOp = 'query' | 'subscribe' | 'unsubscribe' | 'self' | 'sync';
+const RATE_NAMES: Record<RateOp, string> = {
+  query: 'getUserStatus',
+  subscribe: 'subscribeUserStatus',
+  unsubscribe: 'unsubscribeUserStatus',
+  self: 'setSelfStatus',
+  sync: 'syncStatus',
+};
 
 interface UserRec<S> {
   readonly userID: string;
@@ -419,6 +426,7 @@ export class AppEngine<S> {
     if (utf8Length(next) > this.settingsRef.limits.customStatusMaxBytes) {
       fail(ErrorCode.CUSTOM_STATUS_TOO_LONG, `custom status is longer than ${this.settingsRef.limits.customStatusMaxBytes} bytes`);
     }
+    this.checkRate(u, 'self', now);
     const before = this.snapshotOf(u);
     u.customStatus = next;
     this.ports.event?.({ type: 'customStatus', userID: u.userID, platform: session.platform, sink: session.sink, customStatus: next });
@@ -434,17 +442,24 @@ export class AppEngine<S> {
     return u;
   }
 
-  /** S14: sliding window per user and per operation. A refused call does not count. */
+  /**
+   * Sliding window per user and per operation; a refused call does not count. Query, subscribe
+   * and unsubscribe share the S14 budget size (each its own window); own status changes and
+   * syncs have per-minute bounds against floods (0 = none).
+   */
   private checkRate(u: UserRec<S>, op: RateOp, now: number): void {
-    const { rateLimitCalls, rateLimitWindowSec } = this.settingsRef.limits;
-    u.rate ??= { query: [], subscribe: [], unsubscribe: [] };
+    const l = this.settingsRef.limits;
+    const [calls, windowSec] =
+      op === 'self' ? [l.setSelfStatusPerMinute, 60] : op === 'sync' ? [l.syncStatusPerMinute, 60] : [l.rateLimitCalls, l.rateLimitWindowSec];
+    if (calls === 0) return;
+    u.rate ??= { query: [], subscribe: [], unsubscribe: [], self: [], sync: [] };
     const log = u.rate[op];
-    const since = now - rateLimitWindowSec * 1000;
+    const since = now - windowSec * 1000;
     let drop = 0;
     while (drop < log.length && (log[drop] as number) <= since) drop++;
     if (drop > 0) log.splice(0, drop);
-    if (log.length >= rateLimitCalls) {
-      fail(ErrorCode.TOO_MANY_CALLS, `at most ${rateLimitCalls} ${op} calls per ${rateLimitWindowSec} s`);
+    if (log.length >= calls) {
+      fail(ErrorCode.TOO_MANY_CALLS, `at most ${calls} ${RATE_NAMES[op]} calls per ${windowSec} s`);
     }
     log.push(now);
   }
@@ -538,10 +553,12 @@ export class AppEngine<S> {
 
   /**
    * S23: what a reconnecting client re-reads: itself, its subscriptions and (with friend
-   * auto-notify) its friends, each once. Others only when the gate allows (S24).
+   * auto-notify) its friends, each once. Others only when the gate allows (S24). Bounded per user
+   * per minute (`syncStatusPerMinute`, 72003): each answer costs as much as a large query.
    */
-  sync(session: Session<S>): UserStatusInfo[] {
+  sync(session: Session<S>, now: number): UserStatusInfo[] {
     const u = this.liveUser(session);
+    this.checkRate(u, 'sync', now);
     const out: UserStatusInfo[] = [{ userID: u.userID, statusType: u.statusType, customStatus: u.customStatus }];
     if (!this.othersAllowed()) return out;
     const seen = new Set<string>([u.userID]);

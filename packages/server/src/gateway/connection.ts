@@ -118,7 +118,7 @@ export class Connection implements Sink {
         this.answer(frame, () => driver.getUserStatus(session, frame.userIDList, now), false);
         return;
       case 'syncStatus':
-        this.answer(frame, () => ({ userList: driver.engine.sync(session) }), false);
+        this.answer(frame, () => ({ userList: driver.engine.sync(session, now) }), false);
         return;
       case 'subscribeUserStatus':
         this.answer(frame, () => driver.subscribe(session, frame.userIDList, now), true);
