@@ -5,7 +5,7 @@
  * - `npm start` (PORT=0 and PRESENTLY_DATA_DIR in a temp directory, as the Configuration table
  *   allows), its banner, the README's `SIG=$(…)` line (stdout is the ticket alone, and the server
  *   accepts it at login), then `npm run tour` as the banner prints it, whose lines are the README's
- *   sample output.
+ *   sample output. A second `npm start` on the same port ends in one line, not a stack trace.
  * - With a config file: the banner lists the SDKAppIDs but no secret key, the same `SIG=$(…)` line
  *   signs for the first app, and the demo page's UserSig helper is off.
  * - The UserSig command without the server's app: one line on stderr, nothing on stdout.
@@ -100,6 +100,12 @@ test('README: npm start, SIG=$(… usersig alice) is a ticket the server accepts
   assert.ok(ws, out);
   const [, url, port] = ws;
   const SDKAppID = Number(bannerValue(out, 'SDKAppID'));
+
+  // A second npm start on the same port (its own data directory) says so in one line, no stack trace.
+  const again = await sh(START, cleanEnv({ PORT: port!, PRESENTLY_DATA_DIR: tempDir() }));
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, new RegExp(`^presently: 127\\.0\\.0\\.1:${port} is in use \\(another server\\?\\): stop it or set PORT to a free port`, 'm'));
+  assert.doesNotMatch(again.stdout + again.stderr, /^\s+at /m);
   assert.ok(bannerValue(out, 'secret key').includes(join(dataDir, 'dev-app.json')));
 
   // The banner's UserSig command is the README's, with the server's data directory.
