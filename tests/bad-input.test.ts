@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { ErrorCode, UserStatus } from '@presently/protocol';
 import { APP, startServer, type TestServer } from './helpers/server.js';
 import { RawPeer } from './helpers/raw.js';
+import { rest } from './helpers/rest.js';
 
 let srv: TestServer;
 before(async () => {
@@ -112,4 +113,44 @@ test('S25 S31 login refusals carry the compat codes over the socket', async () =
   assert.deepEqual((r.data as { failureUserList: Array<{ code: number }> }).failureUserList.map((f) => f.code), [ErrorCode.ACCOUNT_NOT_FOUND]);
   p.close();
   q.close();
+});
+
+test('S25 S32 identities are well-formed Unicode: a lone surrogate is refused in a login, a REST account or Nick, and a custom status', async () => {
+  const p = await RawPeer.connect(srv.ws);
+  // The server's own ticket maker signs what it is given; the server still refuses the identity.
+  for (const userID of ['x\ud800', 'x\udbff', '\udc00y']) {
+    const r = await p.request('login', { SDKAppID: APP, userID, userSig: srv.sig(userID) });
+    assert.equal(r.code, ErrorCode.INVALID_PARAMETERS, JSON.stringify(userID));
+  }
+  const imported = await rest(srv, 'im_open_login_svc/account_import', { UserID: 'x\ud800' });
+  assert.equal(imported.ActionStatus, 'FAIL');
+  const nick = await rest(srv, 'im_open_login_svc/account_import', { UserID: 'lone-nick', Nick: 'a\udfffb' });
+  assert.equal(nick.ActionStatus, 'FAIL');
+  assert.match(String(nick.ErrorInfo), /Nick must be well-formed Unicode/);
+  // Nothing was created: neither account exists.
+  const q = await loggedIn('wf-checker');
+  const r = await q.request('getUserStatus', { userIDList: ['lone-nick', 'x\ufffd'] });
+  assert.deepEqual((r.data as { failureUserList: Array<{ code: number }> }).failureUserList.map((f) => f.code), [ErrorCode.ACCOUNT_NOT_FOUND, ErrorCode.ACCOUNT_NOT_FOUND]);
+  // A custom status with a lone surrogate is refused and changes nothing.
+  assert.equal((await q.request('setSelfStatus', { customStatus: 'ok' })).code, 0);
+  assert.equal((await q.request('setSelfStatus', { customStatus: 'bad\ud800' })).code, ErrorCode.INVALID_PARAMETERS);
+  const self = await q.request('getUserStatus', { userIDList: ['wf-checker'] });
+  assert.equal((self.data as { successUserList: Array<{ customStatus: string }> }).successUserList[0]?.customStatus, 'ok');
+  p.close();
+  q.close();
+});
+
+test('S25 S28 a ticket issued an hour ahead of the server clock is refused (70003), so it cannot outlive a kick', async () => {
+  const p = await RawPeer.connect(srv.ws);
+  const ahead = srv.sig('future', { nowSec: Math.floor(Date.now() / 1000) + 3600 });
+  assert.equal((await p.request('login', { SDKAppID: APP, userID: 'future', userSig: ahead })).code, ErrorCode.USERSIG_CHECK_FAILED);
+  // Within the allowed skew (a minute ahead) it logs in; after an admin kick it is refused (S28).
+  const soon = srv.sig('future', { nowSec: Math.floor(Date.now() / 1000) + 60 });
+  assert.equal((await p.request('login', { SDKAppID: APP, userID: 'future', userSig: soon })).code, 0);
+  p.close();
+  await p.closed;
+  assert.equal((await rest(srv, 'im_open_login_svc/kick', { UserID: 'future' })).ActionStatus, 'OK');
+  const again = await RawPeer.connect(srv.ws);
+  assert.equal((await again.request('login', { SDKAppID: APP, userID: 'future', userSig: ahead })).code, ErrorCode.USERSIG_CHECK_FAILED);
+  again.close();
 });

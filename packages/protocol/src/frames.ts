@@ -4,7 +4,7 @@
  * both. Pushes carry `op` and no `id`. docs/protocol.md describes every frame for people.
  */
 import { ErrorCode, messageFor } from './codes.js';
-import { isPlatform, type KickTypeValue, type Platform, type UserStatusInfo } from './status.js';
+import { isPlatform, isWellFormed, type KickTypeValue, type Platform, type UserStatusInfo } from './status.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -200,6 +200,7 @@ export function parseClientFrame(text: string): ParseResult {
     case 'setSelfStatus': {
       const cs = o.customStatus;
       if (cs !== undefined && cs !== null && typeof cs !== 'string') return fail('customStatus must be a string or null', id, cop);
+      if (typeof cs === 'string' && !isWellFormed(cs)) return fail('customStatus must be well-formed Unicode (no lone surrogate)', id, cop);
       return { ok: true, frame: { id, op: cop, customStatus: cs as string | null | undefined } };
     }
     case 'getUserStatus':

@@ -50,13 +50,23 @@ export function utf8Length(text: string): number {
   return bytes;
 }
 
+/** A UTF-16 surrogate without its partner: text that has no UTF-8 form (it would turn into U+FFFD). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 /**
- * A valid userID: a string of 1-32 bytes UTF-8 without control characters
+ * Well-formed Unicode: no lone surrogate. Such text cannot be stored or signed as it is (UTF-8
+ * turns every lone surrogate into U+FFFD), so two different strings would become one.
+ */
+export function isWellFormed(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
+/**
+ * A valid userID: a string of 1-32 bytes UTF-8 without control characters and well-formed
  * (user-status.md, "Words").
  */
 export function isValidUserID(value: unknown): value is string {
   if (typeof value !== 'string' || value.length === 0) return false;
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f-\u009f]/.test(value)) return false;
-  return utf8Length(value) <= 32;
+  return utf8Length(value) <= 32 && isWellFormed(value);
 }

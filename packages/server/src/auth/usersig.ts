@@ -4,7 +4,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { deflateSync, inflateSync } from 'node:zlib';
-import { ErrorCode } from '@presently/protocol';
+import { ErrorCode, isWellFormed } from '@presently/protocol';
 
 export interface TicketClaims {
   SDKAppID: number;
@@ -48,6 +48,13 @@ export type VerifyResult = { ok: true; claims: TicketClaims } | { ok: false; cod
 /** Longest ticket we look at; real ones are ~200-400 characters. */
 const MAX_SIG_CHARS = 4096;
 
+/**
+ * How far in the future a ticket's issue time (`TLS.time`) may lie, seconds: the clock skew
+ * allowed between the app's server and this one. A ticket from further ahead is refused, or it
+ * would outlive an admin kick (S28 refuses tickets issued up to the kick's second).
+ */
+export const MAX_TICKET_CLOCK_SKEW_SEC = 120;
+
 function refuse(code: number, message: string): VerifyResult {
   return { ok: false, code, message };
 }
@@ -87,6 +94,11 @@ export function verifyUserSig(
   ) {
     return refuse(ErrorCode.USERSIG_CHECK_FAILED, 'UserSig lacks a field');
   }
+  // The MAC covers the UTF-8 text, where every lone surrogate reads as U+FFFD: such an
+  // identifier would share its MAC with others. Only well-formed text is signed text.
+  if (!isWellFormed(identifier) || (userbuf !== undefined && !isWellFormed(userbuf as string))) {
+    return refuse(ErrorCode.USERSIG_CHECK_FAILED, 'UserSig fields must be well-formed Unicode');
+  }
   if (sdkappid !== expect.SDKAppID) return refuse(ErrorCode.USERSIG_SDKAPPID_MISMATCH, 'UserSig was made for another SDKAppID');
   if (identifier !== expect.userID) return refuse(ErrorCode.USERSIG_IDENTIFIER_MISMATCH, 'UserSig was made for another userID');
   const claims: TicketClaims = { SDKAppID: sdkappid, userID: identifier, time, expire };
@@ -96,5 +108,8 @@ export function verifyUserSig(
     return refuse(ErrorCode.USERSIG_KEY_MISMATCH, 'UserSig does not match the secret key');
   }
   if (expect.nowSec > time + expire) return refuse(ErrorCode.USERSIG_EXPIRED, 'UserSig expired');
+  if (time > expect.nowSec + MAX_TICKET_CLOCK_SKEW_SEC) {
+    return refuse(ErrorCode.USERSIG_CHECK_FAILED, `UserSig was issued in the future (more than ${MAX_TICKET_CLOCK_SKEW_SEC} s ahead of this server's clock)`);
+  }
   return { ok: true, claims };
 }

@@ -52,7 +52,7 @@
  * - Friendships take effect for notifications at once (S21c): the engine updates its fan-out
  *   sets in addFriend/removeFriend; nothing here is deferred.
  */
-import { ErrorCode, PresentlyError, isValidUserID, messageFor } from '@presently/protocol';
+import { ErrorCode, PresentlyError, isValidUserID, isWellFormed, messageFor } from '@presently/protocol';
 import type { AppEngine } from '../engine/engine.js';
 import type { FriendMeta } from '../engine/types.js';
 
@@ -127,6 +127,7 @@ class Reader {
     const v = this.raw(field);
     if (v === undefined) return undefined;
     if (typeof v !== 'string') this.fail(`${this.name(field)} must be a string`);
+    if (!isWellFormed(v)) this.fail(`${this.name(field)} must be well-formed Unicode (no lone surrogate)`);
     return v;
   }
 
@@ -165,6 +166,7 @@ class Reader {
     const v = this.list(field, max, tooMany);
     v.forEach((x, i) => {
       if (typeof x !== 'string') this.fail(`${this.name(field)}[${i}] must be a string`);
+      if (!isWellFormed(x)) this.fail(`${this.name(field)}[${i}] must be well-formed Unicode (no lone surrogate)`);
     });
     return v as string[];
   }
@@ -181,7 +183,7 @@ class Reader {
   optStringList(field: string): string[] | undefined {
     const v = this.raw(field);
     if (v === undefined) return undefined;
-    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) this.fail(`${this.name(field)} must be an array of strings`);
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && isWellFormed(x))) this.fail(`${this.name(field)} must be an array of well-formed strings`);
     return v as string[];
   }
 
