@@ -247,3 +247,17 @@ test('development mode: demo UserSigs for demo ids only (never an admin), friend
   await ann.client.setSelfStatus({ customStatus: 'friends now' });
   await bob.waitFor(is('demo-ann', Presently.TYPES.USER_STATUS_ONLINE, 'friends now'));
 });
+
+test('S25 development mode: bad tickets sent to /demo/friends count toward the brute-force guard (70050 past the limit)', async () => {
+  const add = (userSig: string) =>
+    fetch(`${dev.http}/demo/friends`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userID: 'demo-guess', userSig, friendID: 'demo-other' }) });
+  // The default limit: 20 failed tickets per address and identity per minute.
+  for (let i = 0; i < 20; i++) assert.equal((await add('garbage')).status, 403);
+  const past = await add('garbage');
+  assert.equal(past.status, 429);
+  assert.equal(((await past.json()) as { code: number }).code, ErrorCode.TOO_MANY_LOGIN_FAILURES);
+  // The same guard as the socket's: a bad login ticket for that identity is past the limit too.
+  const p = await RawPeer.connect(dev.ws);
+  assert.equal((await p.request('login', { SDKAppID: dev.SDKAppID, userID: 'demo-guess', userSig: 'garbage' })).code, ErrorCode.TOO_MANY_LOGIN_FAILURES);
+  p.close();
+});

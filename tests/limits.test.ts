@@ -141,7 +141,7 @@ test('S32 requests awaiting durable writes are bounded per connection (72006); r
   p.close();
 });
 
-test('S25 brute force: past the failed-login limit an address gets 70050, over the socket and REST, even with a valid ticket', async () => {
+test('S25 brute force: past the failed-ticket limit a bad ticket gets 70050 and its socket is closed (4011); a valid ticket still works, over the socket and REST', async () => {
   const guarded = await startServer({ server: { maxLoginFailuresPerMinute: 5 } });
   try {
     const p = await RawPeer.connect(guarded.ws);
@@ -149,11 +149,47 @@ test('S25 brute force: past the failed-login limit an address gets 70050, over t
       const r = await p.request('login', { SDKAppID: APP, userID: 'bf', userSig: guarded.sig('bf', { SDKAppID: APP + 1 }) });
       assert.equal(r.code, ErrorCode.USERSIG_SDKAPPID_MISMATCH);
     }
-    const blocked = await p.request('login', { SDKAppID: APP, userID: 'bf', userSig: guarded.sig('bf') });
-    assert.equal(blocked.code, ErrorCode.TOO_MANY_LOGIN_FAILURES);
-    const viaRest = await rest(guarded, 'im_open_login_svc/account_check', { CheckItem: [{ UserID: 'bf' }] });
-    assert.equal(viaRest.ErrorCode, ErrorCode.TOO_MANY_LOGIN_FAILURES);
-    p.close();
+    // The sixth bad ticket: 70050, whatever its own fault, and the failing socket is closed.
+    const sixth = await p.request('login', { SDKAppID: APP, userID: 'bf', userSig: 'garbage' });
+    assert.equal(sixth.code, ErrorCode.TOO_MANY_LOGIN_FAILURES);
+    assert.equal((await p.closed).code, CloseCode.TOO_MANY_LOGIN_FAILURES);
+    // The attacker's failures lock nobody out: a valid ticket for the same user, from the same
+    // address, logs in; so does the admin's REST call.
+    const valid = await RawPeer.connect(guarded.ws);
+    assert.equal((await valid.login(APP, 'bf', guarded.sig('bf'))).code, 0);
+    assert.equal((await rest(guarded, 'im_open_login_svc/account_check', { CheckItem: [{ UserID: 'bf' }] })).ActionStatus, 'OK');
+    // REST counts the same way, for its own identity (the admin): five refusals with their code,
+    // then 70050; the admin's valid ticket still works.
+    const badRest = () => rest(guarded, 'im_open_login_svc/account_check', { CheckItem: [{ UserID: 'bf' }] }, { usersig: 'garbage' });
+    for (let i = 0; i < 5; i++) assert.equal((await badRest()).ErrorCode, ErrorCode.USERSIG_DECODE_FAILED);
+    assert.equal((await badRest()).ErrorCode, ErrorCode.TOO_MANY_LOGIN_FAILURES);
+    assert.equal((await rest(guarded, 'im_open_login_svc/account_check', { CheckItem: [{ UserID: 'bf' }] })).ActionStatus, 'OK');
+    valid.close();
+  } finally {
+    await guarded.stop();
+  }
+});
+
+test('S25 brute force: the limit is per address and identity; five times as many failures close an address for every identity', async () => {
+  const guarded = await startServer({ server: { maxLoginFailuresPerMinute: 2 } });
+  try {
+    const attempt = async (userID: string): Promise<number> => {
+      const p = await RawPeer.connect(guarded.ws);
+      const r = await p.request('login', { SDKAppID: APP, userID, userSig: 'garbage' });
+      p.close();
+      return r.code as number;
+    };
+    // Two failures for each of five users: every one answered with its own code (10 = 5 x 2).
+    for (const u of ['u1', 'u2', 'u3', 'u4', 'u5']) {
+      assert.equal(await attempt(u), ErrorCode.USERSIG_DECODE_FAILED);
+      assert.equal(await attempt(u), ErrorCode.USERSIG_DECODE_FAILED);
+    }
+    // The address is now past 5 x 2 failures: a bad ticket for a fresh identity gets 70050 ...
+    assert.equal(await attempt('u6'), ErrorCode.TOO_MANY_LOGIN_FAILURES);
+    // ... and a valid one still logs in.
+    const ok = await RawPeer.connect(guarded.ws);
+    assert.equal((await ok.login(APP, 'u6', guarded.sig('u6'))).code, 0);
+    ok.close();
   } finally {
     await guarded.stop();
   }

@@ -155,4 +155,6 @@ export const CloseCode = {
   TOO_MANY_CONNECTIONS: 4009,
   /** The server is shutting down; reconnect (to another node) after a short jittered delay. */
   SERVER_RESTART: 4010,
+  /** Past the failed-ticket limit this socket's last ticket failed (70050): reconnect later, with a valid ticket. */
+  TOO_MANY_LOGIN_FAILURES: 4011,
 } as const;

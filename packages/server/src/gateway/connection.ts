@@ -22,7 +22,8 @@ import type { StatusChange } from '../engine/types.js';
 import type { Gateway } from './gateway.js';
 import { settle, type AppDriver, type Maybe } from './driver.js';
 import type { Sink, SinkSession } from './sink.js';
-import { verifyUserSig, type TicketClaims } from '../auth/usersig.js';
+import type { TicketClaims } from '../auth/usersig.js';
+import { checkTicket } from './guards.js';
 
 /** watching: an app admin's `watchAll` stream (no session; only heartbeats are taken). */
 export type ConnState = 'open' | 'loggingIn' | 'ready' | 'watching' | 'closed';
@@ -176,36 +177,22 @@ export class Connection implements Sink {
   }
 
   /**
-   * The ticket of a login or a watchAll: the brute-force guard first (70050), then the app
-   * (70020) and the UserSig (compat codes). Failures count against the source address. Sends the
-   * refusal itself and returns null, or returns the app's engine and the verified claims.
+   * The ticket of a login or a watchAll (guards.ts `checkTicket`): the app (70020), the UserSig
+   * (compat codes), an admin kick (70052). Sends the refusal itself and returns null (and past the
+   * failed-ticket limit, 70050, closes this socket), or returns the app's driver and the claims.
    */
   private checkTicket(
     frame: { id: number; op: 'login' | 'watchAll'; SDKAppID: number; userID: string; userSig: string },
     now: number,
   ): { driver: AppDriver; verdict: { claims: TicketClaims } } | null {
-    if (this.gw.loginGuard.blocked(this.remoteAddress, now)) {
-      this.sendError(frame.id, frame.op, ErrorCode.TOO_MANY_LOGIN_FAILURES);
-      return null;
-    }
     const driver = this.gw.drivers.get(frame.SDKAppID);
-    if (!driver) {
-      this.gw.loginGuard.fail(this.remoteAddress, now);
-      this.sendError(frame.id, frame.op, ErrorCode.SDKAPPID_NOT_FOUND);
-      return null;
-    }
-    const verdict = verifyUserSig(frame.userSig, {
-      SDKAppID: frame.SDKAppID,
-      secretKey: driver.engine.settings.secretKey,
-      userID: frame.userID,
-      nowSec: Math.floor(now / 1000),
-    });
+    const verdict = checkTicket(this.gw.loginGuard, driver?.engine, { ...frame, address: this.remoteAddress, now });
     if (!verdict.ok) {
-      this.gw.loginGuard.fail(this.remoteAddress, now);
       this.sendError(frame.id, frame.op, verdict.code, verdict.message);
+      if (verdict.blocked) this.close(CloseCode.TOO_MANY_LOGIN_FAILURES, 'too many failed tickets');
       return null;
     }
-    return { driver, verdict };
+    return driver ? { driver, verdict } : null;
   }
 
   /**
@@ -219,7 +206,6 @@ export class Connection implements Sink {
     if (!proof) return;
     const { driver, verdict } = proof;
     const engine = driver.engine;
-    if (engine.ticketInvalidated(frame.userID, verdict.claims.time)) return this.sendError(frame.id, frame.op, ErrorCode.USERSIG_INVALIDATED);
     if (!engine.settings.admins.includes(frame.userID)) return this.sendError(frame.id, frame.op, ErrorCode.ADMIN_REQUIRED, 'only an app admin may watch every status change');
     const timeoutMs = engine.settings.limits.heartbeatTimeoutSec * 1000;
     this.setState('watching');
@@ -262,7 +248,6 @@ export class Connection implements Sink {
       session = r instanceof Promise ? await r : r;
     } catch (err) {
       if ((this.state as ConnState) === 'loggingIn') this.setState('open');
-      if (err instanceof PresentlyError && err.code === ErrorCode.USERSIG_INVALIDATED) this.gw.loginGuard.fail(this.remoteAddress, now);
       return this.replyError(frame, err);
     } finally {
       this.inFlight--;

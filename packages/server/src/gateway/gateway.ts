@@ -11,7 +11,7 @@ import type { AppSettings } from '../config/settings.js';
 import type { ServerOptions } from '../config/server-options.js';
 import type { DurableStore } from '../store/types.js';
 import { ConnList, Connection, pushFrameText } from './connection.js';
-import { ConnectionCounter, FailureWindow } from './guards.js';
+import { ConnectionCounter, LoginGuard } from './guards.js';
 import { WebhookDispatcher } from '../webhooks/dispatcher.js';
 import { outboxFor } from '../webhooks/outbox.js';
 import { LocalDriver, type AppDriver } from './driver.js';
@@ -31,7 +31,7 @@ export class Gateway {
    */
   private readonly liveLists = new Map<number, ConnList>();
   /** Failed logins (WebSocket and REST) per source address: 70050 past the limit. */
-  readonly loginGuard: FailureWindow;
+  readonly loginGuard: LoginGuard;
   /** Open connections per source address (maxConnectionsPerIp). */
   private readonly perIp: ConnectionCounter;
   private lastPrune = 0;
@@ -61,13 +61,14 @@ export class Gateway {
   ) {
     this.localId = Math.random().toString(36).slice(2, 8);
     this.pendingLogin = new ConnList(options.loginTimeoutMs, 'opened');
-    this.loginGuard = new FailureWindow(options.maxLoginFailuresPerMinute, 60_000);
+    this.loginGuard = new LoginGuard(options.maxLoginFailuresPerMinute);
     this.perIp = new ConnectionCounter(options.maxConnectionsPerIp);
     this.webhooks = new WebhookDispatcher<Sink>({
       backend: outboxFor(store),
       settingsOf: (app) => this.engines.get(app)?.settings,
       remoteAddressOf: (c) => c.remoteAddress,
       log: log.child({ component: 'webhooks' }),
+      allowNetworks: options.webhookAllowNetworks,
     });
   }
 

@@ -3,7 +3,7 @@
  * admin auth by the admin's UserSig, replies always HTTP 200 with the outcome in the body.
  */
 import { ErrorCode, PresentlyError, messageFor } from '@presently/protocol';
-import { verifyUserSig } from '../auth/usersig.js';
+import { checkTicket } from '../gateway/guards.js';
 import type { Gateway } from '../gateway/gateway.js';
 import type { RestReply } from './commands.js';
 import type { AppSettings } from '../config/settings.js';
@@ -32,21 +32,10 @@ export async function handleRest(gw: Gateway, url: URL, body: string | null, set
   const identifier = q.get('identifier');
   if (!identifier) return restFail(ErrorCode.REST_BAD_IDENTIFIER, 'identifier is missing', friendApi);
   const now = Date.now();
-  // Brute force: an address with too many failed tickets in the last minute is refused (70050).
-  if (gw.loginGuard.blocked(ip, now)) return restFail(ErrorCode.TOO_MANY_LOGIN_FAILURES, undefined, friendApi);
-  // The ticket first: a caller who cannot prove who it is learns nothing, not even who the admins are.
-  const verdict = verifyUserSig(q.get('usersig') ?? '', {
-    SDKAppID: engine.app,
-    secretKey: engine.settings.secretKey,
-    userID: identifier,
-    nowSec: Math.floor(Date.now() / 1000),
-  });
-  if (!verdict.ok) {
-    gw.loginGuard.fail(ip, now);
-    return restFail(verdict.code, verdict.message, friendApi);
-  }
-  // S28 holds for admins too: a kick invalidates their older tickets for REST as well.
-  if (engine.ticketInvalidated(identifier, verdict.claims.time)) return restFail(ErrorCode.USERSIG_INVALIDATED, undefined, friendApi);
+  // The ticket first: a caller who cannot prove who it is learns nothing, not even who the admins
+  // are. Failures count against the guard (70050 past it); a valid ticket always passes.
+  const verdict = checkTicket(gw.loginGuard, engine, { SDKAppID: engine.app, userID: identifier, userSig: q.get('usersig') ?? '', address: ip, now });
+  if (!verdict.ok) return restFail(verdict.code, verdict.message, friendApi);
   if (!engine.settings.admins.includes(identifier)) return restFail(ErrorCode.REST_ADMIN_REQUIRED, 'only an app admin may call the REST API', friendApi);
   if (body === null) return restFail(ErrorCode.REST_BAD_JSON, 'body too large', friendApi);
   let parsed: unknown;

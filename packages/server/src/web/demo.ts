@@ -14,7 +14,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode } from '@presently/protocol';
-import { makeUserSig, verifyUserSig } from '../auth/usersig.js';
+import { makeUserSig } from '../auth/usersig.js';
+import { checkTicket } from '../gateway/guards.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { securityHeaders } from './static.js';
 
@@ -117,14 +118,15 @@ export class DemoApi {
       return json(res, 403, { error: `friends are added here only between two different "${DEMO_PREFIX}" users` });
     }
     const now = Date.now();
-    const verdict = verifyUserSig(typeof userSig === 'string' ? userSig : '', {
+    // The same ticket check as every other door: failures count against the brute-force guard.
+    const verdict = checkTicket(this.gw.loginGuard, engine, {
       SDKAppID: engine.app,
-      secretKey: engine.settings.secretKey,
       userID,
-      nowSec: Math.floor(now / 1000),
+      userSig: typeof userSig === 'string' ? userSig : '',
+      address: req.socket.remoteAddress ?? '',
+      now,
     });
-    if (!verdict.ok) return json(res, 403, { error: verdict.message, code: verdict.code });
-    if (engine.ticketInvalidated(userID, verdict.claims.time)) return json(res, 403, { error: 'UserSig invalidated', code: ErrorCode.USERSIG_INVALIDATED });
+    if (!verdict.ok) return json(res, verdict.blocked ? 429 : 403, { error: verdict.message, code: verdict.code });
     if (!engine.hasAccount(friendID)) return json(res, 404, { error: `${friendID} has never logged in`, code: ErrorCode.FRIEND_ACCOUNT_NOT_FOUND });
     const meta = { remark: '', groups: [], addSource: 'AddSource_Type_Demo', addTime: Math.floor(now / 1000) };
     const added: Array<[string, string]> = [];
