@@ -2,7 +2,9 @@
  * Webhooks end to end (S29, compat.md §4, the webhooks issue): a real HTTP receiver started here
  * and real server processes. Every event type with its exact body and query; per-user order under
  * load; a receiver down for a while; a server killed mid-retry; dead letters; signatures; a
- * receiver that never answers does not slow status changes.
+ * receiver that never answers does not slow status changes. The egress policy: a receiver on
+ * loopback is refused (no connection, `egress refused` in get_webhook_log) unless the server's
+ * allow-list has it; out-of-range timeouts and attempts are refused by the settings API.
  */
 import { after, afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -183,8 +185,11 @@ function webhookApp(r: Receiver, webhook: Record<string, unknown> = {}, over: Ap
   return appConfig({ ...over, webhook: { url: r.url, timeoutMs: 5000, maxAttempts: 100, ...webhook } } as AppOverrides);
 }
 
-async function server(apps: Record<string, unknown>[]): Promise<TestServer> {
-  const s = await startServer({ apps });
+/** The receivers listen on loopback: the egress policy refuses it unless the server allows it. */
+const ALLOW_LOOPBACK = { webhookAllowNetworks: ['127.0.0.1/32'] };
+
+async function server(apps: Record<string, unknown>[], serverOptions: Record<string, unknown> = ALLOW_LOOPBACK): Promise<TestServer> {
+  const s = await startServer({ apps, server: serverOptions });
   servers.push(s);
   return s;
 }
@@ -498,4 +503,63 @@ test('a receiver that never answers does not slow status changes; its events arr
   await r.until('j9', () => r.acked('slow-jack').some((h) => h.body.Info.CustomStatus === 'j9'));
   assert.deepEqual(statuses(r.acked('slow-jack')), ['Login/Register', ...Array.from({ length: 10 }, (_, i) => `j${i}`)]);
   assert.ok(r.of('slow-jack').slice(0, 2).every((h) => h.body.Info.Action === 'Login'), 'nothing overtook the stuck login');
+});
+
+test('egress: without the allow-list a loopback receiver gets nothing; get_webhook_log says "egress refused", with no address or reply', async () => {
+  const r = await receiver();
+  const srv = await server([webhookApp(r, { maxAttempts: 2 })], {});
+  const p = await login(srv, 'eg-lena');
+  await setStatus(p, 'blocked');
+  let log: Record<string, unknown> = {};
+  for (const deadline = Date.now() + 20_000; ; await new Promise((resolve) => setTimeout(resolve, 25))) {
+    log = await rest(srv, 'presently/get_webhook_log', {});
+    if ((log.DeadLetters as unknown[]).length >= 2) break;
+    if (Date.now() > deadline) throw new Error(`no dead letters: ${JSON.stringify(log)}`);
+  }
+  assert.equal(r.hits.length, 0, 'the receiver got no request');
+  const attempts = log.Attempts as Array<{ userID: string; status: number; outcome: string; error: string }>;
+  assert.ok(attempts.length >= 4);
+  assert.ok(attempts.every((a) => a.userID === 'eg-lena' && a.status === 0 && a.error === 'egress refused'), JSON.stringify(attempts));
+  const dead = log.DeadLetters as Array<{ lastError: string; attempts: number }>;
+  assert.deepEqual(dead.map((d) => [d.lastError, d.attempts]), [['egress refused', 2], ['egress refused', 2]]);
+  // The URL the admin set is shown as set; nothing else names the address or the port.
+  const shown = JSON.stringify({ Attempts: log.Attempts, DeadLetters: log.DeadLetters });
+  assert.ok(!shown.includes('127.0.0.1') && !shown.includes(`:${r.port}`), shown);
+  assert.match(srv.output(), /webhook target refused by the egress policy/, "the operator's log says why");
+});
+
+test('egress: an allowed receiver that fails shows only its status in get_webhook_log, never its reply', async () => {
+  const r = await receiver();
+  r.reply = () => 503;
+  const srv = await server([webhookApp(r, { maxAttempts: 1 })]);
+  await login(srv, 'eg-mo');
+  await r.until('the login tried', () => r.of('eg-mo').length >= 1);
+  let log: Record<string, unknown> = {};
+  for (const deadline = Date.now() + 20_000; ; await new Promise((resolve) => setTimeout(resolve, 25))) {
+    log = await rest(srv, 'presently/get_webhook_log', {});
+    if ((log.DeadLetters as unknown[]).length >= 1) break;
+    if (Date.now() > deadline) throw new Error(`no dead letter: ${JSON.stringify(log)}`);
+  }
+  assert.deepEqual((log.Attempts as Array<{ status: number; error: string }>).map((a) => [a.status, a.error]), [[503, 'HTTP 503']]);
+  assert.equal((log.DeadLetters as Array<{ lastError: string }>)[0]!.lastError, 'HTTP 503');
+  // The receiver answered {"ActionStatus":"FAIL","ErrorInfo":"down",...}: none of it is shown.
+  const shown = JSON.stringify(log);
+  assert.ok(!shown.includes('FAIL') && !shown.includes('down'), shown);
+});
+
+test('bounds: the settings API refuses an out-of-range timeoutMs or maxAttempts with 70402 naming the field, and changes nothing', async () => {
+  const r = await receiver();
+  const srv = await server([webhookApp(r, { timeoutMs: 2000, maxAttempts: 8 })]);
+  for (const [webhook, message] of [
+    [{ timeoutMs: 99_999_999_999 }, 'Settings.webhook.timeoutMs: must be an integer from 100 to 30000'],
+    [{ timeoutMs: 50 }, 'Settings.webhook.timeoutMs: must be an integer from 100 to 30000'],
+    [{ maxAttempts: 0 }, 'Settings.webhook.maxAttempts: must be an integer from 1 to 100'],
+    [{ maxAttempts: 1000 }, 'Settings.webhook.maxAttempts: must be an integer from 1 to 100'],
+  ] as const) {
+    const res = await rest(srv, 'presently/set_app_settings', { Settings: { webhook } });
+    assert.deepEqual([res.ActionStatus, res.ErrorCode, res.ErrorInfo], ['FAIL', 70402, message]);
+  }
+  const now = await rest(srv, 'presently/get_app_settings', {});
+  const hook = (now.Settings as { webhook: { timeoutMs: number; maxAttempts: number } }).webhook;
+  assert.deepEqual([hook.timeoutMs, hook.maxAttempts], [2000, 8]);
 });

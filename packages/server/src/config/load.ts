@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, normalizeApp, type AppSettings } from './settings.js';
+import { parseCidr } from '../webhooks/egress.js';
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from './server-options.js';
 
 export interface LoadedConfig {
@@ -22,6 +23,24 @@ function intFromEnv(name: string, value: string | undefined, dflt: number): numb
   return n;
 }
 
+/** The webhook allow-list: the config file's list, then the environment's, each entry checked. */
+function webhookAllowNetworks(env: NodeJS.ProcessEnv, fileValue: unknown): string[] {
+  const out: string[] = [];
+  if (fileValue !== undefined) {
+    if (!Array.isArray(fileValue)) throw new ConfigError('server.webhookAllowNetworks: must be a list of CIDRs such as "10.0.0.0/8"');
+    fileValue.forEach((v, i) => {
+      if (typeof v !== 'string' || !parseCidr(v)) throw new ConfigError(`server.webhookAllowNetworks[${i}]: must be a CIDR such as "10.0.0.0/8" or an IP address`);
+      out.push(v);
+    });
+  }
+  const raw = env.PRESENTLY_WEBHOOK_ALLOW_NETWORKS;
+  for (const v of (raw ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '')) {
+    if (!parseCidr(v)) throw new ConfigError(`PRESENTLY_WEBHOOK_ALLOW_NETWORKS: ${JSON.stringify(v)} is not a CIDR such as "10.0.0.0/8" or an IP address`);
+    out.push(v);
+  }
+  return out;
+}
+
 /** Server options from the environment and the config file's optional `server` object. */
 export function serverOptionsFrom(env: NodeJS.ProcessEnv, fileServer: Record<string, unknown> = {}): ServerOptions {
   const o: ServerOptions = { ...DEFAULT_SERVER_OPTIONS };
@@ -34,6 +53,7 @@ export function serverOptionsFrom(env: NodeJS.ProcessEnv, fileServer: Record<str
     }
     o[k] = v;
   }
+  o.webhookAllowNetworks = webhookAllowNetworks(env, fileServer.webhookAllowNetworks);
   for (const k of Object.keys(fileServer)) {
     if (!(k in DEFAULT_SERVER_OPTIONS) || k === 'host' || k === 'port' || k === 'dataDir' || k === 'configPath' || k === 'databaseUrl' || k === 'logLevel' || k === 'redisUrl' || k === 'redisPrefix' || k === 'nodeId' || k === 'leaseMs' || k === 'drainGraceMs' || k === 'logMaxLen') {
       throw new ConfigError(`server.${k}: unknown option`);

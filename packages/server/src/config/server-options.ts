@@ -49,6 +49,12 @@ export interface ServerOptions {
   maxLoginFailuresPerMinute: number;
   /** Open connections per source address; past it the socket is closed with 4009; 0 = off. @default 0 */
   maxConnectionsPerIp: number;
+  /**
+   * Networks (CIDRs, or single addresses) webhooks may reach inside the ranges the egress policy
+   * refuses: loopback, private, link-local, unique-local... (webhooks/egress.ts). Added to those of
+   * env PRESENTLY_WEBHOOK_ALLOW_NETWORKS (comma-separated). @default [] (none)
+   */
+  webhookAllowNetworks: readonly string[];
   /** Log level (pino). env LOG_LEVEL. @default 'info' */
   logLevel: string;
 }
@@ -72,5 +78,6 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   maxInFlight: 64,
   maxLoginFailuresPerMinute: 20,
   maxConnectionsPerIp: 0,
+  webhookAllowNetworks: Object.freeze([]) as readonly string[],
   logLevel: 'info',
 });

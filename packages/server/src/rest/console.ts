@@ -13,6 +13,7 @@ import { ErrorCode, PresentlyError, UserStatus, messageFor, type StatusType } fr
 import type { AppEngine } from '../engine/engine.js';
 import type { AttemptRecord, WebhookStats } from '../webhooks/dispatcher.js';
 import type { DeadLetter } from '../webhooks/outbox.js';
+import { publicError } from '../webhooks/egress.js';
 import type { RestReply } from './commands.js';
 
 export const GET_STATUS_COUNTS = 'presently/get_status_counts';
@@ -29,7 +30,7 @@ const DEFAULT_LOG_LIMIT = 50;
 export interface ConsoleContext {
   engine: Pick<AppEngine<unknown>, 'app' | 'settings' | 'statusCounts' | 'accountCount' | 'sessionCount' | 'listUsers'>;
   webhooks: {
-    recentAttempts(limit?: number): AttemptRecord[];
+    recentAttempts(q: { app?: number; limit?: number }): AttemptRecord[];
     deadLetters(q: { app?: number; limit?: number }): Promise<DeadLetter[]>;
     stats(): WebhookStats;
   };
@@ -90,8 +91,9 @@ function listUsers(ctx: ConsoleContext, body: Obj): Obj {
 async function webhookLog(ctx: ConsoleContext, body: Obj): Promise<Obj> {
   const n = limit(body, DEFAULT_LOG_LIMIT);
   const app = ctx.engine.app;
-  // The dispatcher keeps the latest attempts of every app; this app's are filtered out of them.
-  const attempts = ctx.webhooks.recentAttempts().filter((a) => a.app === app).slice(0, n);
+  // Each app's latest attempts are kept apart (another app's failures never push them out).
+  // Errors are generic classes (HTTP 500, timeout, egress refused...): never a reply or an address.
+  const attempts = ctx.webhooks.recentAttempts({ app, limit: n }).map((a) => ({ ...a, error: publicError(a.error) }));
   const dead = await ctx.webhooks.deadLetters({ app, limit: n });
   const w = ctx.engine.settings.webhook;
   return {
@@ -99,7 +101,7 @@ async function webhookLog(ctx: ConsoleContext, body: Obj): Promise<Obj> {
     // Process-wide: one dispatcher serves every app of the server.
     Dispatcher: ctx.webhooks.stats(),
     Attempts: attempts,
-    DeadLetters: dead.map((d) => ({ id: d.id, userID: d.userID, attempts: d.attempts, lastError: d.lastError, createdAt: d.createdAt, deadAt: d.deadAt, body: d.body })),
+    DeadLetters: dead.map((d) => ({ id: d.id, userID: d.userID, attempts: d.attempts, lastError: publicError(d.lastError), createdAt: d.createdAt, deadAt: d.deadAt, body: d.body })),
   };
 }
 

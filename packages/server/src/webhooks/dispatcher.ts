@@ -4,14 +4,23 @@
  * 1. `onEvent` (called synchronously by the engine) only appends to an in-memory queue.
  * 2. Once per event-loop turn the queue becomes outbox rows, written in one transaction.
  * 3. Only committed rows are delivered: per (app, user) in `seq` order, one request in flight per
- *    user, users in parallel up to `concurrency`. The outcome of an attempt (delete on 2xx, retry
- *    time, dead letter) is committed before that user's next request is sent, so after a crash at
- *    most the one event that was in flight per user is sent again, and an event whose 2xx was
- *    recorded never is (at-least-once; receivers drop repeats by X-Presently-Event-Id).
+ *    user, users in parallel up to `concurrency`, and at most `appConcurrency` of one app; apps
+ *    with events due take the free slots in turn (round robin). The outcome of an attempt
+ *    (delete on 2xx, retry time, dead letter) is committed before that user's next request is
+ *    sent, so after a crash at most the one event that was in flight per user is sent again, and
+ *    an event whose 2xx was recorded never is (at-least-once; receivers drop repeats by
+ *    X-Presently-Event-Id).
  * 4. A failed attempt is retried after a full-jitter exponential backoff; after the app's
  *    `maxAttempts` the row stays in the table as a dead letter and the user's next event goes.
  *
  * A slow or dead receiver holds back only its own user's later events: the engine never waits.
+ * An app whose endpoint hangs holds at most its own `appConcurrency` slots: other apps' events
+ * still go at once. Each app keeps its own ring of recent attempts.
+ *
+ * Every request goes through the egress policy (egress.ts): a target in a loopback, private,
+ * link-local... range is refused at connect time, after DNS, unless the operator allows it. What
+ * an app's admin sees of a failure is its class (`HTTP 500`, `timeout`, `egress refused`...),
+ * never the receiver's reply nor an address.
  *
  * A cluster (several processes on one PostgreSQL outbox, `backend.shared`): every process writes
  * its events; only the one holding the delivery lease (leadership.ts) delivers, every process's
@@ -21,13 +30,16 @@
  * per user the order is that of `seq` across processes too.
  */
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Logger } from 'pino';
-import type { AppSettings, WebhookSettings } from '../config/settings.js';
+import { WEBHOOK_BOUNDS, type AppSettings, type WebhookSettings } from '../config/settings.js';
 import type { PresenceEvent } from '../engine/types.js';
 import { callbackUrl, formatStateChange } from './format.js';
 import { backoffDelay, resolveWebhookOptions, type WebhookOptions } from './options.js';
 import type { DeadLetter, OutboxBackend, OutboxOp, OutboxRow } from './outbox.js';
 import { Leadership } from './leadership.js';
+import { EgressPolicy, egressAgents, errorClass, type EgressAgents } from './egress.js';
 import { ATTEMPT_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signBody } from './signature.js';
 
 /**
@@ -84,6 +96,13 @@ export interface WebhookDispatcherInit<S> {
   remoteAddressOf(sink: S): string;
   log: Logger;
   options?: Partial<WebhookOptions>;
+  /**
+   * CIDRs the operator lets webhooks reach inside the ranges the egress policy refuses
+   * (`server.webhookAllowNetworks`). @default [] (none)
+   */
+  allowNetworks?: readonly string[];
+  /** The egress policy itself (a test's own resolver); takes the place of `allowNetworks`. */
+  egress?: EgressPolicy;
 }
 
 interface Incoming<S> {
@@ -96,9 +115,28 @@ interface Incoming<S> {
 /** The events of one user of one app, oldest first; only the head is ever in flight. */
 interface Lane {
   readonly key: string;
+  readonly app: AppQueue;
   rows: OutboxRow[];
   busy: boolean;
   timer: NodeJS.Timeout | null;
+}
+
+/** One app's share of the dispatcher: its due lanes, its slots in use, its recent attempts. */
+interface AppQueue {
+  readonly app: number;
+  /** Lanes whose head is due, in the order they became due (round robin over the app's users). */
+  readonly ready: Set<Lane>;
+  /** Requests of this app in flight (at most `appConcurrency`). */
+  inFlight: number;
+  /** The app's latest attempts, oldest first, at most `recentAttempts`; `n` orders them across apps. */
+  readonly recent: Array<{ n: number; rec: AttemptRecord }>;
+}
+
+/** Reply bytes read (and dropped) before the connection is closed instead of reused. */
+const MAX_REPLY_BYTES = 64 * 1024;
+
+function clamp(v: number, { min, max }: { min: number; max: number }): number {
+  return Math.min(Math.max(v, min), max);
 }
 
 export class WebhookDispatcher<S> {
@@ -122,8 +160,13 @@ export class WebhookDispatcher<S> {
 
   // ---- delivery ----
   private readonly lanes = new Map<string, Lane>();
-  /** Lanes whose head is due, in the order they became due (round robin over users). */
-  private readonly ready = new Set<Lane>();
+  /** Per app: due lanes, slots in use, recent attempts. */
+  private readonly apps = new Map<number, AppQueue>();
+  /** Apps with a due lane, in turn order: the next free slot goes to the first that may use it. */
+  private readonly readyApps = new Set<AppQueue>();
+  /** Slots one app may hold. */
+  private readonly appCap: number;
+  private readonly agents: EgressAgents;
   private loaded = 0;
   /** Highest seq handed to a lane: rows above it are still only in the table. */
   private cursor = 0;
@@ -149,11 +192,14 @@ export class WebhookDispatcher<S> {
   private epoch = 0;
 
   // ---- admin view ----
-  private readonly recent: AttemptRecord[] = [];
+  /** Numbers the attempts remembered, to list every app's together newest first. */
+  private attemptSeq = 0;
   private readonly counters = { delivered: 0, failedAttempts: 0, deadLettered: 0 };
 
   constructor(private readonly init: WebhookDispatcherInit<S>) {
     this.options = resolveWebhookOptions(init.options);
+    this.appCap = Math.min(this.options.appConcurrency, this.options.concurrency);
+    this.agents = egressAgents(init.egress ?? new EgressPolicy(init.allowNetworks ?? []));
     this.backend = init.backend;
     this.log = init.log;
     this.shared = init.backend.shared === true;
@@ -230,7 +276,7 @@ export class WebhookDispatcher<S> {
     }
     this.log.warn('webhook delivery: leadership lost, delivery stopped in this process');
     this.stopPolling();
-    this.ready.clear();
+    this.clearReady();
     this.backlog = false;
     // Rows held are forgotten (the next leader reads them from the table); a lane whose head is
     // in flight keeps it until its outcome is recorded (settle drops it then).
@@ -270,8 +316,13 @@ export class WebhookDispatcher<S> {
       if (lane.timer) clearTimeout(lane.timer);
       lane.timer = null;
     }
-    this.ready.clear();
+    this.clearReady();
     this.abort.abort();
+  }
+
+  private clearReady(): void {
+    for (const q of this.readyApps) q.ready.clear();
+    this.readyApps.clear();
   }
 
   /** Stops delivery and writes everything queued; call it before the store closes. */
@@ -284,6 +335,7 @@ export class WebhookDispatcher<S> {
       // Two passes: the second takes what arrived during the first (or retries it once).
       await this.writeNow();
       if (this.incoming.length + this.ops.length + this.unwritten.length > 0) await this.writeNow();
+      this.agents.destroy();
       const lost = this.unwritten.length + this.incoming.length;
       if (lost > 0) this.log.error({ events: lost }, 'webhook events could not be written before close');
       this.setState('closed');
@@ -298,9 +350,18 @@ export class WebhookDispatcher<S> {
 
   // ---- admin view ------------------------------------------------------------------------------
 
-  /** The latest attempts, newest first (kept in memory, `recentAttempts` of them). */
-  recentAttempts(limit = this.options.recentAttempts): AttemptRecord[] {
-    return this.recent.slice(-limit).reverse();
+  /**
+   * The latest attempts, newest first, kept in memory: `recentAttempts` of them per app, so one
+   * app's failures never push another's out. With `app`, that app's only; else every app's.
+   */
+  recentAttempts(q: { app?: number; limit?: number } = {}): AttemptRecord[] {
+    const limit = q.limit ?? this.options.recentAttempts;
+    if (q.app !== undefined) return (this.apps.get(q.app)?.recent ?? []).slice(-limit).reverse().map((e) => e.rec);
+    return [...this.apps.values()]
+      .flatMap((a) => a.recent)
+      .sort((x, y) => y.n - x.n)
+      .slice(0, limit)
+      .map((e) => e.rec);
   }
 
   /** Dead letters from the outbox, most recent first. */
@@ -458,13 +519,22 @@ export class WebhookDispatcher<S> {
 
   // ---- delivery --------------------------------------------------------------------------------
 
+  private appQueue(app: number): AppQueue {
+    let q = this.apps.get(app);
+    if (!q) {
+      q = { app, ready: new Set(), inFlight: 0, recent: [] };
+      this.apps.set(app, q);
+    }
+    return q;
+  }
+
   private addToLane(row: OutboxRow): void {
     if (this.held.has(row.id)) return;
     this.held.add(row.id);
     const key = `${row.app}\u0000${row.userID}`;
     let lane = this.lanes.get(key);
     if (!lane) {
-      lane = { key, rows: [], busy: false, timer: null };
+      lane = { key, app: this.appQueue(row.app), rows: [], busy: false, timer: null };
       this.lanes.set(key, lane);
     }
     lane.rows.push(row);
@@ -482,7 +552,8 @@ export class WebhookDispatcher<S> {
     }
     const wait = head.nextAt - Date.now();
     if (wait <= 0) {
-      this.ready.add(lane);
+      lane.app.ready.add(lane);
+      this.readyApps.add(lane.app);
       return;
     }
     lane.timer = setTimeout(() => {
@@ -493,15 +564,31 @@ export class WebhookDispatcher<S> {
     lane.timer.unref();
   }
 
+  /**
+   * Fills the free slots: each goes to the first app in turn that has a due lane and is below
+   * its own cap; that app then goes to the back of the line. An app at its cap is passed over, so
+   * an app whose endpoint hangs never takes more than `appConcurrency` slots.
+   */
   private pump(): void {
     if (!this.delivering()) return;
-    for (const lane of this.ready) {
-      if (this.inFlight >= this.options.concurrency) return;
-      this.ready.delete(lane);
+    while (this.inFlight < this.options.concurrency) {
+      let next: Lane | undefined;
+      for (const q of this.readyApps) {
+        if (q.inFlight >= this.appCap) continue;
+        next = q.ready.values().next().value;
+        this.readyApps.delete(q);
+        if (!next) continue;
+        q.ready.delete(next);
+        if (q.ready.size > 0) this.readyApps.add(q);
+        break;
+      }
+      if (!next) return;
+      const lane = next;
       const row = lane.rows[0];
       if (lane.busy || !row) continue;
       lane.busy = true;
       this.inFlight++;
+      lane.app.inFlight++;
       this.attempt(lane, row).catch((err: unknown) => this.log.error({ err, eventId: row.id }, 'webhook attempt failed unexpectedly'));
     }
   }
@@ -513,17 +600,19 @@ export class WebhookDispatcher<S> {
     if (!hook) {
       // The webhook (or the app) was removed at run time: keep the event as a dead letter.
       this.inFlight--;
+      lane.app.inFlight--;
       const error = settings ? 'the app has no webhook configured' : 'the app no longer exists';
       this.log.warn({ app: row.app, eventId: row.id }, error);
-      await this.settle(lane, row, { eventId: row.id, app: row.app, userID: row.userID, attempt: row.attempts, at, durationMs: 0, status: 0, outcome: 'dead', error });
+      await this.settle(lane, row, { eventId: row.id, app: row.app, userID: row.userID, attempt: row.attempts, at, durationMs: 0, status: 0, outcome: 'dead', error }, '');
       return;
     }
     const attempt = row.attempts + 1;
     const sent = this.send(hook, row, attempt);
     this.sending.add(sent);
-    const { status, error } = await sent;
+    const { status, error, detail } = await sent;
     this.sending.delete(sent);
     this.inFlight--;
+    lane.app.inFlight--;
     if (error === null) {
       // Stopped mid-request: the attempt does not count and the row stays pending.
       lane.busy = false;
@@ -531,14 +620,21 @@ export class WebhookDispatcher<S> {
     }
     this.pump();
     if (error !== '') this.counters.failedAttempts++;
-    const outcome = error === '' ? 'delivered' : attempt >= hook.maxAttempts ? 'dead' : 'retry';
-    await this.settle(lane, row, { eventId: row.id, app: row.app, userID: row.userID, attempt, at, durationMs: Date.now() - at, status, outcome, error });
+    // The operator hears of a tenant's target refused by the policy (once per event).
+    if (error === 'egress refused' && attempt === 1) this.log.warn({ app: row.app, eventId: row.id, detail }, 'webhook target refused by the egress policy (server.webhookAllowNetworks)');
+    const maxAttempts = clamp(hook.maxAttempts, WEBHOOK_BOUNDS.maxAttempts);
+    const outcome = error === '' ? 'delivered' : attempt >= maxAttempts ? 'dead' : 'retry';
+    await this.settle(lane, row, { eventId: row.id, app: row.app, userID: row.userID, attempt, at, durationMs: Date.now() - at, status, outcome, error }, detail);
   }
 
-  /** One HTTP attempt. `error` is '' on a 2xx, a reason otherwise, null when stopped. */
-  private async send(hook: WebhookSettings, row: OutboxRow, attempt: number): Promise<{ status: number; error: string | null }> {
+  /**
+   * One HTTP attempt. `error` is '' on a 2xx, the failure's class otherwise (what the app's admin
+   * sees), null when stopped; `detail` says more, for the operator's log only.
+   */
+  private send(hook: WebhookSettings, row: OutboxRow, attempt: number): Promise<{ status: number; error: string | null; detail: string }> {
     const headers: Record<string, string> = {
       'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(row.body)),
       'user-agent': 'Presently-Webhook/1',
       [EVENT_ID_HEADER]: row.id,
       [ATTEMPT_HEADER]: String(attempt),
@@ -548,39 +644,81 @@ export class WebhookDispatcher<S> {
       headers[TIMESTAMP_HEADER] = ts;
       headers[SIGNATURE_HEADER] = signBody(hook.secret, ts, row.body);
     }
-    // One controller per attempt: its own timeout, and the dispatcher's stop.
-    const ctl = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      ctl.abort();
-    }, hook.timeoutMs);
-    const onStop = (): void => ctl.abort();
-    this.abort.signal.addEventListener('abort', onStop, { once: true });
+    let url: URL;
     try {
-      const res = await fetch(callbackUrl(hook.url, row.query), {
-        method: 'POST',
-        headers,
-        body: row.body,
-        // A redirect is a failure: following it would turn the POST into a GET elsewhere.
-        redirect: 'manual',
-        signal: ctl.signal,
-      });
-      // The reply's body is informational ({"ActionStatus":"OK",...}); a snippet explains a failure.
-      const text = await readSnippet(res, 200);
-      if (res.status >= 200 && res.status < 300) return { status: res.status, error: '' };
-      return { status: res.status, error: `HTTP ${res.status}${text ? `: ${text}` : ''}` };
+      url = new URL(callbackUrl(hook.url, row.query));
     } catch (err) {
-      if (this.abort.signal.aborted) return { status: 0, error: null };
-      return { status: 0, error: timedOut ? `no reply within ${hook.timeoutMs} ms` : describeFetchError(err) };
-    } finally {
-      clearTimeout(timer);
-      this.abort.signal.removeEventListener('abort', onStop);
+      return Promise.resolve({ status: 0, error: 'invalid URL', detail: (err as Error).message });
     }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return Promise.resolve({ status: 0, error: 'invalid URL', detail: url.protocol });
+    const https = url.protocol === 'https:';
+    // An embedder's settings may skip normalizeApp: the timer stays within its bounds anyway.
+    const timeoutMs = clamp(hook.timeoutMs, WEBHOOK_BOUNDS.timeoutMs);
+    return new Promise((resolve) => {
+      // One controller per attempt: its own timeout, and the dispatcher's stop.
+      const ctl = new AbortController();
+      let timedOut = false;
+      let settled = false;
+      /** The reply's status, once its headers came. */
+      let replied = 0;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        ctl.abort();
+      }, timeoutMs);
+      const onStop = (): void => ctl.abort();
+      this.abort.signal.addEventListener('abort', onStop, { once: true });
+      const finish = (r: { status: number; error: string | null; detail: string }): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.abort.signal.removeEventListener('abort', onStop);
+        resolve(r);
+      };
+      // Once the status came, it decides: the reply's body is informational ({"ActionStatus":"OK"}),
+      // read and dropped (never shown: it could be anything the target serves).
+      const byStatus = (status: number): { status: number; error: string; detail: string } =>
+        status >= 200 && status < 300 ? { status, error: '', detail: '' } : { status, error: `HTTP ${status}`, detail: '' };
+      const req = (https ? httpsRequest : httpRequest)(
+        url,
+        {
+          method: 'POST',
+          headers,
+          agent: https ? this.agents.https : this.agents.http,
+          signal: ctl.signal,
+        },
+        (res: IncomingMessage) => {
+          const status = res.statusCode ?? 0;
+          replied = status;
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > MAX_REPLY_BYTES) {
+              finish(byStatus(status));
+              res.destroy();
+            }
+          });
+          res.on('end', () => finish(byStatus(status)));
+          // Cut short, timed out or stopped while the body came: the status has been given.
+          res.on('error', () => finish(byStatus(status)));
+          res.on('close', () => finish(byStatus(status)));
+        },
+      );
+      // A redirect is a failure (`HTTP 3xx`): node:http follows none.
+      req.on('error', (err: Error) => {
+        if (replied) finish(byStatus(replied));
+        else if (this.abort.signal.aborted) finish({ status: 0, error: null, detail: '' });
+        else if (timedOut) finish({ status: 0, error: 'timeout', detail: `no reply within ${timeoutMs} ms` });
+        else finish({ status: 0, error: errorClass(err), detail: err.message });
+      });
+      req.end(row.body);
+    });
   }
 
-  /** Records the outcome, commits it, and only then lets the user's next event go. */
-  private async settle(lane: Lane, row: OutboxRow, rec: AttemptRecord): Promise<void> {
+  /**
+   * Records the outcome, commits it, and only then lets the user's next event go. `detail` (an
+   * address, a system error) goes to the operator's log, never to the record an admin sees.
+   */
+  private async settle(lane: Lane, row: OutboxRow, rec: AttemptRecord, detail: string): Promise<void> {
     this.remember(rec);
     const now = Date.now();
     let op: OutboxOp;
@@ -590,11 +728,11 @@ export class WebhookDispatcher<S> {
       op = { t: 'delete', id: row.id };
     } else if (rec.outcome === 'dead') {
       this.counters.deadLettered++;
-      this.log.warn({ app: row.app, userID: row.userID, eventId: row.id, attempts: rec.attempt, error: rec.error }, 'webhook event dead-lettered');
+      this.log.warn({ app: row.app, userID: row.userID, eventId: row.id, attempts: rec.attempt, error: rec.error, detail }, 'webhook event dead-lettered');
       op = { t: 'dead', id: row.id, attempts: rec.attempt, error: rec.error, at: now };
     } else {
       nextAt = now + backoffDelay(rec.attempt, this.options.backoffBaseMs, this.options.backoffCapMs);
-      this.log.debug({ app: row.app, userID: row.userID, eventId: row.id, attempt: rec.attempt, error: rec.error, retryInMs: nextAt - now }, 'webhook attempt failed');
+      this.log.debug({ app: row.app, userID: row.userID, eventId: row.id, attempt: rec.attempt, error: rec.error, detail, retryInMs: nextAt - now }, 'webhook attempt failed');
       op = { t: 'retry', id: row.id, attempts: rec.attempt, nextAt, error: rec.error, at: now };
     }
     await new Promise<void>((resolve) => {
@@ -619,33 +757,8 @@ export class WebhookDispatcher<S> {
   }
 
   private remember(rec: AttemptRecord): void {
-    this.recent.push(rec);
-    if (this.recent.length > this.options.recentAttempts) this.recent.shift();
+    const recent = this.appQueue(rec.app).recent;
+    recent.push({ n: ++this.attemptSeq, rec });
+    if (recent.length > this.options.recentAttempts) recent.shift();
   }
-}
-
-/** Reads at most about `max` bytes of a reply (a receiver may answer with anything). */
-async function readSnippet(res: Response, max: number): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  try {
-    while (size < max) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      parts.push(value);
-      size += value.length;
-    }
-    if (size >= max) await reader.cancel();
-  } catch {
-    /* a reply cut short says no more than its status */
-  }
-  return Buffer.concat(parts).toString('utf8').slice(0, max).replace(/\s+/g, ' ').trim();
-}
-
-function describeFetchError(err: unknown): string {
-  const cause = (err as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
-  if (cause && typeof cause.code === 'string') return `${cause.code}${typeof cause.message === 'string' ? `: ${cause.message}` : ''}`;
-  return err instanceof Error ? err.message : String(err);
 }

@@ -1,12 +1,30 @@
 /**
  * The webhook egress policy (egress.ts, docs/security.md "Webhook egress"): which addresses are
- * refused, the operator's allow-list, the check at connect time (the agents' own lookup), and
- * what an admin may see of a failure.
+ * refused, the operator's allow-list, the check at connect time (the agents' own lookup), and the
+ * dispatcher end to end against a real loopback server that counts the connections it gets.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { createServer, type Server } from 'node:http';
 import type { LookupAddress } from 'node:dns';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { serverOptionsFrom } from '../config/load.js';
+import { normalizeApp, type AppSettings } from '../config/settings.js';
+import type { PresenceEvent } from '../engine/types.js';
+import { WebhookDispatcher } from './dispatcher.js';
 import { EGRESS_REFUSED, EgressPolicy, errorClass, parseCidr, publicError, type Resolver } from './egress.js';
+import { MemoryOutbox } from './outbox.js';
+
+type Sink = { ip: string };
+const sink: Sink = { ip: '203.0.113.9' };
+const status = (userID: string, customStatus: string): PresenceEvent<Sink> => ({ type: 'customStatus', userID, platform: 'Web', sink, customStatus });
+
+const cleanups: Array<() => Promise<void> | void> = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
 
 // ---- the policy ------------------------------------------------------------------------------------
 
@@ -82,4 +100,155 @@ test('egress: what an admin sees of a failure is its class, never a reply or an 
   assert.equal(publicError('fetch failed at 192.168.0.3'), 'connection failed');
   assert.equal(publicError('egress refused'), 'egress refused');
   assert.equal(publicError(''), '');
+});
+
+test('egress: server.webhookAllowNetworks and PRESENTLY_WEBHOOK_ALLOW_NETWORKS are checked, and add up', () => {
+  assert.deepEqual(serverOptionsFrom({}).webhookAllowNetworks, []);
+  assert.deepEqual(serverOptionsFrom({ PRESENTLY_WEBHOOK_ALLOW_NETWORKS: ' 10.0.0.0/8, ::1 ' }, { webhookAllowNetworks: ['127.0.0.1/32'] }).webhookAllowNetworks, ['127.0.0.1/32', '10.0.0.0/8', '::1']);
+  assert.throws(() => serverOptionsFrom({}, { webhookAllowNetworks: ['127.0.0.1/32', 'intranet'] }), /server\.webhookAllowNetworks\[1\]: must be a CIDR/);
+  assert.throws(() => serverOptionsFrom({}, { webhookAllowNetworks: '10.0.0.0/8' }), /server\.webhookAllowNetworks: must be a list/);
+  assert.throws(() => serverOptionsFrom({ PRESENTLY_WEBHOOK_ALLOW_NETWORKS: '10.0.0.0/40' }), /PRESENTLY_WEBHOOK_ALLOW_NETWORKS/);
+});
+
+// ---- the dispatcher against a real loopback server ---------------------------------------------------
+
+interface Target {
+  port: number;
+  /** TCP connections accepted so far. */
+  connections: number;
+  /** Requests received: Host header and path. */
+  requests: Array<{ host: string; path: string }>;
+}
+
+/** A loopback HTTP server answering `code` with a body that must never reach an admin. */
+async function target(code: number): Promise<Target> {
+  const t: Target = { port: 0, connections: 0, requests: [] };
+  const server: Server = createServer((req, res) => {
+    t.requests.push({ host: String(req.headers.host), path: req.url ?? '' });
+    req.resume();
+    req.on('end', () => res.writeHead(code, { 'content-type': 'text/plain' }).end('INTERNAL-SECRET redis=10.9.8.7:6379 ' + 'x'.repeat(300)));
+  });
+  server.on('connection', () => t.connections++);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  t.port = (server.address() as AddressInfo).port;
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  );
+  return t;
+}
+
+/** A dispatcher for several apps, each with its own webhook URL and one attempt. */
+function dispatcherFor(urls: Map<number, string>, init: { allowNetworks?: string[]; egress?: EgressPolicy } = {}): { d: WebhookDispatcher<Sink>; settings: Map<number, AppSettings> } {
+  const settings = new Map([...urls].map(([app, url]) => [app, normalizeApp({ SDKAppID: app, secretKey: 'k'.repeat(16), webhook: { url, timeoutMs: 2000, maxAttempts: 1 } })]));
+  const d = new WebhookDispatcher<Sink>({
+    backend: new MemoryOutbox(),
+    settingsOf: (app) => settings.get(app),
+    remoteAddressOf: (s) => s.ip,
+    log: pino({ level: 'silent' }),
+    options: { backoffBaseMs: 5, backoffCapMs: 20 },
+    ...init,
+  });
+  cleanups.push(() => d.close());
+  return { d, settings };
+}
+
+async function eventually(what: string, check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not reached within 10 s`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+test('egress: webhooks to 127.0.0.1, a private address, the metadata address, an IPv4-mapped loopback or a name resolving to loopback are refused without a connection; allow-listed, they go', async () => {
+  const t = await target(200);
+  const literal = new Map([
+    [1, `http://127.0.0.1:${t.port}/cb`],
+    [2, `http://[::ffff:127.0.0.1]:${t.port}/cb`],
+    [3, `http://10.0.0.1:${t.port}/cb`],
+    [4, 'http://169.254.169.254/latest/meta-data/iam/security-credentials/'],
+    [5, `http://[::1]:${t.port}/cb`],
+    [6, `http://2130706433:${t.port}/cb`], // 127.0.0.1 written as one number
+  ]);
+  // Every socket this process creates is seen here: a refused IP literal must not even get one.
+  let sockets = 0;
+  const onSocket = (): void => {
+    sockets++;
+  };
+  subscribe('net.client.socket', onSocket);
+  try {
+    const { d, settings } = dispatcherFor(literal);
+    d.start();
+    for (const s of settings.values()) d.onEvent(s, status(`u${s.SDKAppID}`, 'x'));
+    await eventually('every event dead-lettered', () => d.stats().deadLettered === literal.size);
+    assert.equal(sockets, 0, 'no socket was made for a refused address');
+    for (const app of literal.keys()) {
+      const [a] = d.recentAttempts({ app });
+      assert.deepEqual([a?.status, a?.outcome, a?.error], [0, 'dead', 'egress refused'], `app ${app}`);
+    }
+    await d.flush();
+    const dead = await d.deadLetters();
+    assert.deepEqual(dead.map((x) => x.lastError), Array(literal.size).fill('egress refused'));
+  } finally {
+    unsubscribe('net.client.socket', onSocket);
+  }
+
+  // A DNS name: `localhost` resolves (here, through the system resolver) to loopback.
+  const named = dispatcherFor(new Map([[7, `http://localhost:${t.port}/cb`]]));
+  named.d.start();
+  named.d.onEvent(named.settings.get(7)!, status('u7', 'x'));
+  await eventually('localhost refused', () => named.d.stats().deadLettered === 1);
+  assert.equal(named.d.recentAttempts({ app: 7 })[0]?.error, 'egress refused');
+  assert.equal(t.connections, 0, 'the listening loopback server got no connection at all');
+
+  // The operator allows loopback: the same targets are delivered to.
+  const allowed = dispatcherFor(new Map([[1, literal.get(1)!], [2, literal.get(2)!], [7, `http://localhost:${t.port}/cb`]]), { allowNetworks: ['127.0.0.1/32'] });
+  allowed.d.start();
+  for (const s of allowed.settings.values()) allowed.d.onEvent(s, status(`u${s.SDKAppID}`, 'x'));
+  await eventually('delivered once allowed', () => allowed.d.stats().delivered === 3);
+  assert.equal(t.requests.length, 3);
+  assert.ok(t.connections >= 1);
+});
+
+test('egress: the name is resolved by the policy at connect time (a resolver answering loopback is refused, then allowed)', async () => {
+  const t = await target(200);
+  // hook.test exists only in this resolver: a delivery to it proves the connection used it.
+  const resolver: Resolver = (host, _opts, cb) => (host === 'hook.test' ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(Object.assign(new Error('ENOTFOUND'), { code: 'ENOTFOUND' }), []));
+  const urls = new Map([[1, `http://hook.test:${t.port}/cb`], [2, `http://unknown.test:${t.port}/cb`]]);
+  const refused = dispatcherFor(urls, { egress: new EgressPolicy([], resolver) });
+  refused.d.start();
+  for (const s of refused.settings.values()) refused.d.onEvent(s, status('u', 'x'));
+  await eventually('both failed', () => refused.d.stats().deadLettered === 2);
+  assert.equal(refused.d.recentAttempts({ app: 1 })[0]?.error, 'egress refused');
+  assert.equal(refused.d.recentAttempts({ app: 2 })[0]?.error, 'DNS failure');
+  assert.equal(t.connections, 0);
+
+  const allowed = dispatcherFor(new Map([[1, urls.get(1)!]]), { egress: new EgressPolicy(['127.0.0.0/8'], resolver) });
+  allowed.d.start();
+  allowed.d.onEvent(allowed.settings.get(1)!, status('u', 'x'));
+  await eventually('delivered', () => allowed.d.stats().delivered === 1);
+  assert.deepEqual(t.requests.map((r) => r.host), [`hook.test:${t.port}`]);
+});
+
+test('egress: an allowed target that fails shows its status or error class, never its reply nor its address', async () => {
+  const t = await target(500);
+  // A port nobody listens on: the refused connection must not name it.
+  const closed = await target(200);
+  const closedPort = closed.port;
+  await cleanups.pop()!();
+  const { d, settings } = dispatcherFor(new Map([[1, `http://127.0.0.1:${t.port}/cb`], [2, `http://127.0.0.1:${closedPort}/cb`]]), { allowNetworks: ['127.0.0.1/32'] });
+  d.start();
+  for (const s of settings.values()) d.onEvent(s, status('u', 'x'));
+  await eventually('both dead', () => d.stats().deadLettered === 2);
+  await d.flush();
+  const [http] = d.recentAttempts({ app: 1 });
+  const [refused] = d.recentAttempts({ app: 2 });
+  assert.deepEqual([http?.status, http?.error], [500, 'HTTP 500']);
+  assert.deepEqual([refused?.status, refused?.error], [0, 'connection refused']);
+  const shown = JSON.stringify([d.recentAttempts(), await d.deadLetters()]);
+  for (const leak of ['INTERNAL-SECRET', '10.9.8.7', '127.0.0.1', `:${t.port}`, `:${closedPort}`, 'ECONNREFUSED']) assert.ok(!shown.includes(leak), `${leak} must not be shown: ${shown}`);
 });

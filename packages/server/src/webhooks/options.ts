@@ -11,9 +11,14 @@ export interface WebhookOptions {
   backoffCapMs: number;
   /** Requests in flight at once, over every app and user (one per user at most). @default 32 */
   concurrency: number;
+  /**
+   * Requests in flight at once for one app (at most `concurrency`): an app whose endpoint hangs
+   * holds no more slots than this, the others are shared between the apps in turn. @default 8
+   */
+  appConcurrency: number;
   /** Outbox rows held in memory; the rest wait in the table until these are done. @default 10000 */
   maxInMemory: number;
-  /** Attempts remembered for the admin view (`recentAttempts`). @default 200 */
+  /** Attempts remembered for the admin view (`recentAttempts`), per app. @default 200 */
   recentAttempts: number;
   /** Delay before an outbox write that failed (database down) is tried again, ms. @default 1000 */
   writeRetryMs: number;
@@ -30,6 +35,7 @@ export const DEFAULT_WEBHOOK_OPTIONS: Readonly<WebhookOptions> = Object.freeze({
   backoffBaseMs: 1000,
   backoffCapMs: 600_000,
   concurrency: 32,
+  appConcurrency: 8,
   maxInMemory: 10_000,
   recentAttempts: 200,
   writeRetryMs: 1000,
@@ -41,6 +47,7 @@ const ENV: ReadonlyArray<[string, keyof WebhookOptions]> = [
   ['PRESENTLY_WEBHOOK_BACKOFF_BASE_MS', 'backoffBaseMs'],
   ['PRESENTLY_WEBHOOK_BACKOFF_CAP_MS', 'backoffCapMs'],
   ['PRESENTLY_WEBHOOK_CONCURRENCY', 'concurrency'],
+  ['PRESENTLY_WEBHOOK_APP_CONCURRENCY', 'appConcurrency'],
 ];
 
 /** The options set in the environment (positive integers); an invalid value is refused by name. */

@@ -11,7 +11,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { normalizeApp, type AppSettings } from '../config/settings.js';
+import { ErrorCode, PresentlyError } from '@presently/protocol';
+import { ConfigError, WEBHOOK_BOUNDS, normalizeApp, type AppSettings } from '../config/settings.js';
+import { mergeChange } from '../rest/settings.js';
 import type { PresenceEvent } from '../engine/types.js';
 import { openPostgres, openSqlite } from '../store/sql.js';
 import { WebhookDispatcher } from './dispatcher.js';
@@ -262,6 +264,8 @@ function dispatcher(backend: OutboxBackend, settings: { current: AppSettings | u
     remoteAddressOf: (s) => s.ip,
     log: pino({ level: 'silent' }),
     options: { backoffBaseMs: 5, backoffCapMs: 20, ...options },
+    // The receivers listen on loopback, which the egress policy refuses unless allowed.
+    allowNetworks: ['127.0.0.1/32'],
   });
 }
 
@@ -290,7 +294,7 @@ test('dispatcher: a reply that never comes is a timeout; the event is retried, t
   await eventually(() => d.stats().delivered === 1);
   const dead = await d.deadLetters();
   assert.equal(dead.length, 1);
-  assert.equal(dead[0]!.lastError, 'no reply within 100 ms');
+  assert.equal(dead[0]!.lastError, 'timeout');
   assert.equal(dead[0]!.attempts, 2);
   assert.deepEqual(
     d.recentAttempts().map((a) => [a.attempt, a.outcome]),
@@ -331,7 +335,7 @@ test('dispatcher: with little memory the outbox is read in pages; order per user
   cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
   const r = await receiver(() => 503);
   cleanups.push(r.close);
-  const s = { current: settingsWith({ url: r.url, timeoutMs: 1000, maxAttempts: 1000 }) };
+  const s = { current: settingsWith({ url: r.url, timeoutMs: 1000, maxAttempts: 100 }) };
 
   const store1 = await openSqlite(file);
   const d1 = dispatcher(new SqlOutbox(store1), s, { maxInMemory: 4, concurrency: 2 });
@@ -359,4 +363,108 @@ test('dispatcher: with little memory the outbox is read in pages; order per user
   await d2.close();
   assert.equal(await new SqlOutbox(store2).count('pending'), 0, 'every delivery recorded before close');
   await store2.close();
+});
+
+// ---- isolation between apps ------------------------------------------------------------------------
+
+const APP_A = APP;
+const APP_B = APP + 1;
+
+/** A dispatcher for apps A and B, each with its own receiver URL. */
+function twoApps(urlA: string, urlB: string, hook: Record<string, unknown>, options = {}): { d: WebhookDispatcher<Sink>; a: AppSettings; b: AppSettings } {
+  const a = normalizeApp({ SDKAppID: APP_A, secretKey: 'k'.repeat(16), webhook: { url: urlA, ...hook } });
+  const b = normalizeApp({ SDKAppID: APP_B, secretKey: 'k'.repeat(16), webhook: { url: urlB, ...hook } });
+  const d = new WebhookDispatcher<Sink>({
+    backend: new MemoryOutbox(),
+    settingsOf: (app) => (app === APP_A ? a : app === APP_B ? b : undefined),
+    remoteAddressOf: (s) => s.ip,
+    log: pino({ level: 'silent' }),
+    options: { backoffBaseMs: 5, backoffCapMs: 20, ...options },
+    allowNetworks: ['127.0.0.1/32'],
+  });
+  return { d, a, b };
+}
+
+test("isolation: app A's endpoint that never answers holds only A's slots; B's events go at once while all of A's are still pending", { timeout: 20_000 }, async () => {
+  const ra = await receiver(() => 'hang');
+  const rb = await receiver(() => 200);
+  cleanups.push(ra.close, rb.close);
+  // The default options (32 slots, 8 per app); A's timeout (30 s) is far beyond this test's.
+  const { d, a, b } = twoApps(ra.url, rb.url, { timeoutMs: 30_000, maxAttempts: 100 });
+  d.start();
+  // 40 users of A, each with an event: without a cap per app they would take every slot.
+  for (let i = 0; i < 40; i++) d.onEvent(a, status(`a-${i}`, 'x'));
+  await ra.until(8);
+  await d.flush();
+  for (let i = 0; i < 20; i++) d.onEvent(b, status(`b-${i}`, 'y'));
+  await rb.until(20);
+  await eventually(() => d.stats().delivered === 20);
+  // Every one of A's requests is still hanging: none has finished (no attempt recorded for A),
+  // and A never had more than its own slots.
+  assert.equal(d.recentAttempts({ app: APP_A }).length, 0, "none of A's attempts has ended");
+  assert.equal(ra.hits.length, 8, 'A holds exactly its 8 slots');
+  assert.equal(d.stats().inFlight, 8);
+  assert.deepEqual(new Set(rb.hits.map((h) => h.body.Info.To_Account)).size, 20);
+  await d.close();
+});
+
+test('isolation: apps take free slots in turn (round robin), each within its cap', { timeout: 20_000 }, async () => {
+  const ra = await receiver(() => 'hang');
+  const rb = await receiver(() => 'hang');
+  cleanups.push(ra.close, rb.close);
+  const { d, a, b } = twoApps(ra.url, rb.url, { timeoutMs: 30_000, maxAttempts: 100 }, { concurrency: 6, appConcurrency: 4 });
+  d.start();
+  // One batch, A's events all before B's: B still gets half of the slots, not what A leaves.
+  for (let i = 0; i < 10; i++) d.onEvent(a, status(`a-${i}`, 'x'));
+  for (let i = 0; i < 10; i++) d.onEvent(b, status(`b-${i}`, 'x'));
+  await ra.until(3);
+  await rb.until(3);
+  assert.equal(d.stats().inFlight, 6);
+  assert.deepEqual([ra.hits.length, rb.hits.length], [3, 3]);
+  await d.close();
+});
+
+test("isolation: app A's failures never push app B's attempts out of B's history", async () => {
+  const ra = await receiver(() => 500);
+  const rb = await receiver(() => 200);
+  cleanups.push(ra.close, rb.close);
+  const { d, a, b } = twoApps(ra.url, rb.url, { timeoutMs: 1000, maxAttempts: 1 }, { recentAttempts: 5 });
+  d.start();
+  d.onEvent(b, status('b-1', 'ok'));
+  await eventually(() => d.stats().delivered === 1);
+  for (let i = 0; i < 30; i++) d.onEvent(a, status(`a-${i}`, 'x'));
+  await eventually(() => d.stats().deadLettered === 30);
+  const bs = d.recentAttempts({ app: APP_B });
+  assert.deepEqual(bs.map((r) => [r.userID, r.outcome, r.status, r.error]), [['b-1', 'delivered', 200, '']]);
+  const as = d.recentAttempts({ app: APP_A });
+  assert.equal(as.length, 5, "A's own ring is bounded");
+  assert.ok(as.every((r) => r.error === 'HTTP 500' && r.outcome === 'dead'));
+  // Every app's together, newest first: the latest of A, within the limit.
+  assert.deepEqual(d.recentAttempts({ limit: 3 }), as.slice(0, 3));
+  await d.close();
+});
+
+// ---- bounds ----------------------------------------------------------------------------------------
+
+test('bounds: timeoutMs and maxAttempts outside their range are refused by the config and the settings API; appConcurrency is an option', () => {
+  const app = (webhook: Record<string, unknown>) => normalizeApp({ SDKAppID: APP, secretKey: 'k'.repeat(16), webhook: { url: 'https://hooks.example/p', ...webhook } }, 'apps[0]');
+  for (const timeoutMs of [0, 99, 30_001, 99_999_999_999, 1.5, '2000']) {
+    assert.throws(() => app({ timeoutMs }), new ConfigError('apps[0].webhook.timeoutMs: must be an integer from 100 to 30000'), String(timeoutMs));
+  }
+  for (const maxAttempts of [0, 101, 1e9, -1]) {
+    assert.throws(() => app({ maxAttempts }), new ConfigError('apps[0].webhook.maxAttempts: must be an integer from 1 to 100'), String(maxAttempts));
+  }
+  assert.deepEqual([app({ timeoutMs: 100 }).webhook?.timeoutMs, app({ timeoutMs: 30_000 }).webhook?.timeoutMs], [WEBHOOK_BOUNDS.timeoutMs.min, WEBHOOK_BOUNDS.timeoutMs.max]);
+  assert.deepEqual([app({ maxAttempts: 1 }).webhook?.maxAttempts, app({ maxAttempts: 100 }).webhook?.maxAttempts], [WEBHOOK_BOUNDS.maxAttempts.min, WEBHOOK_BOUNDS.maxAttempts.max]);
+  // The settings API validates with the same function: 70402 naming the field.
+  const current = app({});
+  for (const [webhook, field] of [[{ timeoutMs: 99_999_999_999 }, 'timeoutMs'], [{ maxAttempts: 1000 }, 'maxAttempts']] as const) {
+    assert.throws(
+      () => mergeChange(current, { webhook }),
+      (err: unknown) => err instanceof PresentlyError && err.code === ErrorCode.INVALID_PARAMETERS && err.message.startsWith(`Settings.webhook.${field}: must be an integer from`),
+    );
+  }
+  assert.equal(resolveWebhookOptions({}, {}).appConcurrency, 8);
+  assert.equal(resolveWebhookOptions({}, { PRESENTLY_WEBHOOK_APP_CONCURRENCY: '2' }).appConcurrency, 2);
+  assert.throws(() => resolveWebhookOptions({}, { PRESENTLY_WEBHOOK_APP_CONCURRENCY: '0' }), /PRESENTLY_WEBHOOK_APP_CONCURRENCY: must be a positive integer/);
 });
