@@ -749,3 +749,24 @@ test('S31 REST ErrorCode values are the shared catalogue', () => {
     [70052, 70107, 30001, 30003, 30010, 31704, 72002],
   );
 });
+
+test('S32 stored texts have bounds: a Nick, FaceUrl, Remark or GroupName past its size is refused and nothing is stored', async () => {
+  const long = (bytes: number) => 'é'.repeat(Math.ceil(bytes / 2)); // two bytes each
+  for (const [body, field] of [
+    [{ UserID: 'tl-nick', Nick: long(502) }, 'Nick'],
+    [{ UserID: 'tl-nick', Nick: 'x'.repeat(900_000) }, 'Nick'],
+    [{ UserID: 'tl-nick', FaceUrl: `https://x/${'a'.repeat(500)}` }, 'FaceUrl'],
+  ] as const) {
+    const r = await call('im_open_login_svc/account_import', body);
+    assert.equal(r.ActionStatus, 'FAIL', field);
+    assert.match(String(r.ErrorInfo), new RegExp(`${field} is longer than 500 bytes`));
+  }
+  assert.deepEqual(await checkAccounts('tl-nick'), ['NotImported']);
+  assert.equal((await call('im_open_login_svc/account_import', { UserID: 'tl-nick', Nick: long(500) })).ActionStatus, 'OK');
+  await call('im_open_login_svc/account_import', { UserID: 'tl-friend' });
+  const add = (item: Record<string, unknown>) =>
+    call('sns/friend_add', { From_Account: 'tl-nick', AddFriendItem: [{ To_Account: 'tl-friend', ...item }], AddType: 'Add_Type_Single' });
+  assert.match(String((await add({ Remark: 'r'.repeat(97) })).ErrorInfo), /Remark is longer than 96 bytes/);
+  assert.match(String((await add({ GroupName: 'g'.repeat(31) })).ErrorInfo), /GroupName is longer than 30 bytes/);
+  assert.deepEqual(await friendsOf('tl-nick'), []);
+});

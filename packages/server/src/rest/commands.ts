@@ -52,7 +52,7 @@
  * - Friendships take effect for notifications at once (S21c): the engine updates its fan-out
  *   sets in addFriend/removeFriend; nothing here is deferred.
  */
-import { ErrorCode, PresentlyError, isValidUserID, isWellFormed, messageFor } from '@presently/protocol';
+import { ErrorCode, PresentlyError, isValidUserID, isWellFormed, messageFor, utf8Length } from '@presently/protocol';
 import type { AppEngine } from '../engine/engine.js';
 import type { FriendMeta } from '../engine/types.js';
 
@@ -78,6 +78,21 @@ const MAX_QUERY_IDS = 500;
 const MAX_ACCOUNT_ITEMS = 100;
 const MAX_FRIEND_ITEMS = 100;
 const MAX_FRIEND_IDS = 1000;
+
+/**
+ * Longest stored texts, bytes of UTF-8 (the hosted service's documented sizes): every string the
+ * REST API keeps has a bound (docs/rest.md). Longer ones are refused, nothing stored.
+ */
+export const TEXT_LIMITS = {
+  Nick: 500,
+  FaceUrl: 500,
+  Remark: 96,
+  GroupName: 30,
+  AddSource: 40,
+  AddWording: 256,
+} as const;
+/** Most groups one friend is put in. */
+const MAX_FRIEND_GROUPS = 32;
 const FRIEND_PAGE = 100;
 const ADD_SOURCE_PREFIX = 'AddSource_Type_';
 
@@ -128,6 +143,13 @@ class Reader {
     if (v === undefined) return undefined;
     if (typeof v !== 'string') this.fail(`${this.name(field)} must be a string`);
     if (!isWellFormed(v)) this.fail(`${this.name(field)} must be well-formed Unicode (no lone surrogate)`);
+    return v;
+  }
+
+  /** An optional string of at most TEXT_LIMITS[field] bytes of UTF-8. */
+  optText(field: keyof typeof TEXT_LIMITS): string | undefined {
+    const v = this.optString(field);
+    if (v !== undefined && utf8Length(v) > TEXT_LIMITS[field]) this.fail(`${this.name(field)} is longer than ${TEXT_LIMITS[field]} bytes`);
     return v;
   }
 
@@ -234,8 +256,8 @@ function kick(ctx: RestContext, r: Reader): Fields {
 
 function accountImport(ctx: RestContext, r: Reader): Fields {
   const id = r.userField();
-  const nick = r.optString('Nick');
-  const faceUrl = r.optString('FaceUrl');
+  const nick = r.optText('Nick');
+  const faceUrl = r.optText('FaceUrl');
   if (!isValidUserID(id)) r.fail('UserID must be 1-32 bytes of UTF-8 without control characters');
   ctx.engine.importAccount(id, nick, faceUrl);
   return {};
@@ -244,7 +266,7 @@ function accountImport(ctx: RestContext, r: Reader): Fields {
 function multiAccountImport(ctx: RestContext, r: Reader): Fields {
   let accounts: Array<{ id: string; nick?: string | undefined; faceUrl?: string | undefined }>;
   if (r.has('AccountList') || !r.has('Accounts')) {
-    accounts = r.objects('AccountList', MAX_ACCOUNT_ITEMS).map((a) => ({ id: a.string('UserID'), nick: a.optString('Nick'), faceUrl: a.optString('FaceUrl') }));
+    accounts = r.objects('AccountList', MAX_ACCOUNT_ITEMS).map((a) => ({ id: a.string('UserID'), nick: a.optText('Nick'), faceUrl: a.optText('FaceUrl') }));
   } else {
     accounts = r.strings('Accounts', MAX_ACCOUNT_ITEMS).map((id) => ({ id }));
   }
@@ -285,7 +307,7 @@ function fromAccount(ctx: RestContext, r: Reader): string {
 }
 
 function addSource(r: Reader): string {
-  const s = r.optString('AddSource') ?? '';
+  const s = r.optText('AddSource') ?? '';
   if (s !== '' && !s.startsWith(ADD_SOURCE_PREFIX)) r.fail(`${r.name('AddSource')} must start with ${ADD_SOURCE_PREFIX}`);
   return s;
 }
@@ -335,9 +357,9 @@ function friendAdd(ctx: RestContext, r: Reader): Fields {
   const addTime = seconds(ctx.now);
   const adds = r.objects('AddFriendItem', MAX_FRIEND_ITEMS).map((a): AddRequest => {
     const to = a.string('To_Account');
-    const remark = a.optString('Remark') ?? '';
-    const group = a.optString('GroupName') ?? '';
-    a.optString('AddWording');
+    const remark = a.optText('Remark') ?? '';
+    const group = a.optText('GroupName') ?? '';
+    a.optText('AddWording');
     return { to, meta: { remark, groups: groupList([group]), addSource: addSource(a), addTime } };
   });
   const both = r.oneOf('AddType', ['Add_Type_Both', 'Add_Type_Single'], 'Add_Type_Both') === 'Add_Type_Both';
@@ -349,11 +371,13 @@ function friendImport(ctx: RestContext, r: Reader): Fields {
   const from = fromAccount(ctx, r);
   const adds = r.objects('AddFriendItem', MAX_FRIEND_ITEMS).map((a): AddRequest => {
     const to = a.string('To_Account');
-    const remark = a.optString('Remark') ?? '';
+    const remark = a.optText('Remark') ?? '';
     const groups = groupList(a.optStringList('GroupName') ?? []);
+    if (groups.length > MAX_FRIEND_GROUPS) a.fail(`${a.name('GroupName')} holds ${groups.length} groups, at most ${MAX_FRIEND_GROUPS} are allowed`);
+    for (const g of groups) if (utf8Length(g) > TEXT_LIMITS.GroupName) a.fail(`${a.name('GroupName')} has a group longer than ${TEXT_LIMITS.GroupName} bytes`);
     const source = addSource(a);
     const addTime = a.optInt('AddTime') ?? seconds(ctx.now);
-    a.optString('AddWording');
+    a.optText('AddWording');
     a.optInt('RemarkTime');
     return { to, meta: { remark, groups, addSource: source, addTime } };
   });
