@@ -99,7 +99,10 @@ export async function sdk(
   });
   live.add(client);
   const w = watch(client, userID);
+  // SDK_READY follows the login promise (the hosted SDK's order): wait for it too.
+  const ready = new Promise<void>((resolve) => client.on(Presently.EVENT.SDK_READY, () => resolve()));
   await client.login({ userID, userSig: opts.sig ?? srv.sig(userID) });
+  await ready;
   return w;
 }
 
