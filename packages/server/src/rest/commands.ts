@@ -205,7 +205,8 @@ class Reader {
   optStringList(field: string): string[] | undefined {
     const v = this.raw(field);
     if (v === undefined) return undefined;
-    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && isWellFormed(x))) this.fail(`${this.name(field)} must be an array of well-formed strings`);
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) this.fail(`${this.name(field)} must be an array of strings`);
+    if (!v.every((x: string) => isWellFormed(x))) this.fail(`${this.name(field)} must hold well-formed Unicode (no lone surrogate)`);
     return v as string[];
   }
 
