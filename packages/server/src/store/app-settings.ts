@@ -1,9 +1,9 @@
 /**
  * Durable record of the app settings changed at run time (`presently/set_app_settings`).
  *
- * One row per app in its own table `app_settings (app, json, updated_at)`, created by this
- * module through Kysely's schema builder (no dialect-specific SQL), so the embedded SQLite store
- * and a PostgreSQL one hold it alike. `json` is a partial settings object: only the values an
+ * One row per app in its own table `app_settings (app, json, updated_at)`, made by the store's
+ * migrations (migrations/0001-initial.ts), so the embedded SQLite store and a PostgreSQL one hold
+ * it alike. `json` is a partial settings object: only the values an
  * admin changed through the API (rest/settings.ts decides the shape and how it is applied over
  * the config file's settings at start). A write is a single auto-committed upsert: with the
  * SQLite store (WAL, synchronous=FULL) it is on disk when `save` resolves, so the REST reply
@@ -11,6 +11,7 @@
  */
 import type { Kysely } from 'kysely';
 import { SqlStore } from './sql.js';
+import { migrateToLatest } from './migrations/index.js';
 import type { DurableStore } from './types.js';
 
 export interface AppSettingsTable {
@@ -25,7 +26,7 @@ export interface AppSettingsTable {
 export type StoredOverrides = Record<string, unknown>;
 
 export interface AppSettingsStore {
-  /** Creates the table when absent. */
+  /** Makes sure the table exists (SQL: the store's migrations, a no-op once they have run). */
   migrate(): Promise<void>;
   /** The stored changes of one app, or undefined when it has none. */
   load(app: number): Promise<{ overrides: StoredOverrides; updatedAt: number } | undefined>;
@@ -54,13 +55,7 @@ export class SqlAppSettingsStore implements AppSettingsStore {
   }
 
   async migrate(): Promise<void> {
-    await this.db.schema
-      .createTable('app_settings')
-      .ifNotExists()
-      .addColumn('app', 'bigint', (c) => c.primaryKey())
-      .addColumn('json', 'text', (c) => c.notNull())
-      .addColumn('updated_at', 'bigint', (c) => c.notNull())
-      .execute();
+    await migrateToLatest(this.db);
   }
 
   async load(app: number): Promise<{ overrides: StoredOverrides; updatedAt: number } | undefined> {

@@ -9,67 +9,17 @@
  * meanwhile and `healthy()` is false. Every mutation is idempotent (upserts and deletes), so a
  * batch written again after a commit whose reply was lost leaves the same rows.
  */
-import { Kysely, sql, type CompiledQuery, type Dialect, type Generated } from 'kysely';
+import { Kysely, type Dialect } from 'kysely';
 import type { Client as PgClient } from 'pg';
 import type { AppSnapshot, Mutation } from '../engine/types.js';
 import type { DurableStore } from './types.js';
+import type { Schema } from './schema.js';
+import { batchQueries } from './batch.js';
+import { currentSchemaOnly, migrateToLatest, transactionalDdl } from './migrations/index.js';
 import { configure, sqliteWriter } from './sqlite-writer.js';
 
-interface AccountsTable {
-  app: number;
-  user_id: string;
-  login_keys: string;
-  kicked_at: number;
-  offline_since: number;
-  nick: string;
-  face_url: string;
-  /** Log position of the write (a cluster's entries); 0 on one process. An older one never wins. */
-  version: Generated<number>;
-}
-interface FriendsTable {
-  app: number;
-  from_id: string;
-  to_id: string;
-  remark: string;
-  groups: string;
-  add_source: string;
-  add_time: number;
-}
-interface SubscriptionsTable {
-  app: number;
-  user_id: string;
-  target: string;
-  seq: number;
-}
-interface TombstonesTable {
-  app: number;
-  user_id: string;
-  deleted_at: number;
-}
-interface MetaTable {
-  key: string;
-  value: string;
-}
-export interface Schema {
-  accounts: AccountsTable;
-  friends: FriendsTable;
-  subscriptions: SubscriptionsTable;
-  account_tombstones: TombstonesTable;
-  presently_meta: MetaTable;
-}
-
-/**
- * PostgreSQL advisory lock classes of the server (the first key of the two-key form; the second
- * is `hashtext(current_schema())`, so stores in different schemas of one database never meet).
- */
-export const PG_LOCK = {
-  /** Held (transaction-scoped) while a process migrates: cluster members starting together. */
-  migrate: 0x50525301,
-  /** Held (transaction-scoped) while outbox rows get their seq and commit (webhooks/outbox.ts). */
-  outboxSeq: 0x50525302,
-  /** Held (session-scoped) by the process that delivers webhooks (webhooks/leadership.ts). */
-  webhookLeader: 0x50525303,
-} as const;
+export type { Schema } from './schema.js';
+export { PG_LOCK } from './pg-locks.js';
 
 export interface SqlStoreOptions {
   /** 'postgres' when the database may be shared by several processes (a cluster). @default 'sqlite' */
@@ -109,11 +59,12 @@ export class SqlStore implements DurableStore {
   private readonly sessionOpener: (() => Promise<PgClient>) | undefined;
 
   /**
-   * `fastWriter`: a synchronous writer for the embedded SQLite file (prepared statements in one
-   * transaction, a few µs a row instead of a Kysely round per row). Schema, reads and the
-   * PostgreSQL path stay on Kysely; the contract suite runs both writers.
+   * Where the embedded SQLite file's batches are executed instead of through Kysely: the writer
+   * thread (or, for an in-memory database, better-sqlite3 on this thread). The statements are the
+   * same either way (batch.ts); only who runs them differs. Schema, reads and the PostgreSQL path
+   * stay on Kysely; the contract suite runs every writer.
    */
-  private fastWriter: ((batch: Mutation[]) => void | Promise<void>) | undefined;
+  private sqliteWriter: ((batch: Mutation[]) => void | Promise<void>) | undefined;
   private closeWriter: (() => Promise<void>) | undefined;
 
   constructor(dialect: Dialect, opts: SqlStoreOptions = {}) {
@@ -141,20 +92,20 @@ export class SqlStore implements DurableStore {
     return this.failure;
   }
 
-  /** Writes batches with `writer` instead of Kysely from now on (the embedded SQLite file). */
-  useFastWriter(writer: (batch: Mutation[]) => void | Promise<void>, close?: () => Promise<void>): void {
-    this.fastWriter = writer;
+  /** Executes batches with `writer` instead of Kysely from now on (the embedded SQLite file). */
+  useSqliteWriter(writer: (batch: Mutation[]) => void | Promise<void>, close?: () => Promise<void>): void {
+    this.sqliteWriter = writer;
     this.closeWriter = close;
   }
 
+
+  /**
+   * Applies the pending migrations (migrations/index.ts: every table of the server, the webhook
+   * outbox's and the app settings' too). Processes starting together on one PostgreSQL database
+   * migrate one at a time, under the migrator's lock.
+   */
   async migrate(): Promise<void> {
-    if (this.dialect !== 'postgres') return createTables(this.db, false);
-    // Cluster members starting together: one migrates at a time (CREATE … IF NOT EXISTS alone
-    // races on PostgreSQL's catalogs).
-    await this.db.transaction().execute(async (trx) => {
-      await sql`SELECT pg_advisory_xact_lock(${PG_LOCK.migrate}, hashtext(current_schema()))`.execute(trx);
-      await createTables(trx, true);
-    });
+    await migrateToLatest(this.db);
   }
 
   async loadApp(app: number): Promise<AppSnapshot> {
@@ -252,8 +203,8 @@ export class SqlStore implements DurableStore {
 
   private async write(batch: Mutation[]): Promise<void> {
     if (batch.length === 0) return;
-    if (this.fastWriter) {
-      await this.fastWriter(batch);
+    if (this.sqliteWriter) {
+      await this.sqliteWriter(batch);
       return;
     }
     const queries = batchQueries(this.db, batch);
@@ -296,68 +247,6 @@ export class SqlStore implements DurableStore {
   }
 }
 
-/** The store's tables, created when absent. */
-async function createTables(db: Kysely<Schema>, postgres: boolean): Promise<void> {
-  const s = db.schema;
-  await s
-    .createTable('accounts')
-    .ifNotExists()
-    .addColumn('app', 'bigint', (c) => c.notNull())
-    .addColumn('user_id', 'text', (c) => c.notNull())
-    .addColumn('login_keys', 'text', (c) => c.notNull().defaultTo('[]'))
-    .addColumn('kicked_at', 'bigint', (c) => c.notNull().defaultTo(0))
-    .addColumn('offline_since', 'bigint', (c) => c.notNull().defaultTo(0))
-    .addColumn('nick', 'text', (c) => c.notNull().defaultTo(''))
-    .addColumn('face_url', 'text', (c) => c.notNull().defaultTo(''))
-    .addColumn('version', 'bigint', (c) => c.notNull().defaultTo(0))
-    .addPrimaryKeyConstraint('accounts_pk', ['app', 'user_id'])
-    .execute();
-  // Stores made before accounts had a version get the column (PostgreSQL: in the current schema).
-  if (postgres) {
-    await sql`ALTER TABLE accounts ADD COLUMN IF NOT EXISTS version bigint NOT NULL DEFAULT 0`.execute(db);
-  } else {
-    const accounts = (await db.introspection.getTables()).find((t) => t.name === 'accounts');
-    if (accounts && !accounts.columns.some((c) => c.name === 'version')) {
-      await s.alterTable('accounts').addColumn('version', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
-    }
-  }
-  await s
-    .createTable('friends')
-    .ifNotExists()
-    .addColumn('app', 'bigint', (c) => c.notNull())
-    .addColumn('from_id', 'text', (c) => c.notNull())
-    .addColumn('to_id', 'text', (c) => c.notNull())
-    .addColumn('remark', 'text', (c) => c.notNull().defaultTo(''))
-    .addColumn('groups', 'text', (c) => c.notNull().defaultTo('[]'))
-    .addColumn('add_source', 'text', (c) => c.notNull().defaultTo(''))
-    .addColumn('add_time', 'bigint', (c) => c.notNull().defaultTo(0))
-    .addPrimaryKeyConstraint('friends_pk', ['app', 'from_id', 'to_id'])
-    .execute();
-  await s
-    .createTable('subscriptions')
-    .ifNotExists()
-    .addColumn('app', 'bigint', (c) => c.notNull())
-    .addColumn('user_id', 'text', (c) => c.notNull())
-    .addColumn('target', 'text', (c) => c.notNull())
-    .addColumn('seq', 'bigint', (c) => c.notNull())
-    .addPrimaryKeyConstraint('subscriptions_pk', ['app', 'user_id', 'target'])
-    .execute();
-  await s
-    .createTable('account_tombstones')
-    .ifNotExists()
-    .addColumn('app', 'bigint', (c) => c.notNull())
-    .addColumn('user_id', 'text', (c) => c.notNull())
-    .addColumn('deleted_at', 'bigint', (c) => c.notNull())
-    .addPrimaryKeyConstraint('account_tombstones_pk', ['app', 'user_id'])
-    .execute();
-  await s
-    .createTable('presently_meta')
-    .ifNotExists()
-    .addColumn('key', 'text', (c) => c.primaryKey())
-    .addColumn('value', 'text', (c) => c.notNull())
-    .execute();
-}
-
 /** Waits for `p` (its failure ignored) at most `ms`. */
 async function within(p: Promise<unknown> | undefined, ms: number): Promise<void> {
   if (!p) return;
@@ -366,202 +255,26 @@ async function within(p: Promise<unknown> | undefined, ms: number): Promise<void
   clearTimeout(timer);
 }
 
-/** Rows per multi-row statement: well under SQLite's 32,766 and PostgreSQL's 65,535 bind parameters. */
-const ROWS_PER_STATEMENT = 500;
-
-type AccountWrite = Extract<Mutation, { t: 'account' }>;
-type FriendWrite = Extract<Mutation, { t: 'friendAdd' | 'friendRemove' }>;
-type SubWrite = Extract<Mutation, { t: 'subAdd' | 'subRemove' }>;
-
-/**
- * The statements that write one batch, as few as it can: per table, multi-row upserts and multi-row
- * deletes, instead of a statement per mutation (with PostgreSQL, a round trip each). A row's final
- * state depends only on that row's own mutations in order, so they are folded per key first: the
- * last add or remove of a friend or a subscription wins (one statement may not touch a row twice);
- * of an account's writes, the one from the latest log entry (ties: the last). An account deleted
- * in the batch keeps the exact order of its writes, a statement each: deletion is unconditional,
- * unlike the versioned upsert. Rows go sorted by key, so two nodes writing the same rows lock
- * them in the same order.
- */
-function batchQueries(db: Kysely<Schema>, batch: Mutation[]): CompiledQuery[] {
-  const out: CompiledQuery[] = [];
-  const accounts = new Map<string, AccountWrite>();
-  const deleted = new Set<string>();
-  const friends = new Map<string, FriendWrite>();
-  const subs = new Map<string, SubWrite>();
-  for (const m of batch) {
-    switch (m.t) {
-      case 'account': {
-        const k = rowKey(m.app, m.userID);
-        const prev = accounts.get(k);
-        if (!prev || (prev.v ?? 0) <= (m.v ?? 0)) accounts.set(k, m);
-        break;
-      }
-      case 'accountDelete':
-        deleted.add(rowKey(m.app, m.userID));
-        break;
-      case 'friendAdd':
-      case 'friendRemove':
-        friends.set(rowKey(m.app, m.from, m.to), m);
-        break;
-      case 'subAdd':
-      case 'subRemove':
-        subs.set(rowKey(m.app, m.userID, m.target), m);
-        break;
-    }
-  }
-  if (deleted.size > 0) {
-    for (const m of batch) if ((m.t === 'account' || m.t === 'accountDelete') && deleted.has(rowKey(m.app, m.userID))) out.push(...accountQueries(db, m));
-    for (const k of deleted) accounts.delete(k);
-  }
-  for (const rows of chunks(sortedValues(accounts))) {
-    out.push(
-      db
-        .insertInto('accounts')
-        .values(
-          rows.map((m) => ({
-            app: m.app,
-            user_id: m.userID,
-            login_keys: JSON.stringify(m.loginKeys),
-            kicked_at: m.kickedAt,
-            offline_since: m.offlineSince,
-            nick: m.nick ?? '',
-            face_url: m.faceUrl ?? '',
-            version: m.v ?? 0,
-          })),
-        )
-        .onConflict((oc) =>
-          oc
-            .columns(['app', 'user_id'])
-            .doUpdateSet((eb) => ({
-              login_keys: eb.ref('excluded.login_keys'),
-              kicked_at: eb.ref('excluded.kicked_at'),
-              offline_since: eb.ref('excluded.offline_since'),
-              nick: eb.ref('excluded.nick'),
-              face_url: eb.ref('excluded.face_url'),
-              version: eb.ref('excluded.version'),
-            }))
-            // In a cluster each node writes the rows of its own log entries: commits of two nodes
-            // can land out of log order, so a row only takes a write from the same or a later entry.
-            .where((eb) => eb('accounts.version', '<=', eb.ref('excluded.version'))),
-        )
-        .compile(),
-    );
-  }
-  const friendWrites = sortedValues(friends);
-  for (const rows of chunks(friendWrites.filter((m) => m.t === 'friendAdd'))) {
-    out.push(
-      db
-        .insertInto('friends')
-        .values(rows.map((m) => ({ app: m.app, from_id: m.from, to_id: m.to, remark: m.remark, groups: JSON.stringify(m.groups), add_source: m.addSource, add_time: m.addTime })))
-        .onConflict((oc) =>
-          oc.columns(['app', 'from_id', 'to_id']).doUpdateSet((eb) => ({
-            remark: eb.ref('excluded.remark'),
-            groups: eb.ref('excluded.groups'),
-            add_source: eb.ref('excluded.add_source'),
-            add_time: eb.ref('excluded.add_time'),
-          })),
-        )
-        .compile(),
-    );
-  }
-  for (const rows of chunks(friendWrites.filter((m) => m.t === 'friendRemove'))) {
-    out.push(
-      db
-        .deleteFrom('friends')
-        .where((eb) => eb(eb.refTuple('app', 'from_id', 'to_id'), 'in', rows.map((m) => eb.tuple(m.app, m.from, m.to))))
-        .compile(),
-    );
-  }
-  const subWrites = sortedValues(subs);
-  for (const rows of chunks(subWrites.filter((m) => m.t === 'subAdd'))) {
-    out.push(
-      db
-        .insertInto('subscriptions')
-        .values(rows.map((m) => ({ app: m.app, user_id: m.userID, target: m.target, seq: m.seq })))
-        .onConflict((oc) => oc.columns(['app', 'user_id', 'target']).doUpdateSet((eb) => ({ seq: eb.ref('excluded.seq') })))
-        .compile(),
-    );
-  }
-  for (const rows of chunks(subWrites.filter((m) => m.t === 'subRemove'))) {
-    out.push(
-      db
-        .deleteFrom('subscriptions')
-        .where((eb) => eb(eb.refTuple('app', 'user_id', 'target'), 'in', rows.map((m) => eb.tuple(m.app, m.userID, m.target))))
-        .compile(),
-    );
-  }
-  return out;
-}
-
-/** A row's primary key as one string (the parts cannot hold a NUL). */
-const rowKey = (...parts: Array<string | number>): string => parts.join('\0');
-
-/** The map's values in the order of their keys. */
-function sortedValues<T>(m: Map<string, T>): T[] {
-  return [...m.keys()].sort().map((k) => m.get(k)!);
-}
-
-function* chunks<T>(rows: T[]): Generator<T[]> {
-  for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) yield rows.slice(i, i + ROWS_PER_STATEMENT);
-}
-
-/**
- * One write of an account deleted in the same batch, as its own statements (see batchQueries).
- * Each is idempotent: a batch written again after a lost commit reply is harmless.
- */
-function accountQueries(db: Kysely<Schema>, m: Extract<Mutation, { t: 'account' | 'accountDelete' }>): CompiledQuery[] {
-  if (m.t === 'accountDelete') {
-    return [
-      db.deleteFrom('accounts').where('app', '=', m.app).where('user_id', '=', m.userID).compile(),
-      db
-        .insertInto('account_tombstones')
-        .values({ app: m.app, user_id: m.userID, deleted_at: m.deletedAt })
-        .onConflict((oc) => oc.columns(['app', 'user_id']).doUpdateSet({ deleted_at: m.deletedAt }))
-        .compile(),
-    ];
-  }
-  const row = {
-    login_keys: JSON.stringify(m.loginKeys),
-    kicked_at: m.kickedAt,
-    offline_since: m.offlineSince,
-    nick: m.nick ?? '',
-    face_url: m.faceUrl ?? '',
-  };
-  return [
-    db
-      .insertInto('accounts')
-      .values({ app: m.app, user_id: m.userID, ...row, version: m.v ?? 0 })
-      .onConflict((oc) =>
-        oc
-          .columns(['app', 'user_id'])
-          .doUpdateSet({ ...row, version: m.v ?? 0 })
-          .where((eb) => eb('accounts.version', '<=', eb.ref('excluded.version'))),
-      )
-      .compile(),
-  ];
-}
-
-/** Opens the embedded SQLite store under the data directory. */
 /**
  * Opens the embedded SQLite store. `writer`: where engine mutations are committed —
  * 'thread' (default for a file): a writer thread, so the commit's fsync never holds the event
- * loop; 'main': prepared statements on the main thread (an in-memory database); 'kysely': the
- * portable path, as PostgreSQL uses (the contract suite runs all three).
+ * loop; 'main': better-sqlite3 on the main thread (an in-memory database); 'kysely': through
+ * Kysely, as PostgreSQL does. All three run the same statements (batch.ts); the contract suite
+ * runs all three.
  */
 export async function openSqlite(file: string, opts: { writer?: 'thread' | 'main' | 'kysely' } = {}): Promise<SqlStore> {
   const { default: Database } = await import('better-sqlite3');
   const { SqliteDialect } = await import('kysely');
   const db = new Database(file);
   configure(db);
-  const store = new SqlStore(new SqliteDialect({ database: db }));
+  const store = new SqlStore(transactionalDdl(new SqliteDialect({ database: db })));
   await store.migrate();
   const writer = opts.writer ?? (file === ':memory:' ? 'main' : 'thread');
   // Statements are prepared once the migration has made the tables.
-  if (writer === 'main') store.useFastWriter(sqliteWriter(db));
+  if (writer === 'main') store.useSqliteWriter(sqliteWriter(db));
   else if (writer === 'thread') {
     const thread = await SqliteWriterThread.start(file);
-    store.useFastWriter((batch) => thread.write(batch), () => thread.close());
+    store.useSqliteWriter((batch) => thread.write(batch), () => thread.close());
   }
   return store;
 }
@@ -573,7 +286,8 @@ class SqliteWriterThread {
   private failed: Error | null = null;
 
   private constructor(private readonly worker: import('node:worker_threads').Worker) {
-    worker.on('message', (m: { id: number; error?: string }) => {
+    worker.on('message', (m: { id?: number; error?: string }) => {
+      if (m.id === undefined) return;
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
@@ -605,9 +319,20 @@ class SqliteWriterThread {
     } else {
       worker = new Worker(entry, { workerData: { file } });
     }
+    // The thread opens the file itself: it answers once it can write, or says why it cannot.
     await new Promise<void>((resolve, reject) => {
-      worker.once('online', () => resolve());
+      const onMessage = (m: { ready?: boolean; error?: string }) => {
+        if (m.ready === undefined) return;
+        worker.off('message', onMessage);
+        worker.off('error', reject);
+        worker.off('exit', onExit);
+        if (m.ready) resolve();
+        else reject(new Error(`the SQLite writer thread cannot open the file: ${m.error}`));
+      };
+      const onExit = (code: number) => reject(new Error(`the SQLite writer thread exited (${code}) before it was ready`));
+      worker.on('message', onMessage);
       worker.once('error', reject);
+      worker.once('exit', onExit);
     });
     return new SqliteWriterThread(worker);
   }
@@ -669,13 +394,18 @@ export async function openPostgres(
     await client.connect();
     return client;
   };
-  const store = new SqlStore(new PostgresDialect({ pool }), {
+  const store = new SqlStore(currentSchemaOnly(new PostgresDialect({ pool })), {
     dialect: 'postgres',
     openSession,
     retryMinMs: opts.retryMinMs,
     retryMaxMs: opts.retryMaxMs,
     closeTimeoutMs: opts.closeTimeoutMs,
   });
-  await store.migrate();
+  try {
+    await store.migrate();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   return store;
 }

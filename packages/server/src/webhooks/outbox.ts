@@ -2,10 +2,10 @@
  * The webhook outbox: every event an app's receiver must hear, kept until it is acknowledged
  * (then deleted) or has used up its attempts (then kept as a dead letter with its last error).
  *
- * With a SQL store the outbox is the table `webhook_outbox` in the same database, created here
- * through Kysely's schema builder, so SQLite and PostgreSQL hold it alike. With any other store
- * it lives in memory: delivery works the same, but undelivered events do not survive a restart
- * (the dispatcher logs a warning once).
+ * With a SQL store the outbox is the table `webhook_outbox` in the same database, made by the
+ * store's migrations (store/migrations/), so SQLite and PostgreSQL hold it alike. With any other
+ * store it lives in memory: delivery works the same, but undelivered events do not survive a
+ * restart (the dispatcher logs a warning once).
  *
  * On PostgreSQL the outbox is shared by every process of a cluster (`shared`): each writes its
  * events, one delivers them all (leadership.ts). A row's `seq` then comes from the database
@@ -77,7 +77,7 @@ export interface OutboxBackend {
   readonly shared?: boolean;
   /** A shared backend: opens a dedicated connection for the delivery lease (leadership.ts). */
   openSession?(): Promise<LeaseSession>;
-  /** Creates the table when absent. */
+  /** Makes sure the table exists (SQL: the store's migrations). */
   migrate(): Promise<void>;
   /** Highest `seq` stored (pending or dead), 0 when empty: new rows continue after it. */
   maxSeq(): Promise<number>;
@@ -133,19 +133,9 @@ export class SqlOutbox implements OutboxBackend {
     return this.store.openSession();
   }
 
+  /** The table, its index and (PostgreSQL) its sequence are the store's migrations' (a no-op once they ran). */
   async migrate(): Promise<void> {
-    if (!this.shared) return createOutbox(this.db);
-    await this.db.transaction().execute(async (trx) => {
-      // Under the seq lock: no row is being inserted while the sequence is set up.
-      await SEQ_LOCK.execute(trx);
-      await createOutbox(trx);
-      await sql`CREATE SEQUENCE IF NOT EXISTS webhook_outbox_seq`.execute(trx);
-      // An outbox written before the sequence existed (or by an older version): continue above it.
-      await sql`SELECT setval('webhook_outbox_seq', m)
-        FROM (SELECT max(seq) AS m FROM webhook_outbox) t
-        WHERE m IS NOT NULL
-          AND m > (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM webhook_outbox_seq)`.execute(trx);
-    });
+    await this.store.migrate();
   }
 
   async maxSeq(): Promise<number> {
@@ -261,27 +251,6 @@ export class SqlOutbox implements OutboxBackend {
       .executeTakeFirst();
     return Number(row?.n ?? 0);
   }
-}
-
-/** The table and its index, created when absent. */
-async function createOutbox(db: Kysely<OutboxDb>): Promise<void> {
-  await db.schema
-    .createTable('webhook_outbox')
-    .ifNotExists()
-    .addColumn('id', 'text', (c) => c.primaryKey())
-    .addColumn('seq', 'bigint', (c) => c.notNull())
-    .addColumn('app', 'bigint', (c) => c.notNull())
-    .addColumn('user_id', 'text', (c) => c.notNull())
-    .addColumn('query', 'text', (c) => c.notNull())
-    .addColumn('body', 'text', (c) => c.notNull())
-    .addColumn('status', 'text', (c) => c.notNull().defaultTo('pending'))
-    .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
-    .addColumn('next_at', 'bigint', (c) => c.notNull().defaultTo(0))
-    .addColumn('last_error', 'text', (c) => c.notNull().defaultTo(''))
-    .addColumn('created_at', 'bigint', (c) => c.notNull())
-    .addColumn('updated_at', 'bigint', (c) => c.notNull())
-    .execute();
-  await db.schema.createIndex('webhook_outbox_status_seq').ifNotExists().on('webhook_outbox').columns(['status', 'seq']).execute();
 }
 
 interface MemoryRow extends OutboxRow {

@@ -8,12 +8,11 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { sql } from 'kysely';
 import { pino } from 'pino';
 import { normalizeApp, type AppSettings } from '../config/settings.js';
 import type { PresenceEvent } from '../engine/types.js';
 import { openPostgres, type SqlStore } from '../store/sql.js';
-import { PG_URL, dropSchema, freshSchema, postgresSkip } from '../testing/postgres.js';
+import { PG_URL, dropSchema, freshSchema, pgQuery, postgresSkip } from '../testing/postgres.js';
 import { TcpProxy } from '../testing/tcp-proxy.js';
 import { WebhookDispatcher } from './dispatcher.js';
 import { SqlOutbox } from './outbox.js';
@@ -128,19 +127,23 @@ describe('webhooks in a cluster (one PostgreSQL outbox, two processes)', async (
   test('shared outbox: seqs come from the database, unique across processes, one batch in a row, above rows written before', { skip }, async () => {
     const schema = freshSchema('presently_whc');
     cleanups.push(() => dropSchema(schema));
-    const stores = [await openPostgres(PG_URL, { schema }), await openPostgres(PG_URL, { schema })];
+    // An outbox of an older version: rows, no sequence. Both processes start (and migrate) at
+    // once; the next seq continues above those rows.
+    await pgQuery(`CREATE SCHEMA ${schema}`);
+    await pgQuery(`SET search_path = ${schema};
+      CREATE TABLE webhook_outbox (id text primary key, seq bigint not null, app bigint not null, user_id text not null, query text not null,
+        body text not null, status text default 'pending' not null, attempts integer default 0 not null, next_at bigint default 0 not null,
+        last_error text default '' not null, created_at bigint not null, updated_at bigint not null);
+      INSERT INTO webhook_outbox (id, seq, app, user_id, query, body, status, attempts, next_at, last_error, created_at, updated_at)
+        VALUES ('old', 41, ${APP}, 'u', 'q', '{}', 'pending', 0, 0, '', 1, 1)`);
+    const stores = await Promise.all([openPostgres(PG_URL, { schema }), openPostgres(PG_URL, { schema })]);
     cleanups.push(async () => {
       for (const st of stores) await st.close();
     });
     const [o1, o2] = stores.map((st) => new SqlOutbox(st)) as [SqlOutbox, SqlOutbox];
     assert.equal(o1.shared, true);
-    await o1.migrate();
-    // An outbox of an older version: rows, no sequence. The next seq continues above them.
-    await sql`DROP SEQUENCE webhook_outbox_seq`.execute(stores[0]!.db);
-    const old = { id: 'old', seq: 41, app: APP, userID: 'u', query: 'q', body: '{}', attempts: 0, nextAt: 0, createdAt: 1 };
-    await sql`INSERT INTO webhook_outbox (id, seq, app, user_id, query, body, status, attempts, next_at, last_error, created_at, updated_at)
-      VALUES ('old', 41, ${APP}, 'u', 'q', '{}', 'pending', 0, 0, '', 1, 1)`.execute(stores[0]!.db);
     await Promise.all([o1.migrate(), o2.migrate()]);
+    const old = { id: 'old', seq: 41, app: APP, userID: 'u', query: 'q', body: '{}', attempts: 0, nextAt: 0, createdAt: 1 };
 
     const batches = Array.from({ length: 40 }, (_, b) =>
       Array.from({ length: 5 }, (_, i) => ({ ...old, id: `b${b}-${i}`, seq: 0, userID: `u${b % 3}` })),
