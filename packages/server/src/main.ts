@@ -15,6 +15,7 @@ import { loadApps, readConfigFile, serverOptionsFrom, type LoadedConfig } from '
 import { ConfigError } from './config/settings.js';
 import { makeUserSig } from './auth/usersig.js';
 import { PresentlyServer } from './server.js';
+import { StoreOpenError } from './store/errors.js';
 
 function options() {
   const base = serverOptionsFrom(process.env);
@@ -144,7 +145,8 @@ try {
   else if (cmd === 'usersig') usersig(rest);
   else throw new ConfigError(`unknown command ${cmd}; use "start" or "usersig"`);
 } catch (err) {
-  if (err instanceof ConfigError) {
+  // A database it cannot start on (in use, damaged, empty) is said the same way: one line.
+  if (err instanceof ConfigError || err instanceof StoreOpenError) {
     process.stderr.write(`presently: ${err.message}\n`);
     process.exit(2);
   }

@@ -11,7 +11,7 @@ import { CloseCode } from '@presently/protocol';
 import { Gateway } from './gateway/gateway.js';
 import type { AppSettings } from './config/settings.js';
 import type { ServerOptions } from './config/server-options.js';
-import { openPostgres, openSqlite } from './store/sql.js';
+import { ALLOW_EMPTY_DB_ENV, openPostgres, openSqlite } from './store/sql.js';
 import type { DurableStore } from './store/types.js';
 import { handleRest } from './rest/http.js';
 import { createMetrics } from './metrics.js';
@@ -70,7 +70,11 @@ export class PresentlyServer {
       store = await openPostgres(init.options.databaseUrl);
     } else if (!store) {
       mkdirSync(init.options.dataDir, { recursive: true });
-      store = await openSqlite(join(init.options.dataDir, 'presently.db'));
+      // Locked for this process; an existing but empty file is refused unless the operator says so.
+      store = await openSqlite(join(init.options.dataDir, 'presently.db'), {
+        allowEmpty: process.env[ALLOW_EMPTY_DB_ENV] === '1',
+        warn: (message) => log.warn(message),
+      });
     }
     const appSettings = new AppSettingsService(appSettingsStoreFor(store), log);
     if (!appSettings.store.durable) log.warn('the store is not SQL: app settings changed at run time last only until the process ends');

@@ -178,7 +178,8 @@ describe('migrations: SQLite', () => {
     db.prepare(`INSERT INTO ${MIGRATION_TABLE} (name, timestamp) VALUES ('9999_from_the_future', ?)`).run(new Date().toISOString());
     db.close();
     await assert.rejects(openSqlite(file), (err: Error) => {
-      assert.match(err.message, /^the database was migrated by a newer version of Presently \(migration 9999_from_the_future is unknown/);
+      assert.equal(err.name, 'StoreOpenError');
+      assert.match(err.message, /presently\.db: the database was migrated by a newer version of Presently \(migration 9999_from_the_future is unknown/);
       assert.doesNotMatch(err.message, /\n/);
       return true;
     });

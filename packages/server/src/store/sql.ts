@@ -17,6 +17,7 @@ import type { Schema } from './schema.js';
 import { batchQueries } from './batch.js';
 import { currentSchemaOnly, migrateToLatest, transactionalDdl } from './migrations/index.js';
 import { configure, sqliteWriter } from './sqlite-writer.js';
+import { StoreOpenError, describe } from './errors.js';
 
 export type { Schema } from './schema.js';
 export { PG_LOCK } from './pg-locks.js';
@@ -35,6 +36,8 @@ export interface SqlStoreOptions {
   retryMaxMs?: number;
   /** How long `close` waits for queued writes (the database may be down) before giving up, ms. @default 5000 */
   closeTimeoutMs?: number;
+  /** Names the database in errors of loadApp (a start-up reads every app): the SQLite file. */
+  label?: string;
 }
 
 export class SqlStore implements DurableStore {
@@ -66,6 +69,10 @@ export class SqlStore implements DurableStore {
    */
   private sqliteWriter: ((batch: Mutation[]) => void | Promise<void>) | undefined;
   private closeWriter: (() => Promise<void>) | undefined;
+  /** Run once the store has closed, last first (the SQLite file's lock, etc.). */
+  private readonly afterClose: Array<() => void> = [];
+  /** Names the database in start-up errors (the SQLite file's path). */
+  private readonly label: string | undefined;
 
   constructor(dialect: Dialect, opts: SqlStoreOptions = {}) {
     this.db = new Kysely<Schema>({ dialect });
@@ -74,6 +81,7 @@ export class SqlStore implements DurableStore {
     this.retryMinMs = opts.retryMinMs ?? 100;
     this.retryMaxMs = Math.max(opts.retryMaxMs ?? 2000, this.retryMinMs);
     this.closeTimeoutMs = opts.closeTimeoutMs ?? 5000;
+    this.label = opts.label;
   }
 
   /** PostgreSQL only: a dedicated connection (not from the pool) on the store's schema; end it when done. */
@@ -98,6 +106,10 @@ export class SqlStore implements DurableStore {
     this.closeWriter = close;
   }
 
+  /** Runs `fn` once the store has closed (after the database), before any registered earlier. */
+  onClosed(fn: () => void): void {
+    this.afterClose.unshift(fn);
+  }
 
   /**
    * Applies the pending migrations (migrations/index.ts: every table of the server, the webhook
@@ -109,6 +121,16 @@ export class SqlStore implements DurableStore {
   }
 
   async loadApp(app: number): Promise<AppSnapshot> {
+    if (this.label === undefined) return this.readApp(app);
+    try {
+      return await this.readApp(app);
+    } catch (err) {
+      // A server reads every app as it starts: a damaged file must say which file, in one line.
+      throw new StoreOpenError(this.label, `cannot read app ${app}: ${describe(err)}`, err);
+    }
+  }
+
+  private async readApp(app: number): Promise<AppSnapshot> {
     const accounts = await this.db.selectFrom('accounts').selectAll().where('app', '=', app).execute();
     const friends = await this.db.selectFrom('friends').selectAll().where('app', '=', app).execute();
     const subs = await this.db
@@ -242,6 +264,7 @@ export class SqlStore implements DurableStore {
       await within(this.closeWriter?.(), this.closeTimeoutMs);
       // Ending the pool waits for its connections: bounded too, in case one hangs.
       await within(this.db.destroy(), this.closeTimeoutMs);
+      for (const fn of this.afterClose) fn();
     })();
     return this.closing;
   }
@@ -255,28 +278,136 @@ async function within(p: Promise<unknown> | undefined, ms: number): Promise<void
   clearTimeout(timer);
 }
 
+export interface SqliteOpenOptions {
+  /**
+   * Where engine mutations are committed — 'thread' (default for a file): a writer thread, so the
+   * commit's fsync never holds the event loop; 'main': better-sqlite3 on the main thread (an
+   * in-memory database); 'kysely': through Kysely, as PostgreSQL does. All three run the same
+   * statements (batch.ts); the contract suite runs all three.
+   */
+  writer?: 'thread' | 'main' | 'kysely';
+  /**
+   * Start on an existing database file that is empty (0 bytes, or no tables): as a new database.
+   * Off by default, such a file is refused: it is more likely a damaged or wrongly restored file
+   * than a wish to lose every account (the server's switch: PRESENTLY_ALLOW_EMPTY_DB=1).
+   */
+  allowEmpty?: boolean;
+  /** Told when `allowEmpty` let an empty file through. */
+  warn?: (message: string) => void;
+}
+
+/** The switch that lets a server start on an empty database file (README, "Configuration"). */
+export const ALLOW_EMPTY_DB_ENV = 'PRESENTLY_ALLOW_EMPTY_DB';
+
 /**
- * Opens the embedded SQLite store. `writer`: where engine mutations are committed —
- * 'thread' (default for a file): a writer thread, so the commit's fsync never holds the event
- * loop; 'main': better-sqlite3 on the main thread (an in-memory database); 'kysely': through
- * Kysely, as PostgreSQL does. All three run the same statements (batch.ts); the contract suite
- * runs all three.
+ * Opens the embedded SQLite store. A file is locked for this process first (lock.ts: a second
+ * server on the same data directory refuses to start) and released when the store closes. A file
+ * that does not exist yet is made complete under a temporary name and then renamed, so an
+ * existing file is never one a crash left half-made; an existing file that is empty is refused
+ * (see `allowEmpty`). Every failure to open is a StoreOpenError naming the file and the cause.
  */
-export async function openSqlite(file: string, opts: { writer?: 'thread' | 'main' | 'kysely' } = {}): Promise<SqlStore> {
+export async function openSqlite(file: string, opts: SqliteOpenOptions = {}): Promise<SqlStore> {
+  if (file === ':memory:') return openSqliteDatabase(file, file, opts);
+  const { resolve } = await import('node:path');
+  const { FileLock } = await import('./lock.js');
+  const path = resolve(file);
+  const lock = FileLock.acquire(path);
+  try {
+    const store = await openSqliteDatabase(path, path, opts);
+    store.onClosed(() => lock.release());
+    return store;
+  } catch (err) {
+    lock.release();
+    if (err instanceof StoreOpenError) throw err;
+    throw new StoreOpenError(path, describe(err), err);
+  }
+}
+
+async function openSqliteDatabase(file: string, label: string, opts: SqliteOpenOptions): Promise<SqlStore> {
   const { default: Database } = await import('better-sqlite3');
   const { SqliteDialect } = await import('kysely');
-  const db = new Database(file);
-  configure(db);
-  const store = new SqlStore(transactionalDdl(new SqliteDialect({ database: db })));
-  await store.migrate();
-  const writer = opts.writer ?? (file === ':memory:' ? 'main' : 'thread');
-  // Statements are prepared once the migration has made the tables.
-  if (writer === 'main') store.useSqliteWriter(sqliteWriter(db));
-  else if (writer === 'thread') {
-    const thread = await SqliteWriterThread.start(file);
-    store.useSqliteWriter((batch) => thread.write(batch), () => thread.close());
+  const memory = file === ':memory:';
+  const { existed, empty } = memory ? { existed: false, empty: false } : await inspectFile(file);
+  const refuseEmpty = (what: string): void => {
+    const reason = `the database file ${what}: starting on it would lose every account. Restore the file from a backup, or set ${ALLOW_EMPTY_DB_ENV}=1 to start with an empty database`;
+    if (!opts.allowEmpty) throw new StoreOpenError(file, reason);
+    opts.warn?.(`${file}: the database file ${what}: starting with an empty database (${ALLOW_EMPTY_DB_ENV}=1)`);
+  };
+  // Refused before SQLite opens it: SQLite deletes the write-ahead log beside a 0-byte file.
+  if (empty) refuseEmpty('is empty (0 bytes)');
+  if (!memory && !existed) await createDatabase(file);
+  const db = new Database(file, { fileMustExist: !memory });
+  try {
+    configure(db);
+    if (existed && !empty) {
+      const row = db.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'`).get() as { n: number };
+      if (row.n === 0) refuseEmpty('holds no tables');
+    }
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  const store = new SqlStore(transactionalDdl(new SqliteDialect({ database: db })), memory ? {} : { label });
+  try {
+    await store.migrate();
+    const writer = opts.writer ?? (memory ? 'main' : 'thread');
+    // Statements are prepared once the migration has made the tables.
+    if (writer === 'main') store.useSqliteWriter(sqliteWriter(db));
+    else if (writer === 'thread') {
+      const thread = await SqliteWriterThread.start(file);
+      store.useSqliteWriter((batch) => thread.write(batch), () => thread.close());
+    }
+  } catch (err) {
+    await store.close();
+    throw err;
   }
   return store;
+}
+
+/** Whether the file exists, and whether it has no bytes at all. */
+async function inspectFile(file: string): Promise<{ existed: boolean; empty: boolean }> {
+  const { statSync } = await import('node:fs');
+  try {
+    const st = statSync(file);
+    if (!st.isFile()) throw new StoreOpenError(file, 'not a regular file');
+    return { existed: true, empty: st.size === 0 };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { existed: false, empty: false };
+    throw err;
+  }
+}
+
+/**
+ * Makes a new database file with every migration applied: under `<file>.new` first, renamed into
+ * place once complete (and the directory synced), so `<file>` either does not exist or is whole.
+ */
+async function createDatabase(file: string): Promise<void> {
+  const fs = await import('node:fs');
+  const { dirname } = await import('node:path');
+  const { default: Database } = await import('better-sqlite3');
+  const { SqliteDialect } = await import('kysely');
+  // A log left by a database that was deleted would be replayed into the new one.
+  const wal = `${file}-wal`;
+  if (fs.existsSync(wal) && fs.statSync(wal).size > 0) {
+    throw new StoreOpenError(file, `the database file is missing but its write-ahead log ${wal} is there: restore the database file, or move the log away to start with an empty database`);
+  }
+  const tmp = `${file}.new`;
+  for (const f of [tmp, `${tmp}-journal`, `${tmp}-wal`, `${tmp}-shm`]) fs.rmSync(f, { force: true });
+  const db = new Database(tmp);
+  db.pragma('synchronous = FULL');
+  const k = new Kysely<any>({ dialect: transactionalDdl(new SqliteDialect({ database: db })) });
+  try {
+    await migrateToLatest(k);
+  } finally {
+    await k.destroy();
+  }
+  fs.renameSync(tmp, file);
+  const dir = fs.openSync(dirname(file), 'r');
+  try {
+    fs.fsyncSync(dir);
+  } finally {
+    fs.closeSync(dir);
+  }
 }
 
 /** The writer thread's end of the store: batches go out in order; each resolves once committed. */
@@ -405,7 +536,10 @@ export async function openPostgres(
     await store.migrate();
   } catch (err) {
     await store.close();
-    throw err;
+    // Named as the operator wrote it, less any password.
+    const where = new URL(url);
+    if (where.password) where.password = '***';
+    throw new StoreOpenError(`${where.href}${schema ? ` (schema ${schema})` : ''}`, describe(err), err);
   }
   return store;
 }
