@@ -154,3 +154,12 @@ test('S25 S28 a ticket issued an hour ahead of the server clock is refused (7000
   assert.equal((await again.request('login', { SDKAppID: APP, userID: 'future', userSig: ahead })).code, ErrorCode.USERSIG_CHECK_FAILED);
   again.close();
 });
+
+test('S32 a text frame that is not valid UTF-8 closes the socket with 1007 (RFC 6455); the server keeps serving', async () => {
+  const p = await RawPeer.connect(srv.ws);
+  p.sendRaw(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), false);
+  assert.equal((await p.closed).code, 1007);
+  const q = await loggedIn('after-utf8');
+  assert.equal((await q.request('getUserStatus', { userIDList: ['after-utf8'] })).code, 0);
+  q.close();
+});

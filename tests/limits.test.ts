@@ -195,6 +195,32 @@ test('S25 brute force: the limit is per address and identity; five times as many
   }
 });
 
+test('S25 behind a trusted proxy the guard counts the client named by X-Forwarded-For; from anyone else the header is ignored', async () => {
+  const proxied = await startServer({ server: { maxLoginFailuresPerMinute: 2, trustedProxies: ['127.0.0.0/8'] } });
+  const untrusted = await startServer({ server: { maxLoginFailuresPerMinute: 2 } });
+  try {
+    const bad = async (srvX: TestServer, client: string, userID = 'px'): Promise<number> => {
+      const p = await RawPeer.connect(srvX.ws, { 'x-forwarded-for': client });
+      const r = await p.request('login', { SDKAppID: APP, userID, userSig: 'garbage' });
+      p.close();
+      return r.code as number;
+    };
+    // Client A uses up its failures; client B, behind the same proxy, is not affected.
+    assert.equal(await bad(proxied, '198.51.100.1'), ErrorCode.USERSIG_DECODE_FAILED);
+    assert.equal(await bad(proxied, '198.51.100.1'), ErrorCode.USERSIG_DECODE_FAILED);
+    assert.equal(await bad(proxied, '198.51.100.1'), ErrorCode.TOO_MANY_LOGIN_FAILURES);
+    assert.equal(await bad(proxied, '198.51.100.2'), ErrorCode.USERSIG_DECODE_FAILED);
+    // A spoofed entry to the left of what the proxy appended changes nothing.
+    assert.equal(await bad(proxied, '203.0.113.9, 198.51.100.1'), ErrorCode.TOO_MANY_LOGIN_FAILURES);
+    // Without trustedProxies the header is the client's own word: both "clients" are one address.
+    assert.equal(await bad(untrusted, '198.51.100.1'), ErrorCode.USERSIG_DECODE_FAILED);
+    assert.equal(await bad(untrusted, '198.51.100.2'), ErrorCode.USERSIG_DECODE_FAILED);
+    assert.equal(await bad(untrusted, '198.51.100.3'), ErrorCode.TOO_MANY_LOGIN_FAILURES);
+  } finally {
+    await Promise.all([proxied.stop(), untrusted.stop()]);
+  }
+});
+
 test('S32 per-address connection limit: past it the socket is closed with 4009', async () => {
   const capped = await startServer({ server: { maxConnectionsPerIp: 3 } });
   try {

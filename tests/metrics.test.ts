@@ -4,16 +4,18 @@ import assert from 'node:assert/strict';
 import { APP, startServer, type TestServer } from './helpers/server.js';
 import { RawPeer } from './helpers/raw.js';
 
+const TOKEN = 'metrics-token-0123456789';
 let srv: TestServer;
 before(async () => {
-  srv = await startServer();
+  // Per-app series, behind a token (docs/security.md).
+  srv = await startServer({ server: { metricsPerApp: true }, env: { PRESENTLY_METRICS_TOKEN: TOKEN } });
 });
 after(async () => {
   await srv.stop();
 });
 
-async function scrape(): Promise<Map<string, number>> {
-  const res = await fetch(`${srv.http}/metrics`);
+async function scrape(target = srv, token: string | undefined = TOKEN): Promise<Map<string, number>> {
+  const res = await fetch(`${target.http}/metrics`, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /text\/plain/);
   const out = new Map<string, number>();
@@ -45,4 +47,22 @@ test('S1 S20 /metrics counts connections, sessions per app, users per status and
   const after2 = await scrape();
   assert.equal(after2.get(`presently_users{app="${APP}",status="offline"}`), 1);
   b.close();
+});
+
+test('/metrics: behind the token when one is set (401 otherwise); without metricsPerApp no series names an app', async () => {
+  for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: `Bearer ${TOKEN}x` }] as Array<Record<string, string>>) {
+    assert.equal((await fetch(`${srv.http}/metrics`, { headers })).status, 401);
+  }
+  const plain = await startServer();
+  try {
+    const p = await RawPeer.connect(plain.ws);
+    assert.equal((await p.login(APP, 'm-plain', plain.sig('m-plain'))).code, 0);
+    const m = await scrape(plain, undefined);
+    assert.equal(m.get('presently_sessions'), 1);
+    assert.equal(m.get('presently_users{status="online"}'), 1);
+    assert.ok(![...m.keys()].some((k) => k.includes('app=')), 'no series carries an app label');
+    p.close();
+  } finally {
+    await plain.stop();
+  }
 });

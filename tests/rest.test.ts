@@ -103,12 +103,26 @@ async function friendsOf(from: string): Promise<string[]> {
 
 // ---- envelope and admin auth -------------------------------------------------------------------
 
-test('S31 missing sdkappid is 60012, an unknown one 60006, a missing identifier 60004 (HTTP 200)', async () => {
+test('S31 missing sdkappid is 60012, a non-numeric one 60006, a missing identifier 60004 (HTTP 200)', async () => {
   assert.deepEqual(await call('openim/query_online_status', { To_Account: ['x'] }, { sdkappid: '' }), fail(60012, 'sdkappid missing'));
   assert.deepEqual(await call('sns/friend_get', { From_Account: 'x' }, { sdkappid: '' }), failSns(60012, 'sdkappid missing'));
-  assert.deepEqual(await call('openim/query_online_status', { To_Account: ['x'] }, { sdkappid: '42' }), fail(60006, 'SDKAppID 42 not found'));
-  assert.deepEqual(await call('openim/query_online_status', { To_Account: ['x'] }, { sdkappid: 'abc' }), fail(60006, 'SDKAppID abc not found'));
+  assert.deepEqual(await call('openim/query_online_status', { To_Account: ['x'] }, { sdkappid: 'abc' }), fail(60006, 'sdkappid must be a number'));
   assert.deepEqual(await call('openim/query_online_status', { To_Account: ['x'] }, { identifier: '' }), fail(60004, 'identifier is missing'));
+});
+
+test('S32 REST does not tell an unknown SDKAppID from a known one: a ticket fails the same way for both', async () => {
+  // A caller who guesses: a ticket for app 42 made with some key, and the same for this app.
+  const guess = (SDKAppID: number) => makeUserSig({ SDKAppID, secretKey: 'a-guessed-key-0123', userID: 'administrator' });
+  const unknown = await call('openim/query_online_status', { To_Account: ['x'] }, { sdkappid: '42', usersig: guess(42) });
+  const known = await call('openim/query_online_status', { To_Account: ['x'] }, { usersig: guess(APP) });
+  assert.deepEqual(unknown, known);
+  assert.equal(known.ErrorCode, ErrorCode.USERSIG_KEY_MISMATCH);
+  // Garbage and a ticket made for the other app id read the same way too.
+  assert.deepEqual(await call('openim/query_online_status', { To_Account: ['x'] }, { sdkappid: '42', usersig: 'garbage' }), await call('openim/query_online_status', { To_Account: ['x'] }, { usersig: 'garbage' }));
+  assert.deepEqual(
+    await call('openim/query_online_status', { To_Account: ['x'] }, { sdkappid: '42', usersig: guess(43) }),
+    await call('openim/query_online_status', { To_Account: ['x'] }, { usersig: guess(43) }),
+  );
 });
 
 test('S31 a non-admin identifier with its own valid UserSig is refused with 60010 and nothing changes', async () => {

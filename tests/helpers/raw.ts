@@ -28,8 +28,9 @@ export class RawPeer {
     this.closed = new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   }
 
-  static async connect(url: string): Promise<RawPeer> {
-    const ws = new WebSocket(url);
+  /** `headers`: extra handshake headers (e.g. X-Forwarded-For, as a reverse proxy adds). */
+  static async connect(url: string, headers?: Record<string, string>): Promise<RawPeer> {
+    const ws = headers ? new WebSocket(url, { headers }) : new WebSocket(url);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);

@@ -64,27 +64,39 @@ export function createMetrics(gw: Gateway): Registry {
       this.set(gw.connections.size);
     },
   });
+  // Which apps exist and how many users each has is the operator's business: per-app series only
+  // with the server option metricsPerApp (and then /metrics wants a token, docs/security.md).
+  const perApp = gw.options.metricsPerApp;
   new Gauge({
     name: 'presently_sessions',
-    help: 'Logged-in sessions, per app.',
-    labelNames: ['app'],
+    help: perApp ? 'Logged-in sessions, per app.' : 'Logged-in sessions.',
+    labelNames: perApp ? ['app'] : [],
     registers: [registry],
     collect() {
+      if (!perApp) {
+        let n = 0;
+        for (const e of gw.engines.values()) n += e.sessionCount();
+        this.set(n);
+        return;
+      }
       for (const [app, e] of gw.engines) this.set({ app: String(app) }, e.sessionCount());
     },
   });
   new Gauge({
     name: 'presently_users',
-    help: 'Accounts per app and general status (S1).',
-    labelNames: ['app', 'status'],
+    help: perApp ? 'Accounts per app and general status (S1).' : 'Accounts per general status (S1).',
+    labelNames: perApp ? ['app', 'status'] : ['status'],
     registers: [registry],
     collect() {
+      const total = { online: 0, offline: 0, unlogined: 0 };
       for (const [app, e] of gw.engines) {
         const c = e.statusCounts();
-        this.set({ app: String(app), status: 'online' }, c.online);
-        this.set({ app: String(app), status: 'offline' }, c.offline);
-        this.set({ app: String(app), status: 'unlogined' }, c.unlogined);
+        for (const status of ['online', 'offline', 'unlogined'] as const) {
+          if (perApp) this.set({ app: String(app), status }, c[status]);
+          total[status] += c[status];
+        }
       }
+      if (!perApp) for (const status of ['online', 'offline', 'unlogined'] as const) this.set({ status }, total[status]);
     },
   });
   return registry;

@@ -4,7 +4,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
 import { WebSocketServer } from 'ws';
 import { pino, type Logger } from 'pino';
 import { CloseCode } from '@presently/protocol';
@@ -14,6 +15,8 @@ import type { ServerOptions } from './config/server-options.js';
 import { ALLOW_EMPTY_DB_ENV, openPostgres, openSqlite } from './store/sql.js';
 import type { DurableStore } from './store/types.js';
 import { handleRest } from './rest/http.js';
+import { ConnectionCounter } from './gateway/guards.js';
+import { ClientAddresses, plainAddress } from './net/client-address.js';
 import { createMetrics } from './metrics.js';
 import type { Registry } from 'prom-client';
 import { AppSettingsService } from './rest/settings.js';
@@ -56,10 +59,20 @@ export class PresentlyServer {
     this.gateway = new Gateway(options, store, log, cluster);
     this.web = new WebSite(this.gateway, web, log);
     this.metrics = createMetrics(this.gateway);
-    this.http = createServer((req, res) => this.onRequest(req, res));
+    // A whole request (headers and body) must arrive in time: a body sent a byte at a time is cut
+    // (408). The deadline is checked every second, not Node's default 30 s.
+    this.http = createServer(
+      {
+        requestTimeout: options.httpRequestTimeoutMs,
+        headersTimeout: Math.min(options.httpRequestTimeoutMs, 10_000),
+        connectionsCheckingInterval: Math.min(1000, options.httpRequestTimeoutMs),
+      },
+      (req, res) => this.onRequest(req, res),
+    );
     // ws reads at most 4x the frame limit; between the two the client gets an error frame (S32).
     this.wss = new WebSocketServer({ server: this.http, maxPayload: options.maxFrameBytes * 4, perMessageDeflate: false });
-    this.wss.on('connection', (ws, req) => this.gateway.accept(ws, req.socket.remoteAddress ?? ''));
+    this.wss.on('connection', (ws, req) => this.gateway.accept(ws, this.gateway.clientAddresses.of(req)));
+    this.limitHttpConnections();
   }
 
   static async create(init: PresentlyServerInit): Promise<PresentlyServer> {
@@ -141,9 +154,78 @@ export class PresentlyServer {
     return (this.http.address() as AddressInfo).port;
   }
 
+  /**
+   * Open HTTP connections per source address (maxHttpConnectionsPerIp): past it a new connection
+   * is closed at once. A connection that becomes a WebSocket leaves the count (the gateway counts
+   * sockets itself, maxConnectionsPerIp); trusted proxies, which carry many clients, are not counted.
+   */
+  private limitHttpConnections(): void {
+    const max = this.options.maxHttpConnectionsPerIp;
+    if (max === 0) return;
+    const open = new ConnectionCounter(max);
+    const trusted = new ClientAddresses(this.options.trustedProxies);
+    this.http.on('connection', (socket: Socket) => {
+      const address = plainAddress(socket.remoteAddress ?? '');
+      if (trusted.isTrusted(address)) return;
+      if (!open.acquire(address)) {
+        socket.destroy();
+        return;
+      }
+      let counted = true;
+      const release = (): void => {
+        if (!counted) return;
+        counted = false;
+        open.release(address);
+      };
+      socket.once('close', release);
+      (socket as Socket & { presentlyRelease?: () => void }).presentlyRelease = release;
+    });
+    this.http.on('upgrade', (req: IncomingMessage) => (req.socket as Socket & { presentlyRelease?: () => void }).presentlyRelease?.());
+  }
+
+  /** `/metrics`: behind the token when one is set (PRESENTLY_METRICS_TOKEN). */
+  private metricsAllowed(req: IncomingMessage): boolean {
+    const token = this.options.metricsToken;
+    if (token === undefined) return true;
+    const got = Buffer.from(req.headers.authorization ?? '', 'utf8');
+    const want = Buffer.from(`Bearer ${token}`, 'utf8');
+    return got.length === want.length && timingSafeEqual(got, want);
+  }
+
+  /**
+   * Reads a REST body up to MAX_REST_BODY; past it stops reading and resolves null (the reply then
+   * closes the connection: the rest of the body is never read).
+   */
+  private readRestBody(req: IncomingMessage, res: ServerResponse): Promise<string | null> {
+    return new Promise((resolve) => {
+      let size = 0;
+      const chunks: Buffer[] = [];
+      const onData = (c: Buffer): void => {
+        size += c.length;
+        if (size <= MAX_REST_BODY) {
+          chunks.push(c);
+          return;
+        }
+        req.off('data', onData);
+        req.off('end', onEnd);
+        req.pause();
+        res.setHeader('connection', 'close');
+        resolve(null);
+      };
+      const onEnd = (): void => resolve(Buffer.concat(chunks).toString('utf8'));
+      req.on('data', onData);
+      req.on('end', onEnd);
+      req.on('error', () => resolve(null));
+    });
+  }
+
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method === 'GET' && url.pathname === '/metrics') {
+      if (!this.metricsAllowed(req)) {
+        res.writeHead(401, { 'www-authenticate': 'Bearer' }).end();
+        return;
+      }
       this.metrics.metrics().then(
         (text) => {
           res.writeHead(200, { 'content-type': this.metrics.contentType });
@@ -170,26 +252,24 @@ export class PresentlyServer {
         res.writeHead(405, { allow: 'POST' }).end();
         return;
       }
-      let size = 0;
-      const chunks: Buffer[] = [];
-      let tooLarge = false;
-      req.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > MAX_REST_BODY) tooLarge = true;
-        else chunks.push(c);
-      });
-      req.on('end', () => {
-        void handleRest(this.gateway, url, tooLarge ? null : Buffer.concat(chunks).toString('utf8'), this.appSettings, req.socket.remoteAddress ?? '').then(
-          (reply) => {
-            res.writeHead(200, { 'content-type': 'application/json' });
-            res.end(JSON.stringify(reply));
-          },
-          (err: unknown) => {
-            this.log.error({ err }, 'REST request failed');
-            res.writeHead(500).end();
-          },
-        );
-      });
+      // The caller is checked before its body is read: a stranger's body is never read at all.
+      let bodyRead = false;
+      const readBody = (): Promise<string | null> => {
+        bodyRead = true;
+        return this.readRestBody(req, res);
+      };
+      void handleRest(this.gateway, url, readBody, this.appSettings, this.gateway.clientAddresses.of(req)).then(
+        (reply) => {
+          // An unread (or cut) body is still on the connection: close it after the reply.
+          if (!bodyRead || !req.complete) res.setHeader('connection', 'close');
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(reply));
+        },
+        (err: unknown) => {
+          this.log.error({ err }, 'REST request failed');
+          res.writeHead(500, { connection: 'close' }).end();
+        },
+      );
       return;
     }
     res.writeHead(404, { 'content-type': 'application/json' });

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, normalizeApp, type AppSettings } from './settings.js';
-import { parseCidr } from '../webhooks/egress.js';
+import { parseCidr } from '../net/cidr.js';
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from './server-options.js';
 
 export interface LoadedConfig {
@@ -23,19 +23,19 @@ function intFromEnv(name: string, value: string | undefined, dflt: number): numb
   return n;
 }
 
-/** The webhook allow-list: the config file's list, then the environment's, each entry checked. */
-function webhookAllowNetworks(env: NodeJS.ProcessEnv, fileValue: unknown): string[] {
+/** A list of networks: the config file's list, then the environment's, each entry checked. */
+function networkList(option: string, envName: string, env: NodeJS.ProcessEnv, fileValue: unknown): string[] {
   const out: string[] = [];
   if (fileValue !== undefined) {
-    if (!Array.isArray(fileValue)) throw new ConfigError('server.webhookAllowNetworks: must be a list of CIDRs such as "10.0.0.0/8"');
+    if (!Array.isArray(fileValue)) throw new ConfigError(`server.${option}: must be a list of CIDRs such as "10.0.0.0/8"`);
     fileValue.forEach((v, i) => {
-      if (typeof v !== 'string' || !parseCidr(v)) throw new ConfigError(`server.webhookAllowNetworks[${i}]: must be a CIDR such as "10.0.0.0/8" or an IP address`);
+      if (typeof v !== 'string' || !parseCidr(v)) throw new ConfigError(`server.${option}[${i}]: must be a CIDR such as "10.0.0.0/8" or an IP address`);
       out.push(v);
     });
   }
-  const raw = env.PRESENTLY_WEBHOOK_ALLOW_NETWORKS;
+  const raw = env[envName];
   for (const v of (raw ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '')) {
-    if (!parseCidr(v)) throw new ConfigError(`PRESENTLY_WEBHOOK_ALLOW_NETWORKS: ${JSON.stringify(v)} is not a CIDR such as "10.0.0.0/8" or an IP address`);
+    if (!parseCidr(v)) throw new ConfigError(`${envName}: ${JSON.stringify(v)} is not a CIDR such as "10.0.0.0/8" or an IP address`);
     out.push(v);
   }
   return out;
@@ -44,16 +44,24 @@ function webhookAllowNetworks(env: NodeJS.ProcessEnv, fileValue: unknown): strin
 /** Server options from the environment and the config file's optional `server` object. */
 export function serverOptionsFrom(env: NodeJS.ProcessEnv, fileServer: Record<string, unknown> = {}): ServerOptions {
   const o: ServerOptions = { ...DEFAULT_SERVER_OPTIONS };
-  for (const k of ['listenBacklog', 'maxFrameBytes', 'loginTimeoutMs', 'maxSendQueueBytes', 'maxInFlight', 'maxLoginFailuresPerMinute', 'maxConnectionsPerIp'] as const) {
+  for (const k of ['listenBacklog', 'maxFrameBytes', 'loginTimeoutMs', 'maxSendQueueBytes', 'maxInFlight', 'maxLoginFailuresPerMinute', 'maxConnectionsPerIp', 'httpRequestTimeoutMs', 'maxHttpConnectionsPerIp'] as const) {
     const v = fileServer[k];
     if (v === undefined) continue;
-    const zeroOk = k === 'maxLoginFailuresPerMinute' || k === 'maxConnectionsPerIp';
+    const zeroOk = k === 'maxLoginFailuresPerMinute' || k === 'maxConnectionsPerIp' || k === 'maxHttpConnectionsPerIp';
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || (v === 0 && !zeroOk)) {
       throw new ConfigError(`server.${k}: must be a ${zeroOk ? 'non-negative' : 'positive'} integer`);
     }
     o[k] = v;
   }
-  o.webhookAllowNetworks = webhookAllowNetworks(env, fileServer.webhookAllowNetworks);
+  o.webhookAllowNetworks = networkList('webhookAllowNetworks', 'PRESENTLY_WEBHOOK_ALLOW_NETWORKS', env, fileServer.webhookAllowNetworks);
+  o.trustedProxies = networkList('trustedProxies', 'PRESENTLY_TRUSTED_PROXIES', env, fileServer.trustedProxies);
+  if (fileServer.metricsPerApp !== undefined) {
+    if (typeof fileServer.metricsPerApp !== 'boolean') throw new ConfigError('server.metricsPerApp: must be true or false');
+    o.metricsPerApp = fileServer.metricsPerApp;
+  }
+  if (fileServer.metricsToken !== undefined) throw new ConfigError('server.metricsToken: set it in the environment (PRESENTLY_METRICS_TOKEN), not in the config file');
+  o.metricsToken = env.PRESENTLY_METRICS_TOKEN || undefined;
+  if (o.metricsToken !== undefined && o.metricsToken.length < 16) throw new ConfigError('PRESENTLY_METRICS_TOKEN: at least 16 characters');
   for (const k of Object.keys(fileServer)) {
     if (!(k in DEFAULT_SERVER_OPTIONS) || k === 'host' || k === 'port' || k === 'dataDir' || k === 'configPath' || k === 'databaseUrl' || k === 'logLevel' || k === 'redisUrl' || k === 'redisPrefix' || k === 'nodeId' || k === 'leaseMs' || k === 'drainGraceMs' || k === 'logMaxLen') {
       throw new ConfigError(`server.${k}: unknown option`);

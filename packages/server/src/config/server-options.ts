@@ -55,6 +55,25 @@ export interface ServerOptions {
    * env PRESENTLY_WEBHOOK_ALLOW_NETWORKS (comma-separated). @default [] (none)
    */
   webhookAllowNetworks: readonly string[];
+  /**
+   * Reverse proxies (CIDRs or addresses) whose `X-Forwarded-For` / `Forwarded` headers name the
+   * client: for a connection from one of them, the client address (per-address limits, the
+   * brute-force guard, webhooks' ClientIP) is the last address of the header that is not itself a
+   * trusted proxy. env PRESENTLY_TRUSTED_PROXIES (comma-separated) adds more. @default [] (none:
+   * the TCP peer is the client)
+   */
+  trustedProxies: readonly string[];
+  /**
+   * When set, `GET /metrics` answers only requests with `Authorization: Bearer <token>` (401
+   * otherwise). env PRESENTLY_METRICS_TOKEN. @default none (open, without per-app series)
+   */
+  metricsToken: string | undefined;
+  /** Per-app series (users, sessions by SDKAppID) in `/metrics`. @default false */
+  metricsPerApp: boolean;
+  /** A whole HTTP request (headers and body) must arrive within this, ms; else 408 and closed. @default 15000 */
+  httpRequestTimeoutMs: number;
+  /** Open HTTP connections per source address (WebSocket upgrades not counted); past it new ones are closed; 0 = off. @default 64 */
+  maxHttpConnectionsPerIp: number;
   /** Log level (pino). env LOG_LEVEL. @default 'info' */
   logLevel: string;
 }
@@ -79,5 +98,10 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   maxLoginFailuresPerMinute: 20,
   maxConnectionsPerIp: 0,
   webhookAllowNetworks: Object.freeze([]) as readonly string[],
+  trustedProxies: Object.freeze([]) as readonly string[],
+  metricsToken: undefined,
+  metricsPerApp: false,
+  httpRequestTimeoutMs: 15_000,
+  maxHttpConnectionsPerIp: 64,
   logLevel: 'info',
 });

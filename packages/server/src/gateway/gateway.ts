@@ -12,6 +12,7 @@ import type { ServerOptions } from '../config/server-options.js';
 import type { DurableStore } from '../store/types.js';
 import { ConnList, Connection, pushFrameText } from './connection.js';
 import { ConnectionCounter, LoginGuard } from './guards.js';
+import { ClientAddresses } from '../net/client-address.js';
 import { WebhookDispatcher } from '../webhooks/dispatcher.js';
 import { outboxFor } from '../webhooks/outbox.js';
 import { LocalDriver, type AppDriver } from './driver.js';
@@ -32,6 +33,8 @@ export class Gateway {
   private readonly liveLists = new Map<number, ConnList>();
   /** Failed logins (WebSocket and REST) per source address: 70050 past the limit. */
   readonly loginGuard: LoginGuard;
+  /** The client address of a request: the TCP peer, or what trusted proxies say (trustedProxies). */
+  readonly clientAddresses: ClientAddresses;
   /** Open connections per source address (maxConnectionsPerIp). */
   private readonly perIp: ConnectionCounter;
   private lastPrune = 0;
@@ -62,6 +65,7 @@ export class Gateway {
     this.localId = Math.random().toString(36).slice(2, 8);
     this.pendingLogin = new ConnList(options.loginTimeoutMs, 'opened');
     this.loginGuard = new LoginGuard(options.maxLoginFailuresPerMinute);
+    this.clientAddresses = new ClientAddresses(options.trustedProxies);
     this.perIp = new ConnectionCounter(options.maxConnectionsPerIp);
     this.webhooks = new WebhookDispatcher<Sink>({
       backend: outboxFor(store),

@@ -3,7 +3,8 @@
  * admin auth by the admin's UserSig, replies always HTTP 200 with the outcome in the body.
  */
 import { ErrorCode, PresentlyError, messageFor } from '@presently/protocol';
-import { checkTicket } from '../gateway/guards.js';
+import { randomBytes } from 'node:crypto';
+import { checkTicket, type TicketApp } from '../gateway/guards.js';
 import type { Gateway } from '../gateway/gateway.js';
 import type { RestReply } from './commands.js';
 import type { AppSettings } from '../config/settings.js';
@@ -20,23 +21,42 @@ export function restFail(code: number, message?: string, friendApi = false): Res
  * `settings` serves our own `presently/*` commands (the app settings API, rest/settings.ts);
  * every other command goes to the compat commands of commands.ts.
  */
-export async function handleRest(gw: Gateway, url: URL, body: string | null, settings: AppSettingsService, ip = ''): Promise<RestReply> {
+/** A key made at start and never shown: no ticket verifies against it. */
+const DECOY_KEY = randomBytes(32).toString('hex');
+
+/** An app that does not exist, for checking a ticket the way a real app's would be checked. */
+function decoyApp(app: number): TicketApp {
+  return { app, settings: { secretKey: DECOY_KEY }, ticketInvalidated: () => false };
+}
+
+export async function handleRest(
+  gw: Gateway,
+  url: URL,
+  /** Reads the request body, called only once the caller proved it is an admin: null when it is over the limit. */
+  readBody: () => Promise<string | null>,
+  settings: AppSettingsService,
+  ip = '',
+): Promise<RestReply> {
   const command = url.pathname.slice('/v4/'.length);
   const friendApi = command.startsWith('sns/');
   const q = url.searchParams;
   const sdkappid = q.get('sdkappid');
   if (!sdkappid) return restFail(ErrorCode.REST_NO_SDKAPPID, undefined, friendApi);
-  const driver = /^\d+$/.test(sdkappid) ? gw.drivers.get(Number(sdkappid)) : undefined;
-  if (!driver) return restFail(ErrorCode.REST_BAD_SDKAPPID, `SDKAppID ${sdkappid.slice(0, 20)} not found`, friendApi);
-  const engine = driver.engine;
+  if (!/^\d{1,15}$/.test(sdkappid)) return restFail(ErrorCode.REST_BAD_SDKAPPID, 'sdkappid must be a number', friendApi);
   const identifier = q.get('identifier');
   if (!identifier) return restFail(ErrorCode.REST_BAD_IDENTIFIER, 'identifier is missing', friendApi);
+  const driver = gw.drivers.get(Number(sdkappid));
   const now = Date.now();
-  // The ticket first: a caller who cannot prove who it is learns nothing, not even who the admins
-  // are. Failures count against the guard (70050 past it); a valid ticket always passes.
-  const verdict = checkTicket(gw.loginGuard, engine, { SDKAppID: engine.app, userID: identifier, userSig: q.get('usersig') ?? '', address: ip, now });
-  if (!verdict.ok) return restFail(verdict.code, verdict.message, friendApi);
+  // The ticket first: a caller who cannot prove who it is learns nothing, not even whether the
+  // app exists (an unknown SDKAppID is checked against a key nobody has, and fails the same way
+  // as a known app's ticket made with the wrong key) nor who the admins are. Failures count
+  // against the guard (70050 past it); a valid ticket always passes.
+  const app = driver?.engine ?? decoyApp(Number(sdkappid));
+  const verdict = checkTicket(gw.loginGuard, app, { SDKAppID: app.app, userID: identifier, userSig: q.get('usersig') ?? '', address: ip, now });
+  if (!verdict.ok || !driver) return restFail(verdict.ok ? ErrorCode.USERSIG_KEY_MISMATCH : verdict.code, verdict.ok ? undefined : verdict.message, friendApi);
+  const engine = driver.engine;
   if (!engine.settings.admins.includes(identifier)) return restFail(ErrorCode.REST_ADMIN_REQUIRED, 'only an app admin may call the REST API', friendApi);
+  const body = await readBody();
   if (body === null) return restFail(ErrorCode.REST_BAD_JSON, 'body too large', friendApi);
   let parsed: unknown;
   try {

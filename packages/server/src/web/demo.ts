@@ -123,7 +123,7 @@ export class DemoApi {
       SDKAppID: engine.app,
       userID,
       userSig: typeof userSig === 'string' ? userSig : '',
-      address: req.socket.remoteAddress ?? '',
+      address: this.gw.clientAddresses.of(req),
       now,
     });
     if (!verdict.ok) return json(res, verdict.blocked ? 429 : 403, { error: verdict.message, code: verdict.code });

@@ -25,6 +25,7 @@ import { Agent as HttpAgent, type AgentOptions } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { parseCidr } from '../net/cidr.js';
 
 /** `code` of the error a refused target fails with. */
 export const EGRESS_REFUSED = 'ERR_PRESENTLY_EGRESS_REFUSED';
@@ -94,27 +95,7 @@ function deniedList(): BlockList {
   return list;
 }
 
-export interface Cidr {
-  address: string;
-  prefix: number;
-  family: 'ipv4' | 'ipv6';
-}
-
-/** `10.0.0.0/8`, `fd00::/8`, or a single address (`127.0.0.1` is `127.0.0.1/32`); null if invalid. */
-export function parseCidr(text: string): Cidr | null {
-  const slash = text.indexOf('/');
-  const address = slash < 0 ? text : text.slice(0, slash);
-  const v = isIP(address);
-  if (v === 0) return null;
-  const max = v === 4 ? 32 : 128;
-  let prefix = max;
-  if (slash >= 0) {
-    const p = text.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(p) || Number(p) > max) return null;
-    prefix = Number(p);
-  }
-  return { address, prefix, family: v === 4 ? 'ipv4' : 'ipv6' };
-}
+export { parseCidr, type Cidr } from '../net/cidr.js';
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
 /** What the policy resolves names with (dns.lookup; a test may give its own). */
