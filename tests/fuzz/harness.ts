@@ -27,6 +27,8 @@ const jsonValue = fc.letrec((tie) => ({
     fc.string(),
     fc.string({ unit: 'binary', maxLength: 200 }),
     fc.constantFrom('victim-a', 'victim-b', 'other-app-user', 'fuzzer', '', 'x'.repeat(200)),
+    // Hardening inputs: lone surrogates (no UTF-8 form), texts past the stored bounds.
+    fc.constantFrom('x\ud800', '\udc00', 'a\udbffb', 'é'.repeat(300), 'n'.repeat(600)),
     fc.array(tie('value'), { maxLength: 5 }),
     fc.dictionary(fc.string({ maxLength: 10 }), tie('value'), { maxKeys: 5 }),
   ),
@@ -155,7 +157,17 @@ export async function fuzzRest(w: FuzzWorld, opts: { numRuns: number; seed: numb
   await fc.assert(
     fc.asyncProperty(
       fc.constantFrom(...COMMANDS),
-      fc.oneof(jsonValue, fc.string({ maxLength: 100 })),
+      fc.oneof(
+        jsonValue,
+        fc.string({ maxLength: 100 }),
+        // Account and friend bodies whose stored texts are past their bounds or not well-formed.
+        fc.record({
+          UserID: fc.constantFrom('fz-acct', 'x\ud800'),
+          Nick: fc.constantFrom('n'.repeat(501), 'é'.repeat(251), 'ok\udfff'),
+          From_Account: fc.constant('fz-acct'),
+          AddFriendItem: fc.constant([{ To_Account: 'fz-other', Remark: 'r'.repeat(97), GroupName: 'g'.repeat(31) }]),
+        }),
+      ),
       fc.constantFrom('admin', 'stranger', 'forged'),
       async (command, body, who) => {
         const opt = who === 'admin' ? {} : who === 'stranger' ? { identifier: 'victim-a' } : { usersig: 'forged' };
