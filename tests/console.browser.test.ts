@@ -19,6 +19,7 @@ import Presently from '@presently/client';
 import { ErrorCode } from '@presently/protocol';
 import { DESKTOP, PHONE, axeViolations, buildConsole, chromiumSkip, launchChromium, screenshot, startDevServer, type DevServer } from './helpers/browser.js';
 import { destroyAll, sdk, type Watched } from './helpers/sdk.js';
+import { rest } from './helpers/rest.js';
 
 const skip = chromiumSkip('the console and demo browser tests');
 // The webhook receiver below listens on loopback, refused by the egress policy unless allowed; the
@@ -168,6 +169,27 @@ test('console: a status change made by an SDK client is in the live view within 
   await admin.locator('#users-body tr[data-user="e2e-bob"]').waitFor();
   // The devices column tells a live session from a kept login.
   assert.match((await admin.locator('#users-body tr[data-user="e2e-alice"]').textContent()) ?? '', /Web · online/);
+});
+
+test('console: a hostile Nick, userID and custom status are shown as text, and no script of theirs runs', { skip }, async () => {
+  const markup = (tag: string) => `<img src=x onerror="window.__pwned='${tag}'">`;
+  const id = '<b>evil</b>';
+  const adm = { usersig: srv.sig('administrator'), sdkappid: String(srv.SDKAppID) };
+  assert.equal((await rest(srv, 'im_open_login_svc/account_import', { UserID: id, Nick: markup('nick') }, adm)).ActionStatus, 'OK');
+  const evil = await sdk(srv, id);
+  await evil.client.setSelfStatus({ customStatus: markup('status') });
+  await admin.getByRole('link', { name: 'Live' }).click();
+  await admin.getByLabel('userID starts with').fill('<b>');
+  const row = admin.locator(`#users-body tr[data-user="${id}"]`);
+  await row.locator('.cs', { hasText: markup('status') }).waitFor();
+  const text = (await row.textContent()) ?? '';
+  assert.ok(text.includes(id) && text.includes(markup('nick')), `the row shows the texts as written: ${text}`);
+  await admin.locator('#feed li', { hasText: markup('status') }).first().waitFor();
+  // Nothing was parsed as markup: no <b> or <img> inside the row or the feed, no handler ran.
+  assert.equal(await admin.locator('#users-body img, #users-body b, #feed img, #feed b').count(), 0);
+  assert.equal(await admin.evaluate(() => (window as { __pwned?: string }).__pwned ?? null), null);
+  await admin.getByLabel('userID starts with').fill('');
+  await evil.client.logout();
 });
 
 test('console: the webhook set in the settings; deliveries, failures and dead letters in the log', { skip }, async () => {
