@@ -153,7 +153,7 @@ export class Connection implements Sink {
           after?.();
           return;
         }
-        this.gw.store.flush().then(
+        this.gw.durable().then(
           () => {
             this.inFlight--;
             this.reply(frame.id, frame.op, data);
@@ -264,9 +264,12 @@ export class Connection implements Sink {
     this.inFlight++;
     try {
       // The login state is durable before the client hears it is logged in.
-      await this.gw.store.flush();
+      await this.gw.durable();
     } catch (err) {
-      return this.replyError(frame, err);
+      // Not confirmed: the client is told, and the session it would not know it has ends.
+      this.replyError(frame, err);
+      this.close(CloseCode.NORMAL, 'login not confirmed');
+      return;
     } finally {
       this.inFlight--;
     }

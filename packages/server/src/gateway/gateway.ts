@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
-import { CloseCode } from '@presently/protocol';
+import { CloseCode, ErrorCode, PresentlyError } from '@presently/protocol';
 import { AppEngine } from '../engine/engine.js';
 import type { StatusChange } from '../engine/types.js';
 import type { AppSettings } from '../config/settings.js';
@@ -19,6 +19,12 @@ import { LocalDriver, type AppDriver } from './driver.js';
 import type { Engine, Sink } from './sink.js';
 import type { ClusterNode } from '../cluster/node.js';
 import type { ClusterApp } from '../cluster/replica.js';
+
+/**
+ * How long a request waits for the store to commit its facts before it is answered with 70500
+ * (docs/limits.md): a full disk or an unreachable database must not leave clients without a reply.
+ */
+export const STORE_REPLY_TIMEOUT_MS = 5000;
 
 export class Gateway {
   /** Each app's state on this node (reads), and how it is changed (one process or a cluster). */
@@ -38,6 +44,8 @@ export class Gateway {
   /** Open connections per source address (maxConnectionsPerIp). */
   private readonly perIp: ConnectionCounter;
   private lastPrune = 0;
+  /** The store's health at the last sweep (its changes are logged once each). */
+  private storeHealthy = true;
   private dirty: Connection[] = [];
   private flushScheduled = false;
   /** Push frames made this turn, by change (pushFrame); emptied after each flush. */
@@ -236,7 +244,36 @@ export class Gateway {
     for (const c of [...this.connections]) c.close(CloseCode.SERVER_RESTART, 'node rejoining the cluster');
   }
 
+  /**
+   * Resolves once everything queued so far is durable, or rejects with 70500 after
+   * STORE_REPLY_TIMEOUT_MS: a request whose facts the store cannot commit (a full disk, the
+   * database down) is answered promptly with an error instead of never. The write is not dropped:
+   * the store keeps retrying it, so the request may still take effect later; it was not
+   * acknowledged.
+   */
+  durable(): Promise<void> {
+    const flushed = this.store.flush();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const cause = this.store.lastError?.()?.message ?? 'no answer';
+        reject(new PresentlyError(ErrorCode.INTERNAL_ERROR, `the store did not confirm the write within ${STORE_REPLY_TIMEOUT_MS} ms (${cause}); it is retried, try again later`));
+      }, STORE_REPLY_TIMEOUT_MS);
+    });
+    return Promise.race([flushed, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  /** Logs the store's failures once when they start, with their cause, and once when they clear. */
+  private watchStore(): void {
+    const healthy = this.store.healthy();
+    if (healthy === this.storeHealthy) return;
+    this.storeHealthy = healthy;
+    if (healthy) this.log.info('store writes succeed again; the writes held meanwhile are committed');
+    else this.log.error({ cause: this.store.lastError?.()?.message ?? 'unknown' }, 'store writes fail; they are retried, and requests needing them get 70500');
+  }
+
   sweep(now: number): void {
+    this.watchStore();
     for (const c of this.pendingLogin.expired(now)) {
       this.stats.loginTimeouts++;
       c.close(CloseCode.LOGIN_TIMEOUT, 'login timeout');

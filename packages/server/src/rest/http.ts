@@ -6,7 +6,7 @@ import { ErrorCode, PresentlyError, messageFor } from '@presently/protocol';
 import { randomBytes } from 'node:crypto';
 import { checkTicket, type TicketApp } from '../gateway/guards.js';
 import type { Gateway } from '../gateway/gateway.js';
-import type { RestReply } from './commands.js';
+import { READ_ONLY_COMMANDS, type RestReply } from './commands.js';
 import type { AppSettings } from '../config/settings.js';
 import { SETTINGS_SERVICE, runSettingsCommand, type AppSettingsService } from './settings.js';
 import { CONSOLE_COMMANDS, runConsoleCommand } from './console.js';
@@ -83,7 +83,15 @@ export async function handleRest(
     if (err instanceof PresentlyError) return restFail(err.code, err.message, friendApi);
     throw err;
   }
-  // Acknowledge only what is durable.
-  await gw.store.flush();
+  // Acknowledge only what is durable (70500 when the store cannot commit in time). A read changes
+  // nothing: it answers from memory at once, even while writes are failing.
+  if (!READ_ONLY_COMMANDS.has(command)) {
+    try {
+      await gw.durable();
+    } catch (err) {
+      if (err instanceof PresentlyError) return restFail(err.code, err.message, friendApi);
+      throw err;
+    }
+  }
   return reply;
 }

@@ -18,6 +18,8 @@ export interface DurableStore {
    * in order, until it lands.
    */
   healthy(): boolean;
+  /** Why the write being retried failed last; null when healthy. */
+  lastError?(): Error | null;
   /** Values the server keeps for itself (e.g. the development app). */
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;

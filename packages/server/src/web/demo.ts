@@ -145,9 +145,9 @@ export class DemoApi {
       added.push([from, to]);
     }
     try {
-      await this.gw.store.flush();
+      await this.gw.durable();
     } catch {
-      return json(res, 500, { error: 'the friendship could not be stored' });
+      return json(res, 500, { error: 'the friendship could not be stored (yet): the store is failing', code: ErrorCode.INTERNAL_ERROR });
     }
     json(res, 200, { ok: true, added: added.map(([f, t]) => `${f} -> ${t}`) });
   }
