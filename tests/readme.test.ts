@@ -191,3 +191,28 @@ test('README: the example config file is refused as shown and loads once its pla
   assert.equal(loaded.apps.length, 1);
   assert.equal(loaded.apps[0]!.secretKey, secretKey);
 });
+
+test("README: the SDK's core snippet runs as written with plain node, through the package that npm install built", async () => {
+  const srv = await startServer();
+  try {
+    const snippet = readmeBlockAfter('The core of it:', 'ts');
+    assert.match(snippet, /^import Presently from '@presently\/client';$/m);
+    // The README's server is on 8080; this one on a free port. userSig comes from "your backend".
+    const port = new URL(srv.ws).port;
+    const body = snippet.replace("url: 'ws://127.0.0.1:8080'", `url: 'ws://127.0.0.1:${port}'`);
+    assert.notEqual(body, snippet, 'the snippet names the server as the README says');
+    const dir = join(ROOT, 'tests/compat/.build');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `readme-snippet-${process.pid}.mjs`);
+    temps.push(file);
+    writeFileSync(file, `const userSig = process.env.SIG;\n${body}\nconsole.log(JSON.stringify(data));\nawait chat.destroy();\n`);
+    // Plain node: no tsx, no "source" condition: @presently/client resolves to its built dist/.
+    const r = await sh(`node ${file}`, cleanEnv({ SIG: srv.sig('bob') }));
+    assert.equal(r.code, 0, r.stderr);
+    const data = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { successUserList: unknown[]; failureUserList: Array<{ userID: string; code: number }> };
+    // alice has no account on this server: the query answers her as unknown (70107), as documented.
+    assert.deepEqual(data.failureUserList.map((f) => [f.userID, f.code]), [['alice', 70107]]);
+  } finally {
+    await srv.stop();
+  }
+});
