@@ -14,8 +14,9 @@ let srv: TestServer;
 let quiet: TestServer; // friend auto-notify off
 before(async () => {
   [srv, quiet] = await Promise.all([
-    startServer({ apps: [appConfig({ userStatus: { friendAutoNotify: true } })] }),
-    startServer({ apps: [appConfig({ userStatus: { friendAutoNotify: false } })] }),
+    // The order tests make many own-status changes in a row: the per-minute flood bound is off.
+    startServer({ apps: [appConfig({ userStatus: { friendAutoNotify: true }, limits: { setSelfStatusPerMinute: 0 } })] }),
+    startServer({ apps: [appConfig({ userStatus: { friendAutoNotify: false }, limits: { setSelfStatusPerMinute: 0 } })] }),
   ]);
 });
 after(async () => {
