@@ -170,7 +170,7 @@ test('README: the example config file is refused as shown and loads once its pla
   const configPath = join(dir, 'apps.json');
   const options = { ...DEFAULT_SERVER_OPTIONS, dataDir: dir, configPath };
   writeFileSync(configPath, example);
-  assert.throws(() => loadApps(options), /apps\[0\]\.secretKey: must be a string of at least 8 characters/);
+  assert.throws(() => loadApps(options), /apps\[0\]\.secretKey: must be 16 to 1024 characters with at least 8 different characters other than whitespace/);
 
   // The README's node one-liner makes the secrets.
   const oneLiner = /`(node -e "[^`]*randomBytes[^`]*")`/.exec(README)?.[1];

@@ -2,9 +2,18 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConfigError, normalizeApp, type AppSettings } from './settings.js';
-import { parseCidr } from '../net/cidr.js';
-import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from './server-options.js';
+import { Type, type Static } from '@sinclair/typebox';
+import { ConfigError, checkConfig, normalizeApp, type AppSettings } from './settings.js';
+import { cidrList, compile, describeProblem, firstProblem } from './schema.js';
+import {
+  DEFAULT_SERVER_OPTIONS,
+  FILE_SERVER_KEYS,
+  LogLevelSchema,
+  ServerFileSchema,
+  ServerOptionsSchema,
+  type ServerFileOptions,
+  type ServerOptions,
+} from './server-options.js';
 
 export interface LoadedConfig {
   apps: AppSettings[];
@@ -16,89 +25,105 @@ export interface LoadedConfig {
 
 export const DEV_APP_FILE = 'dev-app.json';
 
-function intFromEnv(name: string, value: string | undefined, dflt: number): number {
-  if (value === undefined || value === '') return dflt;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name}: must be a non-negative integer, got ${JSON.stringify(value)}`);
-  return n;
-}
+/** A path, URL or name from the environment. */
+const envText = (max: number) => Type.String({ minLength: 1, maxLength: max });
 
-/** A list of networks: the config file's list, then the environment's, each entry checked. */
-function networkList(option: string, envName: string, env: NodeJS.ProcessEnv, fileValue: unknown): string[] {
-  const out: string[] = [];
-  if (fileValue !== undefined) {
-    if (!Array.isArray(fileValue)) throw new ConfigError(`server.${option}: must be a list of CIDRs such as "10.0.0.0/8"`);
-    fileValue.forEach((v, i) => {
-      if (typeof v !== 'string' || !parseCidr(v)) throw new ConfigError(`server.${option}[${i}]: must be a CIDR such as "10.0.0.0/8" or an IP address`);
-      out.push(v);
-    });
+/**
+ * The environment variables the server reads, as values: numbers converted from their text,
+ * comma-separated lists split. Absent or empty means the default. Other variables are ignored.
+ */
+export const EnvSchema = Type.Object({
+  HOST: Type.Optional(envText(253)),
+  PORT: Type.Optional(ServerOptionsSchema.properties.port),
+  PRESENTLY_DATA_DIR: Type.Optional(envText(4096)),
+  PRESENTLY_CONFIG: Type.Optional(envText(4096)),
+  DATABASE_URL: Type.Optional(envText(4096)),
+  LOG_LEVEL: Type.Optional(LogLevelSchema),
+  REDIS_URL: Type.Optional(envText(4096)),
+  PRESENTLY_REDIS_PREFIX: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', errorMessage: '1-64 letters, digits, _ . -' })),
+  PRESENTLY_NODE_ID: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', errorMessage: '1-64 letters, digits, _ -' })),
+  PRESENTLY_LEASE_MS: Type.Optional(ServerOptionsSchema.properties.leaseMs),
+  PRESENTLY_DRAIN_GRACE_MS: Type.Optional(ServerOptionsSchema.properties.drainGraceMs),
+  PRESENTLY_LOG_MAXLEN: Type.Optional(ServerOptionsSchema.properties.logMaxLen),
+  PRESENTLY_METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, maxLength: 1024, errorMessage: '16 to 1024 characters' })),
+  PRESENTLY_WEBHOOK_ALLOW_NETWORKS: Type.Optional(cidrList()),
+  PRESENTLY_TRUSTED_PROXIES: Type.Optional(cidrList()),
+});
+type Env = Static<typeof EnvSchema>;
+const EnvCheck = compile(EnvSchema);
+const ServerFileCheck = compile(ServerFileSchema);
+const NUMERIC_ENV: ReadonlySet<string> = new Set(['PORT', 'PRESENTLY_LEASE_MS', 'PRESENTLY_DRAIN_GRACE_MS', 'PRESENTLY_LOG_MAXLEN']);
+const LIST_ENV: ReadonlySet<string> = new Set(['PRESENTLY_WEBHOOK_ALLOW_NETWORKS', 'PRESENTLY_TRUSTED_PROXIES']);
+
+/** The environment's variables of EnvSchema as values, checked; a bad one is a ConfigError naming it and its text. */
+export function envFrom(env: NodeJS.ProcessEnv): Env {
+  const out: Record<string, unknown> = {};
+  for (const name of Object.keys(EnvSchema.properties)) {
+    const text = env[name];
+    if (text === undefined || text === '') continue;
+    out[name] = NUMERIC_ENV.has(name)
+      ? /^\s*\d+\s*$/.test(text) ? Number(text) : text
+      : LIST_ENV.has(name)
+        ? text.split(',').map((x) => x.trim()).filter((x) => x !== '')
+        : text;
   }
-  const raw = env[envName];
-  for (const v of (raw ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '')) {
-    if (!parseCidr(v)) throw new ConfigError(`${envName}: ${JSON.stringify(v)} is not a CIDR such as "10.0.0.0/8" or an IP address`);
-    out.push(v);
+  const p = firstProblem(EnvCheck, out);
+  if (p) {
+    const name = p.path.replace(/^\./, '').replace(/\[.*$/, '');
+    throw new ConfigError(`${describeProblem('', p)}, got ${JSON.stringify(String(env[name]).slice(0, 200))}`);
   }
-  return out;
+  return out as Env;
 }
 
 /** Server options from the environment and the config file's optional `server` object. */
-export function serverOptionsFrom(env: NodeJS.ProcessEnv, fileServer: Record<string, unknown> = {}): ServerOptions {
+export function serverOptionsFrom(env: NodeJS.ProcessEnv, fileServer: unknown = {}): ServerOptions {
+  checkConfig(ServerFileCheck, fileServer, 'server');
+  const file = fileServer as ServerFileOptions;
+  const e = envFrom(env);
   const o: ServerOptions = { ...DEFAULT_SERVER_OPTIONS };
-  for (const k of ['listenBacklog', 'maxFrameBytes', 'loginTimeoutMs', 'maxSendQueueBytes', 'maxInFlight', 'maxLoginFailuresPerMinute', 'maxConnectionsPerIp', 'httpRequestTimeoutMs', 'maxHttpConnectionsPerIp'] as const) {
-    const v = fileServer[k];
-    if (v === undefined) continue;
-    const zeroOk = k === 'maxLoginFailuresPerMinute' || k === 'maxConnectionsPerIp' || k === 'maxHttpConnectionsPerIp';
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || (v === 0 && !zeroOk)) {
-      throw new ConfigError(`server.${k}: must be a ${zeroOk ? 'non-negative' : 'positive'} integer`);
-    }
-    o[k] = v;
+  for (const k of FILE_SERVER_KEYS) {
+    const v = file[k];
+    if (v !== undefined) (o as Record<string, unknown>)[k] = v;
   }
-  o.webhookAllowNetworks = networkList('webhookAllowNetworks', 'PRESENTLY_WEBHOOK_ALLOW_NETWORKS', env, fileServer.webhookAllowNetworks);
-  o.trustedProxies = networkList('trustedProxies', 'PRESENTLY_TRUSTED_PROXIES', env, fileServer.trustedProxies);
-  if (fileServer.metricsPerApp !== undefined) {
-    if (typeof fileServer.metricsPerApp !== 'boolean') throw new ConfigError('server.metricsPerApp: must be true or false');
-    o.metricsPerApp = fileServer.metricsPerApp;
-  }
-  if (fileServer.metricsToken !== undefined) throw new ConfigError('server.metricsToken: set it in the environment (PRESENTLY_METRICS_TOKEN), not in the config file');
-  o.metricsToken = env.PRESENTLY_METRICS_TOKEN || undefined;
-  if (o.metricsToken !== undefined && o.metricsToken.length < 16) throw new ConfigError('PRESENTLY_METRICS_TOKEN: at least 16 characters');
-  for (const k of Object.keys(fileServer)) {
-    if (!(k in DEFAULT_SERVER_OPTIONS) || k === 'host' || k === 'port' || k === 'dataDir' || k === 'configPath' || k === 'databaseUrl' || k === 'logLevel' || k === 'redisUrl' || k === 'redisPrefix' || k === 'nodeId' || k === 'leaseMs' || k === 'drainGraceMs' || k === 'logMaxLen') {
-      throw new ConfigError(`server.${k}: unknown option`);
-    }
-  }
-  o.host = env.HOST || o.host;
-  o.port = intFromEnv('PORT', env.PORT, o.port);
-  o.dataDir = env.PRESENTLY_DATA_DIR || o.dataDir;
-  o.configPath = env.PRESENTLY_CONFIG || undefined;
-  o.databaseUrl = env.DATABASE_URL || undefined;
-  o.logLevel = env.LOG_LEVEL || o.logLevel;
-  o.redisUrl = env.REDIS_URL || undefined;
-  o.redisPrefix = env.PRESENTLY_REDIS_PREFIX || o.redisPrefix;
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(o.redisPrefix)) throw new ConfigError('PRESENTLY_REDIS_PREFIX: 1-64 letters, digits, _ . -');
-  o.nodeId = env.PRESENTLY_NODE_ID || undefined;
-  if (o.nodeId !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(o.nodeId)) throw new ConfigError('PRESENTLY_NODE_ID: 1-64 letters, digits, _ -');
-  o.leaseMs = intFromEnv('PRESENTLY_LEASE_MS', env.PRESENTLY_LEASE_MS, o.leaseMs);
-  if (o.leaseMs < 500) throw new ConfigError('PRESENTLY_LEASE_MS: at least 500');
-  o.drainGraceMs = intFromEnv('PRESENTLY_DRAIN_GRACE_MS', env.PRESENTLY_DRAIN_GRACE_MS, o.drainGraceMs);
-  o.logMaxLen = intFromEnv('PRESENTLY_LOG_MAXLEN', env.PRESENTLY_LOG_MAXLEN, o.logMaxLen);
-  if (o.logMaxLen < 10) throw new ConfigError('PRESENTLY_LOG_MAXLEN: at least 10');
+  o.webhookAllowNetworks = [...(file.webhookAllowNetworks ?? []), ...(e.PRESENTLY_WEBHOOK_ALLOW_NETWORKS ?? [])];
+  o.trustedProxies = [...(file.trustedProxies ?? []), ...(e.PRESENTLY_TRUSTED_PROXIES ?? [])];
+  o.metricsToken = e.PRESENTLY_METRICS_TOKEN;
+  o.host = e.HOST ?? o.host;
+  o.port = e.PORT ?? o.port;
+  o.dataDir = e.PRESENTLY_DATA_DIR ?? o.dataDir;
+  o.configPath = e.PRESENTLY_CONFIG;
+  o.databaseUrl = e.DATABASE_URL;
+  o.logLevel = e.LOG_LEVEL ?? o.logLevel;
+  o.redisUrl = e.REDIS_URL;
+  o.redisPrefix = e.PRESENTLY_REDIS_PREFIX ?? o.redisPrefix;
+  o.nodeId = e.PRESENTLY_NODE_ID;
+  o.leaseMs = e.PRESENTLY_LEASE_MS ?? o.leaseMs;
+  o.drainGraceMs = e.PRESENTLY_DRAIN_GRACE_MS ?? o.drainGraceMs;
+  o.logMaxLen = e.PRESENTLY_LOG_MAXLEN ?? o.logMaxLen;
   return o;
 }
 
-export function readConfigFile(path: string): { apps: unknown[]; server: Record<string, unknown> } {
+/** The config file's top level: the apps (each checked by normalizeApp) and the optional `server` object. */
+export const ConfigFileSchema = Type.Object(
+  {
+    apps: Type.Array(Type.Unknown(), { minItems: 1, maxItems: 1000, errorMessage: 'must be a list of 1 to 1000 apps' }),
+    server: Type.Optional(Type.Unknown()),
+  },
+  { additionalProperties: false },
+);
+const ConfigFileCheck = compile(ConfigFileSchema);
+
+export function readConfigFile(path: string): { apps: unknown[]; server: unknown } {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
     throw new ConfigError(`${path}: cannot read JSON (${(err as Error).message})`);
   }
-  if (typeof raw !== 'object' || raw === null || !Array.isArray((raw as { apps?: unknown }).apps)) {
-    throw new ConfigError(`${path}: must be an object with an "apps" list`);
-  }
-  const server = (raw as { server?: unknown }).server ?? {};
-  if (typeof server !== 'object' || server === null || Array.isArray(server)) throw new ConfigError(`${path}: "server" must be an object`);
-  return { apps: (raw as { apps: unknown[] }).apps, server: server as Record<string, unknown> };
+  const p = firstProblem(ConfigFileCheck, raw);
+  if (p) throw new ConfigError(`${path}: ${p.path === '' ? 'must be an object with an "apps" list' : describeProblem('', p)}`);
+  const file = raw as Static<typeof ConfigFileSchema>;
+  return { apps: file.apps, server: file.server ?? {} };
 }
 
 /**
@@ -110,7 +135,6 @@ export function loadApps(options: ServerOptions, { createDevApp = true }: { crea
   if (options.configPath) {
     const path = resolve(options.configPath);
     const { apps } = readConfigFile(path);
-    if (apps.length === 0) throw new ConfigError(`${path}: "apps" is empty`);
     const list = apps.map((a, i) => normalizeApp(a, `apps[${i}]`));
     const seen = new Set<number>();
     for (const a of list) {

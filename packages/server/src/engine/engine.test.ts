@@ -11,7 +11,7 @@ interface Sink { name: string; got: UserStatusInfo[]; kicked: string[] }
 function setup(over: Record<string, unknown> = {}) {
   const settings = normalizeApp({
     SDKAppID: 1400000001,
-    secretKey: 'k'.repeat(16),
+    secretKey: 'test-secret-key-0123456789',
     edition: 'premium',
     userStatus: { queryAndNotify: true, friendAutoNotify: true },
     ...over,
@@ -352,7 +352,7 @@ test('S24 S32 a stale session handle cannot act', () => {
 
 test('S29 every login, logout, disconnect, custom status and admin kick is reported, in order, with kicked devices', () => {
   const events: string[] = [];
-  const settings = normalizeApp({ SDKAppID: 1, secretKey: 'k'.repeat(16) });
+  const settings = normalizeApp({ SDKAppID: 1, secretKey: 'test-secret-key-0123456789' });
   const engine = new AppEngine<Sink>(settings, {
     deliver() {},
     kick() {},

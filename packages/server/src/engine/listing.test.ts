@@ -8,7 +8,7 @@ import { normalizeApp } from '../config/settings.js';
 interface Sink { got: UserStatusInfo[] }
 
 function setup(over: Record<string, unknown> = {}) {
-  const settings = normalizeApp({ SDKAppID: 1400000001, secretKey: 'k'.repeat(16), userStatus: { queryAndNotify: true }, ...over });
+  const settings = normalizeApp({ SDKAppID: 1400000001, secretKey: 'test-secret-key-0123456789', userStatus: { queryAndNotify: true }, ...over });
   const announced: UserStatusInfo[] = [];
   const engine = new AppEngine<Sink>(settings, {
     deliver: (sink, change) => sink.got.push(change.info),

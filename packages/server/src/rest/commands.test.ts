@@ -19,7 +19,7 @@ interface Sink {
 function setup(over: Record<string, unknown> = {}) {
   const settings = normalizeApp({
     SDKAppID: 1400000001,
-    secretKey: 'k'.repeat(16),
+    secretKey: 'test-secret-key-0123456789',
     userStatus: { queryAndNotify: true, friendAutoNotify: true },
     ...over,
   });

@@ -102,25 +102,25 @@ test('S32 invalid changes are refused with 70402 naming the field; nothing chang
   const t = await setup();
   const before = t.engine.settings;
   const cases: Array<[unknown, RegExp]> = [
-    [{ limits: { maxQueryIDs: 0 } }, /Settings\.limits\.maxQueryIDs: must be a positive integer/],
+    [{ limits: { maxQueryIDs: 0 } }, /^Settings\.limits\.maxQueryIDs: must be an integer from 1 to 10000$/],
     [{ limits: { maxQueryIDs: 2.5 } }, /Settings\.limits\.maxQueryIDs/],
-    [{ limits: { rateLimitWindowSec: -1 } }, /Settings\.limits\.rateLimitWindowSec: must be a positive number/],
+    [{ limits: { rateLimitWindowSec: -1 } }, /^Settings\.limits\.rateLimitWindowSec: must be a number from 0\.01 to 86400$/],
     [{ limits: { customStatusMaxBytes: '100' } }, /Settings\.limits\.customStatusMaxBytes/],
-    [{ limits: { maxQueryIds: 5 } }, /Settings\.limits\.maxQueryIds: unknown setting/],
+    [{ limits: { maxQueryIds: 5 } }, /^Settings\.limits\.maxQueryIds: unknown key; did you mean maxQueryIDs\?$/],
     [{ limits: 5 }, /Settings\.limits: must be an object/],
     [{ edition: 'gold' }, /Settings\.edition: must be "basic" or "premium"/],
     [{ admins: 'administrator' }, /Settings\.admins: must be a list/],
     [{ userStatus: { queryAndNotify: 'yes' } }, /Settings\.userStatus\.queryAndNotify: must be true or false/],
-    [{ userStatus: { friendAutoNotfy: true } }, /Settings\.userStatus\.friendAutoNotfy: unknown setting/],
+    [{ userStatus: { friendAutoNotfy: true } }, /^Settings\.userStatus\.friendAutoNotfy: unknown key; did you mean friendAutoNotify\?$/],
     [{ devices: { policy: 'many' } }, /Settings\.devices\.policy/],
-    [{ devices: { maxWeb: 0 } }, /Settings\.devices\.maxWeb: must be a positive integer/],
+    [{ devices: { maxWeb: 0 } }, /^Settings\.devices\.maxWeb: must be an integer from 1 to 100$/],
     [{ webhook: { url: 'ftp://example.com' } }, /Settings\.webhook\.url: must be an http\(s\) URL/],
     [{ webhook: { url: 'http://example.com', secret: '' } }, /Settings\.webhook\.secret/],
-    [{ webhook: { url: 'http://example.com', retries: 3 } }, /Settings\.webhook\.retries: unknown setting/],
+    [{ webhook: { url: 'http://example.com', retries: 3 } }, /^Settings\.webhook\.retries: unknown key$/],
     [{ webhook: 'http://example.com' }, /Settings\.webhook: must be an object or null/],
     [{ SDKAppID: APP + 1 }, /Settings\.SDKAppID: cannot be changed/],
     [{ secretKey: 'another-secret-key' }, /Settings\.secretKey: cannot be changed/],
-    [{ colour: 'blue' }, /Settings\.colour: unknown setting/],
+    [{ colour: 'blue' }, /^Settings\.colour: unknown key$/],
     [{ admins: ['ops'] }, /Settings\.admins: must include the calling admin "administrator"/],
     [[1, 2], /Settings: must be an object/],
     // A valid part does not go through when another part is bad.
@@ -219,6 +219,41 @@ test('stored changes the current version cannot accept stop the start with a Con
   assert.throws(
     () => applyStoredChanges(fileSettings(), { limits: { maxQueryIDs: -3 } }),
     (err: unknown) => err instanceof ConfigError && /stored settings of app 1400000001\.limits\.maxQueryIDs/.test(err.message) && /app_settings/.test(err.message),
+  );
+});
+
+test('S32 misspelt keys and out-of-range values in a change are refused with 70402 naming the key and the nearest valid name; nothing changes', async () => {
+  const t = await setup();
+  const before = t.engine.settings;
+  const userID = 'must be a userID: 1-32 bytes of UTF-8, no control characters';
+  const cases: Array<[unknown, string]> = [
+    [{ admns: ['administrator'] }, 'Settings.admns: unknown key; did you mean admins?'],
+    [{ webhok: { url: 'https://hooks.example/p' } }, 'Settings.webhok: unknown key; did you mean webhook?'],
+    [{ userStatus: { queryAndNotfy: false } }, 'Settings.userStatus.queryAndNotfy: unknown key; did you mean queryAndNotify?'],
+    [{ devices: { polcy: 'single' } }, 'Settings.devices.polcy: unknown key; did you mean policy?'],
+    [{ webhook: { url: 'https://hooks.example/p', secrt: 'abc' } }, 'Settings.webhook.secrt: unknown key; did you mean secret?'],
+    [{ limits: { maxQueryIDs: 5 }, limts: { maxQueryIDs: 5 } }, 'Settings.limts: unknown key; did you mean limits?'],
+    [{ limits: { heartbeatTimeoutSec: 1e306 } }, 'Settings.limits.heartbeatTimeoutSec: must be a number from 0.5 to 86400'],
+    [{ limits: { maxSubscriptions: 1e9 } }, 'Settings.limits.maxSubscriptions: must be an integer from 1 to 100000'],
+    [{ limits: { announceWindowSec: 1e10 } }, 'Settings.limits.announceWindowSec: must be a number from 0 to 86400'],
+    [{ devices: { maxWeb: 101 } }, 'Settings.devices.maxWeb: must be an integer from 1 to 100'],
+    [{ admins: ['administrator', 'x'.repeat(33)] }, `Settings.admins[1]: ${userID}`],
+    [{ admins: ['administrator', 'ops\u0000'] }, `Settings.admins[1]: ${userID}`],
+    [{ webhook: { url: `https://hooks.example/${'p'.repeat(2048)}` } }, 'Settings.webhook.url: must be an http(s) URL of at most 2048 characters'],
+    [{ webhook: { url: 'https://hooks.example/p', secret: 's'.repeat(1025) } }, 'Settings.webhook.secret: must be a non-empty string of at most 1024 characters'],
+  ];
+  for (const [Settings, info] of cases) {
+    const r = await t.set(Settings);
+    assert.deepEqual([r.ActionStatus, r.ErrorCode, r.ErrorInfo], ['FAIL', ErrorCode.INVALID_PARAMETERS, info], JSON.stringify(Settings).slice(0, 200));
+  }
+  assert.equal(t.engine.settings, before);
+  assert.deepEqual((await t.get()).StoredChanges, {});
+});
+
+test('stored changes with an unknown key stop the start with a ConfigError naming it', () => {
+  assert.throws(
+    () => applyStoredChanges(fileSettings(), { limits: { maxQueryIds: 5 } }),
+    new ConfigError('stored settings of app 1400000001.limits.maxQueryIds: unknown key; did you mean maxQueryIDs? (table app_settings; delete that app\'s row to fall back to the config file)'),
   );
 });
 

@@ -32,8 +32,10 @@
  * - Non-admins never get here: http.ts refuses them with 60010 like any REST command.
  */
 import type { Logger } from 'pino';
+import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
 import { ErrorCode, PresentlyError, messageFor } from '@presently/protocol';
-import { ConfigError, DEFAULT_WEBHOOK, normalizeApp, type AppSettings } from '../config/settings.js';
+import { AppSettingsSchema, ConfigError, normalizeApp, type AppSettings } from '../config/settings.js';
+import { compile, describeProblem, firstProblem, type Problem } from '../config/schema.js';
 import type { AppSettingsStore, StoredOverrides } from '../store/app-settings.js';
 import type { RestReply } from './commands.js';
 
@@ -52,10 +54,6 @@ export interface SettingsTarget {
 
 type Obj = Record<string, unknown>;
 
-function isObject(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function clone<T>(v: T): T {
   return structuredClone(v);
 }
@@ -70,12 +68,57 @@ const FIXED: ReadonlySet<string> = new Set(['SDKAppID', 'secretKey']);
 const OPTIONAL: ReadonlySet<string> = new Set(['webhook']);
 /** Shown by get, ignored by set. */
 const WEBHOOK_READ_ONLY = 'HasSecret';
-const WEBHOOK_KEYS: ReadonlySet<string> = new Set(['url', 'secret', WEBHOOK_READ_ONLY, ...Object.keys(DEFAULT_WEBHOOK)]);
+
+// ---- the shape of a change -----------------------------------------------------------------------
+
+/**
+ * A section of a change (`limits`, `devices`...): the section's keys and no other, each value
+ * anything (the merged whole is checked by normalizeApp, which names the field), or null.
+ */
+function sectionChange<P extends TProperties>(section: TObject<P>, extra: TProperties = {}) {
+  const keys: TProperties = {};
+  for (const k of Object.keys(section.properties)) keys[k] = Type.Optional(Type.Unknown());
+  return Type.Union([Type.Object({ ...keys, ...extra }, { additionalProperties: false }), Type.Null()]);
+}
+
+/**
+ * The `Settings` object of set_app_settings, and the stored changes (the same shape): the app
+ * settings' keys and no other. Sections are merged key by key; other values are replaced.
+ */
+export const SettingsChangeSchema = Type.Object(
+  {
+    SDKAppID: Type.Optional(Type.Unknown()),
+    secretKey: Type.Optional(Type.Unknown()),
+    edition: Type.Optional(Type.Unknown()),
+    admins: Type.Optional(Type.Unknown()),
+    userStatus: Type.Optional(sectionChange(AppSettingsSchema.properties.userStatus)),
+    limits: Type.Optional(sectionChange(AppSettingsSchema.properties.limits)),
+    devices: Type.Optional(sectionChange(AppSettingsSchema.properties.devices)),
+    webhook: Type.Optional(sectionChange(AppSettingsSchema.properties.webhook, { [WEBHOOK_READ_ONLY]: Type.Optional(Type.Unknown()) })),
+  },
+  { additionalProperties: false },
+);
+type SettingsChange = Static<typeof SettingsChangeSchema>;
+type Section = Record<string, unknown> | null;
+const SettingsChangeCheck = compile(SettingsChangeSchema);
+
+/** The body of every presently/* command: a JSON object; set's carries `Settings`. */
+const BodyCheck = compile(Type.Object({}, { errorMessage: 'must be a JSON object' }));
+const SetBodyCheck = compile(Type.Object({ Settings: Type.Unknown() }));
+
+function refuse(prefix: string, p: Problem | undefined): void {
+  if (p) bad(describeProblem(prefix, p));
+}
+
+/** A section of a checked change or stored change: an object of values, null, or absent. */
+function section(v: unknown): Section | undefined {
+  return v as Section | undefined;
+}
 
 // ---- views -------------------------------------------------------------------------------------
 
-function maskWebhook(w: unknown): Obj | null {
-  if (!isObject(w)) return null;
+function maskWebhook(w: Section | undefined): Obj | null {
+  if (!w) return null;
   const { secret, ...rest } = w;
   return { ...clone(rest), [WEBHOOK_READ_ONLY]: typeof secret === 'string' && secret.length > 0 };
 }
@@ -93,16 +136,15 @@ export function settingsView(s: AppSettings): Obj {
 
 function storedView(o: StoredOverrides): Obj {
   const out = clone(o);
-  if (isObject(out.webhook)) out.webhook = maskWebhook(out.webhook);
+  if (out.webhook) out.webhook = maskWebhook(section(out.webhook));
   return out;
 }
 
 // ---- merging -----------------------------------------------------------------------------------
 
-function mergeSection(at: string, current: Obj, patch: Obj, known: ReadonlySet<string>, readOnly?: string): Obj {
+function mergeSection(current: Section | undefined, patch: Obj, readOnly?: string): Obj {
   const out: Obj = { ...current };
   for (const [k, v] of Object.entries(patch)) {
-    if (!known.has(k)) bad(`${at}.${k}: unknown setting`);
     if (k === readOnly) continue;
     if (v === null) delete out[k];
     else out[k] = v;
@@ -115,32 +157,21 @@ function mergeSection(at: string, current: Obj, patch: Obj, known: ReadonlySet<s
  * validates the result as the config file would. Throws PresentlyError(70402) naming the field.
  */
 export function mergeChange(current: AppSettings, patch: unknown): AppSettings {
-  if (!isObject(patch)) bad('Settings: must be an object');
+  refuse('Settings', firstProblem(SettingsChangeCheck, patch));
+  const change = patch as SettingsChange;
   const merged = clone(current) as unknown as Obj;
-  for (const [key, value] of Object.entries(patch)) {
+  for (const [key, value] of Object.entries(change)) {
     const at = `Settings.${key}`;
     if (key === 'SDKAppID') {
       if (value !== current.SDKAppID) bad(`${at}: cannot be changed`);
       continue;
     }
     if (key === 'secretKey') bad(`${at}: cannot be changed through the API (it comes from the config file)`);
-    const cur = merged[key];
-    if (OPTIONAL.has(key)) {
-      if (value === null) delete merged[key];
-      else if (!isObject(value)) bad(`${at}: must be an object or null`);
-      else merged[key] = mergeSection(at, isObject(cur) ? cur : {}, value, WEBHOOK_KEYS, WEBHOOK_READ_ONLY);
-      continue;
-    }
-    if (!Object.hasOwn(merged, key)) bad(`${at}: unknown setting`);
-    if (isObject(cur)) {
-      if (value === null) delete merged[key];
-      else if (!isObject(value)) bad(`${at}: must be an object`);
-      else merged[key] = mergeSection(at, cur, value, new Set(Object.keys(cur)));
-    } else if (value === null) {
-      delete merged[key];
-    } else {
-      merged[key] = value;
-    }
+    const patchSection = section(value);
+    const isSection = key in SECTIONS;
+    if (value === null) delete merged[key];
+    else if (isSection && patchSection) merged[key] = mergeSection(section(merged[key]), patchSection, OPTIONAL.has(key) ? WEBHOOK_READ_ONLY : undefined);
+    else merged[key] = value;
   }
   try {
     return normalizeApp(merged, 'Settings');
@@ -149,6 +180,9 @@ export function mergeChange(current: AppSettings, patch: unknown): AppSettings {
     throw err;
   }
 }
+
+/** The keys whose values are objects merged key by key. */
+const SECTIONS = { userStatus: true, limits: true, devices: true, webhook: true } as const;
 
 /**
  * The stored changes after one more change: each leaf the change named gets its resulting
@@ -164,14 +198,14 @@ export function recordChange(prev: StoredOverrides, patch: Obj, next: AppSetting
       out[key] = n[key] === undefined ? null : clone(n[key]);
       continue;
     }
-    const section = n[key];
-    const p = patch[key];
-    if (isObject(section) && isObject(p)) {
-      const o: Obj = isObject(out[key]) ? (out[key] as Obj) : {};
-      for (const leaf of Object.keys(p)) if (Object.hasOwn(section, leaf)) o[leaf] = clone(section[leaf]);
+    const resulting = section(n[key]);
+    const p = section(patch[key]);
+    if (key in SECTIONS && resulting && p) {
+      const o: Obj = { ...section(out[key]) };
+      for (const leaf of Object.keys(p)) if (Object.hasOwn(resulting, leaf)) o[leaf] = clone(resulting[leaf]);
       if (Object.keys(o).length > 0) out[key] = o;
     } else {
-      out[key] = clone(section);
+      out[key] = clone(n[key]);
     }
   }
   return out;
@@ -182,24 +216,27 @@ export function recordChange(prev: StoredOverrides, patch: Obj, next: AppSetting
  * them (the stored values win). Throws ConfigError when the result is not valid.
  */
 export function applyStoredChanges(base: AppSettings, stored: StoredOverrides): AppSettings {
+  const where = `stored settings of app ${base.SDKAppID}`;
+  const hint = ' (table app_settings; delete that app\'s row to fall back to the config file)';
+  const p = firstProblem(SettingsChangeCheck, stored);
+  if (p) throw new ConfigError(`${describeProblem(where, p)}${hint}`);
   const merged = clone(base) as unknown as Obj;
-  for (const [key, value] of Object.entries(stored)) {
+  for (const [key, value] of Object.entries(stored as SettingsChange)) {
     if (FIXED.has(key)) continue;
     if (OPTIONAL.has(key)) {
       if (value === null) delete merged[key];
       else merged[key] = clone(value);
       continue;
     }
-    const cur = merged[key];
-    merged[key] = isObject(cur) && isObject(value) ? { ...cur, ...clone(value) } : clone(value);
+    const cur = section(merged[key]);
+    const v = section(value);
+    merged[key] = key in SECTIONS && cur && v ? { ...cur, ...clone(v) } : clone(value);
   }
   try {
-    return normalizeApp(merged, `stored settings of app ${base.SDKAppID}`);
+    return normalizeApp(merged, where);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    throw new ConfigError(
-      `${err.message} (table app_settings; delete that app's row to fall back to the config file)`,
-    );
+    throw new ConfigError(`${err.message}${hint}`);
   }
 }
 
@@ -337,14 +374,13 @@ export async function runSettingsCommand(ctx: SettingsContext, command: string, 
     if (!SETTINGS_COMMANDS.includes(command)) {
       return envelope(ErrorCode.REST_BAD_URL, `unknown command ${JSON.stringify(command.slice(0, 100))}`);
     }
-    if (!isObject(body)) bad('the request body must be a JSON object');
+    refuse('the request body', firstProblem(BodyCheck, body));
     let fields: SettingsReply;
     if (command === GET_APP_SETTINGS) {
       fields = ctx.service.get(ctx.engine);
     } else if (command === SET_APP_SETTINGS) {
-      const patch = Object.hasOwn(body, 'Settings') ? body.Settings : undefined;
-      if (patch === undefined || patch === null) bad('Settings is required');
-      fields = await ctx.service.set(ctx.engine, patch, ctx.identifier, ctx.now);
+      refuse('', firstProblem(SetBodyCheck, body));
+      fields = await ctx.service.set(ctx.engine, (body as { Settings: unknown }).Settings, ctx.identifier, ctx.now);
     } else {
       fields = await ctx.service.reset(ctx.engine, ctx.identifier);
     }

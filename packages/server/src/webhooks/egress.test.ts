@@ -143,7 +143,7 @@ async function target(code: number): Promise<Target> {
 
 /** A dispatcher for several apps, each with its own webhook URL and one attempt. */
 function dispatcherFor(urls: Map<number, string>, init: { allowNetworks?: string[]; egress?: EgressPolicy } = {}): { d: WebhookDispatcher<Sink>; settings: Map<number, AppSettings> } {
-  const settings = new Map([...urls].map(([app, url]) => [app, normalizeApp({ SDKAppID: app, secretKey: 'k'.repeat(16), webhook: { url, timeoutMs: 2000, maxAttempts: 1 } })]));
+  const settings = new Map([...urls].map(([app, url]) => [app, normalizeApp({ SDKAppID: app, secretKey: 'test-secret-key-0123456789', webhook: { url, timeoutMs: 2000, maxAttempts: 1 } })]));
   const d = new WebhookDispatcher<Sink>({
     backend: new MemoryOutbox(),
     settingsOf: (app) => settings.get(app),

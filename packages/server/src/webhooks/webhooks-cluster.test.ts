@@ -168,7 +168,7 @@ describe('webhooks in a cluster (one PostgreSQL outbox, two processes)', async (
     cleanups.push(() => dropSchema(schema));
     const r = await receiver();
     cleanups.push(r.close);
-    const settings = normalizeApp({ SDKAppID: APP, secretKey: 'k'.repeat(16), webhook: { url: r.url, timeoutMs: 2000, maxAttempts: 100 } });
+    const settings = normalizeApp({ SDKAppID: APP, secretKey: 'test-secret-key-0123456789', webhook: { url: r.url, timeoutMs: 2000, maxAttempts: 100 } });
     const a = await node(PG_URL, schema, settings);
     const b = await node(PG_URL, schema, settings);
 
@@ -225,7 +225,7 @@ describe('webhooks in a cluster (one PostgreSQL outbox, two processes)', async (
     cleanups.push(() => dropSchema(schema));
     const r = await receiver();
     cleanups.push(r.close);
-    const settings = normalizeApp({ SDKAppID: APP, secretKey: 'k'.repeat(16), webhook: { url: r.url, timeoutMs: 2000, maxAttempts: 100 } });
+    const settings = normalizeApp({ SDKAppID: APP, secretKey: 'test-secret-key-0123456789', webhook: { url: r.url, timeoutMs: 2000, maxAttempts: 100 } });
     const { proxy, url } = await TcpProxy.forUrl(PG_URL);
     cleanups.push(() => proxy.close());
     const a = await node(url, schema, settings); // a reaches PostgreSQL through the proxy

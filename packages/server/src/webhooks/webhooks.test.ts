@@ -254,7 +254,7 @@ async function receiver(reply: (h: Hit) => number | 'hang'): Promise<{ url: stri
 }
 
 function settingsWith(webhook: Record<string, unknown> | undefined): AppSettings {
-  return normalizeApp({ SDKAppID: APP, secretKey: 'k'.repeat(16), ...(webhook ? { webhook } : {}) });
+  return normalizeApp({ SDKAppID: APP, secretKey: 'test-secret-key-0123456789', ...(webhook ? { webhook } : {}) });
 }
 
 function dispatcher(backend: OutboxBackend, settings: { current: AppSettings | undefined }, options = {}): WebhookDispatcher<Sink> {
@@ -372,8 +372,8 @@ const APP_B = APP + 1;
 
 /** A dispatcher for apps A and B, each with its own receiver URL. */
 function twoApps(urlA: string, urlB: string, hook: Record<string, unknown>, options = {}): { d: WebhookDispatcher<Sink>; a: AppSettings; b: AppSettings } {
-  const a = normalizeApp({ SDKAppID: APP_A, secretKey: 'k'.repeat(16), webhook: { url: urlA, ...hook } });
-  const b = normalizeApp({ SDKAppID: APP_B, secretKey: 'k'.repeat(16), webhook: { url: urlB, ...hook } });
+  const a = normalizeApp({ SDKAppID: APP_A, secretKey: 'test-secret-key-0123456789', webhook: { url: urlA, ...hook } });
+  const b = normalizeApp({ SDKAppID: APP_B, secretKey: 'test-secret-key-0123456789', webhook: { url: urlB, ...hook } });
   const d = new WebhookDispatcher<Sink>({
     backend: new MemoryOutbox(),
     settingsOf: (app) => (app === APP_A ? a : app === APP_B ? b : undefined),
@@ -447,7 +447,7 @@ test("isolation: app A's failures never push app B's attempts out of B's history
 // ---- bounds ----------------------------------------------------------------------------------------
 
 test('bounds: timeoutMs and maxAttempts outside their range are refused by the config and the settings API; appConcurrency is an option', () => {
-  const app = (webhook: Record<string, unknown>) => normalizeApp({ SDKAppID: APP, secretKey: 'k'.repeat(16), webhook: { url: 'https://hooks.example/p', ...webhook } }, 'apps[0]');
+  const app = (webhook: Record<string, unknown>) => normalizeApp({ SDKAppID: APP, secretKey: 'test-secret-key-0123456789', webhook: { url: 'https://hooks.example/p', ...webhook } }, 'apps[0]');
   for (const timeoutMs of [0, 99, 30_001, 99_999_999_999, 1.5, '2000']) {
     assert.throws(() => app({ timeoutMs }), new ConfigError('apps[0].webhook.timeoutMs: must be an integer from 100 to 30000'), String(timeoutMs));
   }
