@@ -135,7 +135,7 @@ test('console: the query switch turned off refuses an SDK client with 72001 at o
   const max = admin.getByLabel('IDs per status query');
   await max.fill('0');
   await admin.getByRole('button', { name: 'Save' }).click();
-  await admin.getByRole('alert').filter({ hasText: 'Settings.limits.maxQueryIDs: must be a positive integer' }).waitFor();
+  await admin.getByRole('alert').filter({ hasText: 'Settings.limits.maxQueryIDs: must be an integer from 1 to 10000' }).waitFor();
   assert.equal(await max.getAttribute('aria-invalid'), 'true');
   assert.equal(await admin.evaluate(() => document.activeElement?.id), 's-limit-maxQueryIDs');
   await admin.getByRole('button', { name: 'Discard changes' }).click();

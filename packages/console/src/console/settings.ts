@@ -1,7 +1,7 @@
 /**
  * The settings form: reads presently/get_app_settings, sends only what changed to
  * presently/set_app_settings, and shows the server's refusal next to the field it names
- * ("Settings.limits.maxQueryIDs: must be a positive integer").
+ * ("Settings.limits.maxQueryIDs: must be an integer from 1 to 10000").
  */
 import { byId, errorText, fill, h, show } from '../lib/dom.js';
 import { clock, dateTime } from '../lib/status.js';
