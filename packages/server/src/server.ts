@@ -155,32 +155,31 @@ export class PresentlyServer {
   }
 
   /**
-   * Open HTTP connections per source address (maxHttpConnectionsPerIp): past it a new connection
-   * is closed at once. A connection that becomes a WebSocket leaves the count (the gateway counts
-   * sockets itself, maxConnectionsPerIp); trusted proxies, which carry many clients, are not counted.
+   * Open HTTP connections per source address (maxHttpConnectionsPerIp). A connection counts from
+   * its first plain HTTP request until it closes; past the cap that request gets 429 and the
+   * connection is closed. WebSocket upgrades never count (the gateway counts sockets itself,
+   * maxConnectionsPerIp), so a reconnect storm from behind one NAT is not refused; a connection
+   * that never finishes its headers is cut by the headers deadline. Trusted proxies are not counted.
    */
   private limitHttpConnections(): void {
     const max = this.options.maxHttpConnectionsPerIp;
     if (max === 0) return;
     const open = new ConnectionCounter(max);
     const trusted = new ClientAddresses(this.options.trustedProxies);
-    this.http.on('connection', (socket: Socket) => {
+    const counted = new WeakSet<Socket>();
+    this.http.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+      const socket = req.socket;
+      if (counted.has(socket)) return;
       const address = plainAddress(socket.remoteAddress ?? '');
       if (trusted.isTrusted(address)) return;
       if (!open.acquire(address)) {
-        socket.destroy();
+        // Answered here; onRequest sees the response already sent and does nothing more.
+        res.writeHead(429, { connection: 'close', 'retry-after': '1' }).end();
         return;
       }
-      let counted = true;
-      const release = (): void => {
-        if (!counted) return;
-        counted = false;
-        open.release(address);
-      };
-      socket.once('close', release);
-      (socket as Socket & { presentlyRelease?: () => void }).presentlyRelease = release;
+      counted.add(socket);
+      socket.once('close', () => open.release(address));
     });
-    this.http.on('upgrade', (req: IncomingMessage) => (req.socket as Socket & { presentlyRelease?: () => void }).presentlyRelease?.());
   }
 
   /** `/metrics`: behind the token when one is set (PRESENTLY_METRICS_TOKEN). */
@@ -220,6 +219,7 @@ export class PresentlyServer {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (res.headersSent) return; // refused by the per-address cap
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method === 'GET' && url.pathname === '/metrics') {
       if (!this.metricsAllowed(req)) {
