@@ -295,9 +295,8 @@ export class PresentlyClient {
       throw new PresentlyError(ErrorCode.INVALID_PARAMETERS, 'isCommercialAbilityEnabled takes a non-negative integer of feature bits');
     }
     if (!LOGGED_IN.has(this._state) || !this._session) throw this._notReadyError();
-    const have = this._session.features?.userStatus === true ? ABILITY_USER_STATUS : 0;
-    // Every asked bit must be one we have (a number beyond 2^31 is kept whole: no bitwise ops).
-    const enabled = bits === 0 || (bits === ABILITY_USER_STATUS && have === ABILITY_USER_STATUS);
+    // Every asked bit must be one Presently has: bit 7 alone, when the app allows others' statuses.
+    const enabled = bits === 0 || (bits === ABILITY_USER_STATUS && this._session.features?.userStatus === true);
     return { code: 0, data: { enabled } };
   }
 

@@ -16,7 +16,7 @@ import { ALLOW_EMPTY_DB_ENV, openPostgres, openSqlite } from './store/sql.js';
 import type { DurableStore } from './store/types.js';
 import { handleRest } from './rest/http.js';
 import { ConnectionCounter } from './gateway/guards.js';
-import { ClientAddresses, plainAddress } from './net/client-address.js';
+import { plainAddress } from './net/client-address.js';
 import { createMetrics } from './metrics.js';
 import type { Registry } from 'prom-client';
 import { AppSettingsService } from './rest/settings.js';
@@ -165,13 +165,12 @@ export class PresentlyServer {
     const max = this.options.maxHttpConnectionsPerIp;
     if (max === 0) return;
     const open = new ConnectionCounter(max);
-    const trusted = new ClientAddresses(this.options.trustedProxies);
     const counted = new WeakSet<Socket>();
     this.http.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
       const socket = req.socket;
       if (counted.has(socket)) return;
       const address = plainAddress(socket.remoteAddress ?? '');
-      if (trusted.isTrusted(address)) return;
+      if (this.gateway.clientAddresses.isTrusted(address)) return;
       if (!open.acquire(address)) {
         // Answered here; onRequest sees the response already sent and does nothing more.
         res.writeHead(429, { connection: 'close', 'retry-after': '1' }).end();
