@@ -122,9 +122,11 @@ export class Connection implements Sink {
         this.answer(frame, () => ({ userList: driver.engine.sync(session, now) }), false);
         return;
       case 'subscribeUserStatus':
+        if (this.refusedWrite(frame, now)) return;
         this.answer(frame, () => driver.subscribe(session, frame.userIDList, now), true);
         return;
       case 'unsubscribeUserStatus':
+        if (this.refusedWrite(frame, now)) return;
         this.answer(frame, () => driver.unsubscribe(session, frame.userIDList, now), true);
         return;
       case 'logout': {
@@ -170,6 +172,14 @@ export class Connection implements Sink {
         this.replyError(frame, err);
       },
     );
+  }
+
+  /** While the store cannot commit, a request that writes is refused before it changes anything. */
+  private refusedWrite(frame: { id: number; op: ClientOp }, now: number): boolean {
+    const refusal = this.gw.writesRefused(now);
+    if (refusal === null) return false;
+    this.replyError(frame, refusal);
+    return true;
   }
 
   private heartbeatReply(id: number | undefined): void {
@@ -230,6 +240,7 @@ export class Connection implements Sink {
     const proof = this.checkTicket(frame, now);
     if (!proof) return;
     const { driver, verdict } = proof;
+    if (this.refusedWrite(frame, now)) return;
     this.setState('loggingIn');
     let session: SinkSession;
     this.inFlight++;

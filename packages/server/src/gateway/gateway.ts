@@ -263,6 +263,19 @@ export class Gateway {
     return Promise.race([flushed, timeout]).finally(() => clearTimeout(timer));
   }
 
+  /**
+   * Null while the store commits; otherwise the 70500 a request that writes gets at once, before
+   * anything is applied: while writes are failing (or one has gone unconfirmed for
+   * STORE_REPLY_TIMEOUT_MS), a login, a subscription or a REST write would be seen by others
+   * and then not be acknowledged. Requests that end sessions (logout, disconnects) are never
+   * refused: a refused logout would leave a ghost; their writes are retried.
+   */
+  writesRefused(now = Date.now()): PresentlyError | null {
+    if (this.store.healthy() && (this.store.unconfirmedFor?.(now) ?? 0) < STORE_REPLY_TIMEOUT_MS) return null;
+    const cause = this.store.lastError?.()?.message ?? `no commit for ${STORE_REPLY_TIMEOUT_MS} ms`;
+    return new PresentlyError(ErrorCode.INTERNAL_ERROR, `the store cannot commit writes now (${cause}); nothing was changed, try again later`);
+  }
+
   /** Logs the store's failures once when they start, with their cause, and once when they clear. */
   private watchStore(): void {
     const healthy = this.store.healthy();

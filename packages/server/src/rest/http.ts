@@ -74,6 +74,10 @@ export async function handleRest(
     const target = { app: engine.app, get settings() { return engine.settings; }, updateSettings: (next: AppSettings) => driver.updateSettings(next) };
     return runSettingsCommand({ service: settings, engine: target, identifier, now: Date.now() }, command, parsed);
   }
+  const writes = !READ_ONLY_COMMANDS.has(command);
+  // While the store cannot commit, a write is refused before it changes anything.
+  const refusal = writes ? gw.writesRefused() : null;
+  if (refusal) return restFail(refusal.code, refusal.message, friendApi);
   let reply: RestReply;
   try {
     const r = driver.rest(command, parsed, Date.now());
@@ -85,7 +89,7 @@ export async function handleRest(
   }
   // Acknowledge only what is durable (70500 when the store cannot commit in time). A read changes
   // nothing: it answers from memory at once, even while writes are failing.
-  if (!READ_ONLY_COMMANDS.has(command)) {
+  if (writes) {
     try {
       await gw.durable();
     } catch (err) {

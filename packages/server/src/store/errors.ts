@@ -1,3 +1,5 @@
+import type { Kysely, Transaction } from 'kysely';
+
 /**
  * A database the server cannot start on: the message names the file (or database) and the cause,
  * in one line, for the operator; `main` prints it without a stack trace and exits with code 2.
@@ -20,4 +22,25 @@ export function describe(err: unknown): string {
   const message = typeof e?.message === 'string' ? e.message : String(err);
   const code = typeof e?.code === 'string' && !message.includes(e.code) ? ` (${e.code})` : '';
   return `${message}${code}`.replace(/\s*\n\s*/g, ' ');
+}
+
+/**
+ * Runs `fn` in a transaction and, when it fails, rolls back and rethrows **its** error. Kysely's
+ * `transaction()` rethrows the rollback's error instead when the rollback fails too, and SQLite
+ * rolls a transaction back by itself on some errors (SQLITE_FULL, SQLITE_IOERR): its ROLLBACK
+ * then fails with "cannot rollback - no transaction is active", which would hide a full disk.
+ */
+export async function inTransaction<DB, T>(db: Kysely<DB>, fn: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
+  const trx = await db.startTransaction().execute();
+  try {
+    const result = await fn(trx);
+    await trx.commit().execute();
+    return result;
+  } catch (err) {
+    await trx
+      .rollback()
+      .execute()
+      .catch(() => undefined);
+    throw err;
+  }
 }

@@ -17,7 +17,7 @@ import type { Schema } from './schema.js';
 import { batchQueries } from './batch.js';
 import { currentSchemaOnly, migrateToLatest, transactionalDdl } from './migrations/index.js';
 import { configure, sqliteWriter } from './sqlite-writer.js';
-import { StoreOpenError, describe } from './errors.js';
+import { StoreOpenError, describe, inTransaction } from './errors.js';
 
 export type { Schema } from './schema.js';
 export { PG_LOCK } from './pg-locks.js';
@@ -51,6 +51,8 @@ export class SqlStore implements DurableStore {
   private last: Promise<void> = Promise.resolve();
   /** The error of the write being retried; null when the latest attempt succeeded. */
   private failure: Error | null = null;
+  /** When the batch being written was handed to the database (ms); 0 while nothing is in flight. */
+  private writeStarted = 0;
   /** Set by `close` once it stops waiting: writes still failing are given up. */
   private abandoned: Error | null = null;
   /** Ends the backoff pause of a failing write at once (close). */
@@ -98,6 +100,11 @@ export class SqlStore implements DurableStore {
   /** Why the write being retried failed last; null when healthy. */
   lastError(): Error | null {
     return this.failure;
+  }
+
+  /** How long the batch being written has waited for its commit, ms (0: none in flight). */
+  unconfirmedFor(now: number): number {
+    return this.writeStarted === 0 ? 0 : now - this.writeStarted;
   }
 
   /** Executes batches with `writer` instead of Kysely from now on (the embedded SQLite file). */
@@ -194,11 +201,13 @@ export class SqlStore implements DurableStore {
   /** Writes the batch, again and again after a growing pause while it fails, until it lands. */
   private async writeUntilDone(batch: Mutation[]): Promise<void> {
     let pause = this.retryMinMs;
+    this.writeStarted = Date.now();
     for (;;) {
       if (this.abandoned) throw this.abandoned;
       try {
         await this.write(batch);
         this.failure = null;
+        this.writeStarted = 0;
         return;
       } catch (err) {
         this.failure = err instanceof Error ? err : new Error(String(err));
@@ -233,7 +242,7 @@ export class SqlStore implements DurableStore {
     // One statement is atomic by itself: no BEGIN and COMMIT round trips around it.
     if (queries.length === 1) await this.db.executeQuery(queries[0]!);
     else {
-      await this.db.transaction().execute(async (trx) => {
+      await inTransaction(this.db, async (trx) => {
         for (const q of queries) await trx.executeQuery(q);
       });
     }

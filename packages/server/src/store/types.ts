@@ -20,6 +20,11 @@ export interface DurableStore {
   healthy(): boolean;
   /** Why the write being retried failed last; null when healthy. */
   lastError?(): Error | null;
+  /**
+   * How long the write being committed has waited so far, ms (0 when none is in flight): a
+   * database that stopped answering fails no write, it just never confirms one.
+   */
+  unconfirmedFor?(now: number): number;
   /** Values the server keeps for itself (e.g. the development app). */
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;

@@ -128,6 +128,8 @@ export class DemoApi {
     });
     if (!verdict.ok) return json(res, verdict.blocked ? 429 : 403, { error: verdict.message, code: verdict.code });
     if (!engine.hasAccount(friendID)) return json(res, 404, { error: `${friendID} has never logged in`, code: ErrorCode.FRIEND_ACCOUNT_NOT_FOUND });
+    const refusal = this.gw.writesRefused(now);
+    if (refusal) return json(res, 503, { error: refusal.message, code: refusal.code });
     const meta = { remark: '', groups: [], addSource: 'AddSource_Type_Demo', addTime: Math.floor(now / 1000) };
     const added: Array<[string, string]> = [];
     for (const [from, to] of [

@@ -385,6 +385,9 @@ export class WebhookDispatcher<S> {
 
   // ---- the outbox ------------------------------------------------------------------------------
 
+  /** The outbox's writes are failing (logged once each way). */
+  private outboxFailing = false;
+
   private onChain<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.chain.then(fn);
     this.chain = p.then(
@@ -438,13 +441,23 @@ export class WebhookDispatcher<S> {
       this.writeFailed(err, rows, [], ops, waiters);
       return;
     }
+    if (this.outboxFailing) {
+      this.outboxFailing = false;
+      this.log.info('webhook outbox writes succeed again; the events held meanwhile are written');
+    }
     for (const w of waiters) w();
     this.admit(rows);
   }
 
-  /** Nothing is dropped: the rows and outcomes go again, before anything queued since. */
+  /**
+   * Nothing is dropped: the rows and outcomes go again, before anything queued since. Logged
+   * once when the writes start failing (with the database's own error) and once when they succeed.
+   */
   private writeFailed(err: unknown, rows: OutboxRow[], events: Incoming<S>[], ops: OutboxOp[], waiters: Array<() => void>): void {
-    this.log.error({ err, events: rows.length + events.length, outcomes: ops.length }, 'webhook outbox write failed');
+    if (!this.outboxFailing) {
+      this.outboxFailing = true;
+      this.log.error({ err, events: rows.length + events.length, outcomes: ops.length }, 'webhook outbox writes fail; the events are held and written again');
+    }
     this.unwritten = rows.concat(this.unwritten);
     this.incoming = events.concat(this.incoming);
     this.ops = ops.concat(this.ops);

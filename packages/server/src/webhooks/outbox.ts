@@ -21,6 +21,7 @@ import { sql, type Kysely } from 'kysely';
 import { PG_LOCK, SqlStore } from '../store/sql.js';
 import type { DurableStore } from '../store/types.js';
 import type { LeaseSession } from './leadership.js';
+import { inTransaction } from '../store/errors.js';
 
 export type OutboxStatus = 'pending' | 'dead';
 
@@ -149,7 +150,7 @@ export class SqlOutbox implements OutboxBackend {
 
   async write(ops: OutboxOp[]): Promise<void> {
     if (ops.length === 0) return;
-    await this.db.transaction().execute(async (trx) => {
+    await inTransaction(this.db, async (trx) => {
       const fresh = ops.flatMap((op) => (op.t === 'insert' ? [op.row] : []));
       if (this.shared && fresh.length > 0) {
         // Taken anew at each attempt (a failed attempt's seqs may be below rows committed since).
