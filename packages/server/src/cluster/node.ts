@@ -6,6 +6,10 @@
  *   by the first survivor that sees it (once: a marker per app); every replica ends its sessions.
  *   A node only judges others after holding its own lease for a full lease period since it
  *   (re)connected, so a Redis restart that drops every lease does not make nodes judge each other.
+ * - Unreachable: the connection is down, or Redis has not answered a lease renewal for half a
+ *   lease (it froze, or the network drops packets without closing the connection). Requests that
+ *   wait for the log are answered then (70500; REST reads from this node's memory), new ones at
+ *   once, and `/readyz` says 503, until Redis answers again.
  * - Node key: `<nodeId>.<incarnation>`. A node restarted with the same id declares its previous
  *   incarnation down at once, so nothing of it comes back. A node that finds itself declared down
  *   (it lost Redis for longer than its lease) closes its sockets with 4010 and takes a new key.
@@ -57,6 +61,11 @@ export class ClusterNode {
   readonly downNodes = new Set<string>();
   private connected = false;
   private connectedSince = 0;
+  /** When the oldest unanswered lease renewal was sent, ms (0: none outstanding). */
+  private probeSince = 0;
+  /** Redis has not answered a lease renewal for `silenceMs`, though the connection is open. */
+  private silent = false;
+  private readonly silenceMs: number;
   private resyncing = false;
   private leader = false;
   leaving = false;
@@ -74,6 +83,7 @@ export class ClusterNode {
     this.redis.defineCommand('presentlyAppend', { numberOfKeys: 3, lua: APPEND });
     this.redis.defineCommand('presentlyDown', { numberOfKeys: 4, lua: DOWN });
     this.redis.on('error', (err: Error) => opts.log.debug({ err: err.message }, 'redis error'));
+    this.silenceMs = Math.max(250, Math.floor(opts.leaseMs / 2));
   }
 
   /** The scripts defined on the client (typed view of ioredis' defineCommand). */
@@ -87,9 +97,14 @@ export class ClusterNode {
 
   /** Ready for clients: Redis connected, resynchronised, every app's reader running. */
   healthy(): boolean {
-    if (!this.connected || this.resyncing || this.redis.status !== 'ready') return false;
+    if (!this.reachable() || this.resyncing) return false;
     for (const a of this.apps.values()) if (!a.readerHealthy()) return false;
     return true;
+  }
+
+  /** Whether Redis can take the log's commands now: connected and answering. */
+  reachable(): boolean {
+    return this.connected && !this.silent && this.redis.status === 'ready';
   }
 
   async connect(): Promise<void> {
@@ -99,6 +114,7 @@ export class ClusterNode {
     this.redis.on('close', () => {
       if (this.connected) this.log.warn('lost Redis; retrying');
       this.connected = false;
+      this.unreachable();
     });
     this.redis.on('ready', () => {
       if (this.stopped) return;
@@ -138,7 +154,10 @@ export class ClusterNode {
   start(): void {
     if (this.previous.size > 0) void this.redis.srem(this.keys.nodes(), ...this.previous).catch(() => undefined);
     const every = Math.max(100, Math.floor(this.opts.leaseMs / 5));
-    const lease = setInterval(() => void this.heartbeat().catch((err: unknown) => this.log.debug({ err }, 'lease round failed')), every);
+    const lease = setInterval(() => {
+      this.watchSilence();
+      void this.heartbeat().catch((err: unknown) => this.log.debug({ err }, 'lease round failed'));
+    }, every);
     const tick = setInterval(() => void this.tick(), this.opts.tickMs ?? 250);
     lease.unref();
     tick.unref();
@@ -163,12 +182,45 @@ export class ClusterNode {
     const pipe = this.redis.multi();
     pipe.set(this.keys.lease(this.key), String(Date.now()), 'PX', this.opts.leaseMs);
     pipe.sadd(this.keys.nodes(), this.key);
-    await pipe.exec();
+    if (this.probeSince === 0) this.probeSince = Date.now();
+    try {
+      await pipe.exec();
+    } finally {
+      this.probeSince = 0;
+    }
+    if (this.silent) {
+      this.silent = false;
+      // Like a reconnection: leases are judged again only after a full period of our own.
+      this.connectedSince = Date.now();
+      this.log.info('Redis answers again');
+    }
+  }
+
+  /**
+   * A lease renewal unanswered for `silenceMs`: Redis is unreachable though the connection is
+   * open. Checked again after this turn's I/O, so a reply that waited behind a busy event loop
+   * of ours does not count as silence.
+   */
+  private watchSilence(): void {
+    const silentFor = (): boolean => this.probeSince !== 0 && Date.now() - this.probeSince >= this.silenceMs;
+    if (this.silent || this.stopped || !silentFor()) return;
+    setImmediate(() => {
+      if (this.silent || this.stopped || !silentFor()) return;
+      this.silent = true;
+      this.log.warn({ silentMs: Date.now() - this.probeSince }, 'Redis does not answer; requests that need the command log get 70500 until it does');
+      this.unreachable();
+    });
+  }
+
+  /** Redis cannot take commands now: every app answers the requests waiting for the log. */
+  private unreachable(): void {
+    for (const a of this.apps.values()) a.unreachable();
   }
 
   /** One lease round: renew, lead, judge the others. */
   private async heartbeat(): Promise<void> {
-    if (this.stopped || this.leaving || !this.connected) return;
+    // A round still waiting for Redis is not stacked upon (a frozen Redis would pile them up).
+    if (this.stopped || this.leaving || !this.connected || this.probeSince !== 0) return;
     await this.renewLease();
     for (const a of this.apps.values()) a.reapClosed();
     this.leader = (await this.redis.eval(LEAD, 1, this.keys.leader(), this.key, String(this.opts.leaseMs))) === 1;

@@ -10,6 +10,11 @@
  *
  * Joining: the log's last id and every node's session registry are read at one instant (one Lua
  * script), the durable state comes from the store, and the log is read from that id on.
+ *
+ * Redis unreachable (node.ts): a request is answered with 70500 instead of waiting for the log,
+ * at once when the node already knows (nothing is sent: nothing was done), else as soon as it
+ * learns or after `requestTimeoutMs` (the entry was sent and may still be applied later). A REST
+ * read (READ_ONLY_COMMANDS) is answered from this node's copy of the state instead.
  */
 import type { Redis as RedisConn, Cluster as ClusterConn } from 'ioredis';
 import { ErrorCode, PresentlyError, type UserStatusInfo } from '@presently/protocol';
@@ -19,7 +24,7 @@ import type { AppSettings } from '../config/settings.js';
 import type { DurableStore } from '../store/types.js';
 import type { AppDriver, FailuresReply, StatusReply } from '../gateway/driver.js';
 import { RemoteSink, type Engine, type Sink, type SinkSession } from '../gateway/sink.js';
-import { runCommand, type RestReply } from '../rest/commands.js';
+import { READ_ONLY_COMMANDS, runCommand, type RestReply } from '../rest/commands.js';
 import type { Entry, EntryBody, SessionRecord } from './entries.js';
 import { SNAPSHOT } from './redis.js';
 import type { ClusterNode } from './node.js';
@@ -36,9 +41,13 @@ interface Waiter {
   resolve(v: unknown): void;
   reject(err: unknown): void;
   timer: NodeJS.Timeout;
+  /** A read's answer from this node's memory, when the log cannot give it. */
+  local?: () => unknown;
 }
 
-const UNAVAILABLE = 'the cluster is unavailable (Redis); try again';
+const UNAVAILABLE = 'the cluster is unavailable (Redis); nothing was done, try again';
+/** The entry was sent, but Redis did not answer: it may still be applied when Redis does. */
+const UNANSWERED = 'the cluster is unavailable (Redis did not answer); the request may still take effect, try again later';
 
 export class ClusterApp implements AppDriver {
   readonly engine: Engine;
@@ -143,6 +152,29 @@ export class ClusterApp implements AppDriver {
         this.node.log.debug({ err }, 'log read failed; retrying');
         await new Promise((r) => setTimeout(r, 200));
       }
+    }
+  }
+
+  /**
+   * Redis cannot take commands now (node.ts): every request waiting for its entry is answered,
+   * a read from this node's memory, anything else with 70500 (its entry may still be applied).
+   */
+  unreachable(): void {
+    const waiting = [...this.waiters.values()];
+    this.waiters.clear();
+    for (const w of waiting) {
+      clearTimeout(w.timer);
+      this.giveUp(w, UNANSWERED);
+    }
+  }
+
+  /** A waiter whose entry the log will not bring: its read answered locally, or 70500. */
+  private giveUp(w: Pick<Waiter, 'resolve' | 'reject' | 'local'>, message: string): void {
+    if (!w.local) return w.reject(new PresentlyError(ErrorCode.INTERNAL_ERROR, message));
+    try {
+      w.resolve(w.local());
+    } catch (err) {
+      w.reject(err);
     }
   }
 
@@ -273,7 +305,7 @@ export class ClusterApp implements AppDriver {
       clearTimeout(waiter.timer);
     }
     if (this.node.downNodes.has(e.o) && e.k !== 'down') {
-      waiter?.reject(new PresentlyError(ErrorCode.INTERNAL_ERROR, UNAVAILABLE));
+      if (waiter) this.giveUp(waiter, UNAVAILABLE);
       return;
     }
     this.applyingLocal = mine;
@@ -372,20 +404,25 @@ export class ClusterApp implements AppDriver {
 
   // ---- submitting ------------------------------------------------------------------------------
 
-  private submit<T>(body: EntryBody, now: number, reg: { op: '' | 'set' | 'del'; args: string[] } = { op: '', args: [] }): Promise<T> {
-    const i = ++this.seq;
-    const entry = { ...body, o: this.node.key, i, t: now } as Entry;
+  /**
+   * Appends an entry and resolves with its result once this node applies it. `local`: a read's
+   * answer from this node's memory, given instead when Redis is unreachable.
+   */
+  private submit<T>(body: EntryBody, now: number, reg: { op: '' | 'set' | 'del'; args: string[] } = { op: '', args: [] }, local?: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      const w = { resolve: resolve as (v: unknown) => void, reject, ...(local ? { local } : {}) };
+      // Known unreachable: nothing is sent (a request would otherwise wait, and land later).
+      if (!this.node.reachable()) return this.giveUp(w, UNAVAILABLE);
+      const i = ++this.seq;
+      const entry = { ...body, o: this.node.key, i, t: now } as Entry;
       const timer = setTimeout(() => {
-        this.waiters.delete(i);
-        reject(new PresentlyError(ErrorCode.INTERNAL_ERROR, UNAVAILABLE));
+        if (this.waiters.delete(i)) this.giveUp(w, UNANSWERED);
       }, this.timeoutMs);
-      this.waiters.set(i, { resolve: resolve as (v: unknown) => void, reject, timer });
+      this.waiters.set(i, { ...w, timer });
       this.node.append(this.app, entry, reg).catch((err: unknown) => {
         this.node.log.debug({ err }, 'append failed');
         clearTimeout(timer);
-        this.waiters.delete(i);
-        reject(new PresentlyError(ErrorCode.INTERNAL_ERROR, UNAVAILABLE));
+        if (this.waiters.delete(i)) this.giveUp(w, UNAVAILABLE);
       });
     });
   }
@@ -441,7 +478,10 @@ export class ClusterApp implements AppDriver {
   }
 
   rest(command: string, body: unknown, now: number): Promise<RestReply> {
-    return this.submit({ k: 'rest', c: command, b: body }, now);
+    // A read goes through the log (it sees every change acknowledged before it, on any node);
+    // while Redis is unreachable it answers from this node's copy (as of the last entry applied).
+    const local = READ_ONLY_COMMANDS.has(command) ? () => runCommand({ engine: this.engine, now: Date.now() }, command, body) : undefined;
+    return this.submit({ k: 'rest', c: command, b: body }, now, undefined, local);
   }
 
   updateSettings(next: AppSettings): void {
