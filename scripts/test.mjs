@@ -11,7 +11,7 @@ import { join, relative } from 'node:path';
 import { spawn } from 'node:child_process';
 
 const root = new URL('..', import.meta.url).pathname;
-const roots = ['packages', 'tests'];
+const roots = ['packages', 'tests', 'checker'];
 /** Package test files that need PostgreSQL, Redis, a server process or real HTTP receivers. */
 const NEEDS_SERVICES = [
   'packages/server/src/cluster/driver.contract.test.ts',
@@ -38,7 +38,7 @@ for (const r of roots) {
 const args = process.argv.slice(2);
 const mode = args.includes('--unit') ? 'unit' : args.includes('--e2e') ? 'e2e' : 'all';
 const filters = args.filter((a) => !a.startsWith('--'));
-const isUnit = (f) => f.startsWith('packages/') && !NEEDS_SERVICES.includes(f);
+const isUnit = (f) => (f.startsWith('packages/') && !NEEDS_SERVICES.includes(f)) || f.startsWith('checker/');
 const chosen = files
   .sort()
   .filter((f) => mode === 'all' || (mode === 'unit') === isUnit(f))
