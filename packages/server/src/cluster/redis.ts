@@ -21,8 +21,11 @@ const BASE: RedisOptions = {
   lazyConnect: true,
 };
 
-/** `redis://host:port`, or a comma-separated list of Redis Cluster seed nodes. */
-export function createRedis(url: string, name: string): RedisClient {
+/**
+ * `redis://host:port`, or a comma-separated list of Redis Cluster seed nodes. `sharded`: a client
+ * for sharded channels (SSUBSCRIBE): on a Redis Cluster, one subscriber connection per master.
+ */
+export function createRedis(url: string, name: string, mode: { sharded?: boolean } = {}): RedisClient {
   const urls = url.split(',').map((u) => u.trim()).filter((u) => u !== '');
   if (urls.length > 1) {
     const seeds = urls.map((u) => {
@@ -34,6 +37,7 @@ export function createRedis(url: string, name: string): RedisClient {
       enableOfflineQueue: false,
       lazyConnect: true,
       clusterRetryStrategy: (times: number) => Math.min(100 * times, 1000),
+      shardedSubscribers: mode.sharded === true,
       redisOptions: { ...BASE, connectionName: name, ...(first.password ? { password: decodeURIComponent(first.password) } : {}) },
     };
     return new Cluster(seeds, opts);
