@@ -181,6 +181,18 @@ test('an out-of-order push (S22): a later custom status before an earlier one is
   expectOnly(sets().push('cb', s(3.2), ON('a', 'a#2')).push('cb', s(3.3), ON('a', 'a#1')).end(s(5)), 'out-of-order');
   expectOnly(sets().push('cb', s(3.02), ON('a', 'a#1')).push('cb', s(3.12), ON('a', 'a#2')).push('cb', s(3.3), ON('a', 'a#2')).end(s(5)), 'duplicate');
   expectOnly(sets().push('cb', s(3.02), ON('a', 'a#1')).push('cb', s(3.3), ON('a', 'a#9')).end(s(5)), 'phantom-status');
+  // The same status twice is no duplicate when the subscription lapsed in between (changes missed on purpose).
+  expectPass(
+    watching()
+      .crash('ca', s(2.9))
+      .push('cb', s(3), OFF('a'))
+      .op('b', 'cb', 'unsubscribe', { target: 'a' }, s(3.5), s(3.51))
+      .login('ca2', 'a', s(4))
+      .subscribe('cb', 'b', 'a', s(5), ON('a'))
+      .crash('ca2', s(5.9))
+      .push('cb', s(6), OFF('a'))
+      .end(s(7)),
+  );
   // a#2 skipped while the subscription and the link held: a lost push.
   const lost = sets().op('a', 'ca', 'setSelfStatus', { customStatus: 'a#3' }, s(3.2), s(3.21));
   expectOnly(lost.push('cb', s(3.02), ON('a', 'a#1')).push('cb', s(3.22), ON('a', 'a#3')).end(s(5)), 'lost-push');

@@ -705,7 +705,9 @@ export function check(recs: Rec[]): Verdict {
   for (const L of links.values()) {
     const c = clients.get(L.c);
     if (!c) continue;
-    const last = new Map<string, StatusItem>();
+    const last = new Map<string, StatusItem & { t: number }>();
+    /** The relation held all through [a, b]: no change of U in between could have been missed. */
+    const heldThrough = (u: string, a: number, b: number) => total(intersect([[a, b]], relYes(c.u, u))) >= b - a - 0.001;
     const lastIdx = new Map<string, { idx: number; t: number }>();
     for (const p of L.pushes) {
       if (p.t > horizon) break;
@@ -713,10 +715,10 @@ export function check(recs: Rec[]): Verdict {
         const u = item.userID;
         const prev = last.get(u);
         const focus = { users: [u], clients: [L.c] };
-        if (prev && prev.statusType === item.statusType && prev.customStatus === item.customStatus && !(item.statusType === ONLINE && item.customStatus === '')) {
+        if (prev && prev.statusType === item.statusType && prev.customStatus === item.customStatus && !(item.statusType === ONLINE && item.customStatus === '') && heldThrough(u, prev.t, p.t)) {
           violate('duplicate', `${L.l} (${c.u}) got ${fmtItem(item)} twice in a row (S22)`, p.t, excerpt({ ...focus, from: p.t - lookback, to: p.t }));
         }
-        last.set(u, item);
+        last.set(u, { ...item, t: p.t });
         if (item.customStatus === '') continue;
         const idx = setOrder.get(u)?.get(item.customStatus);
         if (idx === undefined) {

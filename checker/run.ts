@@ -7,7 +7,8 @@
  *
  * Options: --seed (default: random) --seconds (workload and faults, default 30) --workers (3)
  * --users (users per worker, 6) --faults (kill,term,delay,partition,halfopen) --heartbeat
- * (heartbeat timeout in s, 3) --slack (ms, 500) --out (history file to keep) --keep (keep the data dir).
+ * (heartbeat timeout in s, 3) --slack (ms, 500) --out (history file to keep) --keep (keep the data dir)
+ * --server-root (run the server from another checkout, e.g. a deliberately broken build).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,6 +43,8 @@ export interface RunOptions {
   /** Where to keep the history; else it stays in the run's temp dir (removed unless it fails or `keep`). */
   out?: string;
   keep?: boolean;
+  /** Run the server from another checkout (e.g. a deliberately broken build, to see it caught). */
+  serverRoot?: string;
   log?: (line: string) => void;
 }
 
@@ -153,7 +156,7 @@ export async function runChaos(input: Partial<RunOptions> = {}): Promise<RunResu
       server: { maxLoginFailuresPerMinute: 0 },
     }),
   );
-  const node = new ServerNode({ name: 'n1', dataDir, configPath, port: await freePort(), record });
+  const node = new ServerNode({ name: 'n1', dataDir, configPath, port: await freePort(), record, ...(o.serverRoot ? { root: resolve(o.serverRoot) } : {}) });
   const proxies = [new FaultProxy('p0', () => ({ host: '127.0.0.1', port: node.opts.port })), new FaultProxy('p1', () => ({ host: '127.0.0.1', port: node.opts.port }))];
   const children: ChildProcess[] = [];
   let failed = true;
@@ -351,6 +354,7 @@ function parseArgs(argv: string[]): { run: Partial<RunOptions>; check?: string }
     else if (k === 'slack') run.slackMs = Number(v);
     else if (k === 'out') run.out = v;
     else if (k === 'keep') run.keep = true;
+    else if (k === 'server-root') run.serverRoot = v;
     else if (k === 'check') checkPath = v;
     else throw new Error(`unknown option --${k}`);
   }

@@ -10,7 +10,6 @@ import { createInterface } from 'node:readline';
 import { now, type Rec } from './history.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const MAIN = join(ROOT, 'packages/server/src/main.ts');
 
 export async function freePort(): Promise<number> {
   const srv = createServer();
@@ -26,6 +25,8 @@ export interface NodeOptions {
   configPath: string;
   port: number;
   env?: Record<string, string>;
+  /** Another checkout's root to run the server from (a deliberately broken build); default this one. */
+  root?: string;
   record: (rec: Rec) => void;
 }
 
@@ -55,8 +56,9 @@ export class ServerNode {
 
   /** Starts the process and resolves once it listens (records `node up`). */
   async start(): Promise<void> {
-    const proc = spawn(process.execPath, ['--max-semi-space-size=32', '--conditions=source', '--import', 'tsx', MAIN, 'start'], {
-      cwd: ROOT,
+    const root = this.opts.root ?? ROOT;
+    const proc = spawn(process.execPath, ['--max-semi-space-size=32', '--conditions=source', '--import', 'tsx', join(root, 'packages/server/src/main.ts'), 'start'], {
+      cwd: root,
       env: {
         ...process.env,
         PORT: String(this.opts.port),
