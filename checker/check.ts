@@ -65,6 +65,7 @@ export interface Verdict {
 }
 
 const INF = Number.POSITIVE_INFINITY;
+const STATUS_OPS = new Set(['login', 'logout', 'setSelfStatus']);
 const BIT: Record<number, number> = { [ONLINE]: 1, [OFFLINE]: 2, [UNLOGINED]: 4 };
 const NAME: Record<number, string> = { 0: 'UNKNOWN', 1: 'ONLINE', 2: 'OFFLINE', 3: 'UNLOGINED' };
 
@@ -392,9 +393,12 @@ export function check(recs: Rec[]): Verdict {
       }
       let keep = false;
       switch (r.type) {
-        case 'op':
-          keep = users.has(r.u) || (r.c !== undefined && cs.has(r.c) && JSON.stringify(r.data ?? r.args).split('"').some((w) => users.has(w)));
+        case 'op': {
+          // The focus users' own status-changing calls, and calls by the focus users or clients about another focus user.
+          const about = JSON.stringify([r.args, r.data ?? null]).split('"').some((w) => users.has(w) && w !== r.u);
+          keep = (users.has(r.u) && STATUS_OPS.has(r.op)) || (about && (users.has(r.u) || (r.c !== undefined && cs.has(r.c))));
           break;
+        }
         case 'client':
         case 'client-end':
         case 'crash':
@@ -755,7 +759,7 @@ export function check(recs: Rec[]): Verdict {
         const r = relations.get(`${d.u}|${target}`);
         const state: Tri = r ? r[kind].at_(horizon) : 'no';
         const what = kind === 'sub' ? 'subscription' : 'friendship';
-        const ex = () => excerpt({ users: [d.u], from: T0, to: d.t, max: 30 }).filter((line) => line.includes(target) || line.includes('FAULT') || line.includes('node '));
+        const ex = () => excerpt({ users: [d.u, target], from: T0, to: d.t, max: 200 }).filter((line) => (line.includes(target) && line.includes(d.u)) || line.includes('FAULT') || line.includes('node ')).slice(-30);
         if (state === 'yes' && !present.has(target)) violate('lost-write', `the acknowledged ${what} ${d.u} -> ${target} is not in the store at the end`, d.t, ex());
         if (state === 'no' && present.has(target)) violate('phantom-write', `the store holds a ${what} ${d.u} -> ${target} that was removed or never asked for`, d.t, ex());
       }
@@ -864,10 +868,17 @@ export function formatReport(v: Verdict): string {
   const byKind = new Map<string, number>();
   for (const x of v.violations) byKind.set(x.kind, (byKind.get(x.kind) ?? 0) + 1);
   if (byKind.size) lines.push(`violations: ${[...byKind].map(([k, n]) => `${k} ${n}`).join(', ')}`);
-  for (const x of v.violations.slice(0, 10)) {
+  // The first few of each kind, in time order.
+  const shown = new Map<string, number>();
+  const pick = v.violations.filter((x) => {
+    const n = shown.get(x.kind) ?? 0;
+    shown.set(x.kind, n + 1);
+    return n < 3;
+  });
+  for (const x of pick) {
     lines.push('', `[${x.kind}] ${x.message}`);
     for (const e of x.excerpt) lines.push(`    ${e}`);
   }
-  if (v.violations.length > 10) lines.push('', `... and ${v.violations.length - 10} more`);
+  if (v.violations.length > pick.length) lines.push('', `... and ${v.violations.length - pick.length} more of the same kinds`);
   return lines.join('\n');
 }
