@@ -333,7 +333,8 @@ export async function runChaos(input: Partial<RunOptions> = {}): Promise<RunResu
     copyFileSync(historyPath, o.out);
     kept = resolve(o.out);
   }
-  if (verdict.ok && !o.keep && !o.out) rmSync(dir, { recursive: true, force: true });
+  // Kept: the whole dir with --keep; else the history, when it failed and was not copied out.
+  if (!o.keep && (verdict.ok || o.out)) rmSync(dir, { recursive: true, force: true });
   else if (!o.keep) rmSync(dataDir, { recursive: true, force: true });
   return { verdict, historyPath: kept, report };
 }
