@@ -16,6 +16,10 @@ import { clusterSkip, startCluster, type TestCluster } from './helpers/cluster.j
 const { USER_STATUS_ONLINE: ONLINE, USER_STATUS_OFFLINE: OFFLINE, USER_STATUS_UNLOGINED: UNLOGINED } = Presently.TYPES;
 
 const skip = await clusterSkip('the cluster tests');
+/** tests/cluster-v2.test.ts runs this file again on cluster v2 (docs/cluster.md, "Cluster v2"). */
+const V2 = process.env.PRESENTLY_CLUSTER === 'v2';
+/** A test of what cluster v2 does not do yet: skipped there, saying so. */
+const notInV2 = (what: string): string | false => skip || (V2 ? `not in cluster v2 yet: ${what}` : false);
 const EXPIRY_APP = APP + 1;
 let c: TestCluster;
 
@@ -23,6 +27,7 @@ before(async () => {
   if (skip) return;
   c = await startCluster({
     nodes: 2,
+    env: { PRESENTLY_CLUSTER: V2 ? 'v2' : 'replicated' },
     apps: [
       appConfig({ limits: { maxSubscriptions: 3, rateLimitCalls: 4, rateLimitWindowSec: 30 } }),
       // S19 expiry after 1.8 s offline, run by the leader's ticks.
@@ -175,7 +180,7 @@ test('S9 S19 S23 a custom status cleared by going OFFLINE; unsubscribe on one no
   w2.close();
 });
 
-test('S19 subscriptions of a user offline past the expiry are dropped on every node (the leader\'s ticks)', { skip }, async () => {
+test('S19 subscriptions of a user offline past the expiry are dropped on every node (the leader\'s ticks)', { skip: notInV2('subscription expiry and the console listing') }, async () => {
   const [a, b] = c.nodes as [NonNullable<(typeof c.nodes)[0]>, NonNullable<(typeof c.nodes)[0]>];
   const sig = (srv: typeof a, u: string) => srv.sig(u, { SDKAppID: EXPIRY_APP });
   const target = await RawPeer.connect(a.ws);
@@ -200,7 +205,7 @@ test('S19 subscriptions of a user offline past the expiry are dropped on every n
   target.close();
 });
 
-test('S13 S18 a switch turned off through node B refuses queries on node A with 72001', { skip }, async () => {
+test('S13 S18 a switch turned off through node B refuses queries on node A with 72001', { skip: notInV2('settings changes reaching every node') }, async () => {
   const [a, b] = c.nodes as [NonNullable<(typeof c.nodes)[0]>, NonNullable<(typeof c.nodes)[0]>];
   const onA = await sdk(a, 'sw-ivy', { SDKAppID: EXPIRY_APP, sig: a.sig('sw-ivy', { SDKAppID: EXPIRY_APP }) });
   await sdk(a, 'sw-jay', { SDKAppID: EXPIRY_APP, sig: a.sig('sw-jay', { SDKAppID: EXPIRY_APP }) });

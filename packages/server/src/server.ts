@@ -23,6 +23,8 @@ import { AppSettingsService } from './rest/settings.js';
 import { appSettingsStoreFor } from './store/app-settings.js';
 import { WebSite, type WebSiteOptions } from './web/site.js';
 import type { ClusterNode } from './cluster/node.js';
+import type { V2Node } from './cluster/v2/node.js';
+import { ConfigError } from './config/settings.js';
 
 export interface PresentlyServerInit {
   options: ServerOptions;
@@ -54,9 +56,11 @@ export class PresentlyServer {
     readonly appSettings: AppSettingsService,
     web: WebSiteOptions = {},
     readonly cluster: ClusterNode | null = null,
+    /** This process as a node of cluster v2; null otherwise. */
+    readonly v2: V2Node | null = null,
   ) {
     this.log = log;
-    this.gateway = new Gateway(options, store, log, cluster);
+    this.gateway = new Gateway(options, store, log, cluster, v2);
     this.web = new WebSite(this.gateway, web, log);
     this.metrics = createMetrics(this.gateway);
     // A whole request (headers and body) must arrive in time: a body sent a byte at a time is cut
@@ -93,6 +97,17 @@ export class PresentlyServer {
     if (!appSettings.store.durable) log.warn('the store is not SQL: app settings changed at run time last only until the process ends');
     await appSettings.migrate();
     let cluster: ClusterNode | null = null;
+    if (init.options.redisUrl && init.options.clusterDesign === 'v2') {
+      // Cluster v2 (being built, docs/cluster.md): per-user records in Redis, fan-out by interest.
+      if (!init.options.databaseUrl) throw new ConfigError('PRESENTLY_CLUSTER=v2 needs DATABASE_URL (PostgreSQL): nodes load users from it');
+      const { V2Node } = await import('./cluster/v2/node.js');
+      const node = new V2Node({ redisUrl: init.options.redisUrl, prefix: init.options.redisPrefix, nodeId: init.options.nodeId, log: log.child({ component: 'cluster' }) });
+      await node.connect();
+      log.info({ node: node.key, design: 'v2' }, 'joined the cluster');
+      const server = new PresentlyServer(init.options, store, log, appSettings, init.web, null, node);
+      for (const app of init.apps) await server.gateway.addApp(await appSettings.resolve(app));
+      return server;
+    }
     if (init.options.redisUrl) {
       // Live presence and fan-out through Redis: this process is one node of a cluster.
       const gatewayRef: { gw?: Gateway } = {};
@@ -278,6 +293,7 @@ export class PresentlyServer {
   private readiness(): 'ok' | 'store unavailable' | 'cluster unavailable' {
     if (!this.store.healthy()) return 'store unavailable';
     if (this.cluster && !this.cluster.healthy()) return 'cluster unavailable';
+    if (this.v2 && !this.v2.healthy()) return 'cluster unavailable';
     return 'ok';
   }
 
@@ -299,6 +315,7 @@ export class PresentlyServer {
     // Webhook events of the shutdown itself (these disconnects) are written before the store closes.
     await this.gateway.drain();
     await this.cluster?.stop();
+    await this.v2?.stop();
     await this.store.close();
   }
 }

@@ -477,6 +477,11 @@ export class ClusterApp implements AppDriver {
     return this.submit({ k: 'unsub', s: s.id, ids: ids ?? null }, now);
   }
 
+  /** S23, from this node's replica (like any read that takes no rate budget from the log). */
+  sync(s: SinkSession, now: number): UserStatusInfo[] {
+    return this.engine.sync(s, now);
+  }
+
   rest(command: string, body: unknown, now: number): Promise<RestReply> {
     // A read goes through the log (it sees every change acknowledged before it, on any node);
     // while Redis is unreachable it answers from this node's copy (as of the last entry applied).

@@ -41,6 +41,7 @@ export const EnvSchema = Type.Object({
   LOG_LEVEL: Type.Optional(LogLevelSchema),
   REDIS_URL: Type.Optional(envText(4096)),
   PRESENTLY_REDIS_PREFIX: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', errorMessage: '1-64 letters, digits, _ . -' })),
+  PRESENTLY_CLUSTER: Type.Optional(Type.Union([Type.Literal('replicated'), Type.Literal('v2')], { errorMessage: "'replicated' or 'v2'" })),
   PRESENTLY_NODE_ID: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', errorMessage: '1-64 letters, digits, _ -' })),
   PRESENTLY_LEASE_MS: Type.Optional(ServerOptionsSchema.properties.leaseMs),
   PRESENTLY_DRAIN_GRACE_MS: Type.Optional(ServerOptionsSchema.properties.drainGraceMs),
@@ -97,6 +98,7 @@ export function serverOptionsFrom(env: NodeJS.ProcessEnv, fileServer: unknown = 
   o.redisUrl = e.REDIS_URL;
   o.redisPrefix = e.PRESENTLY_REDIS_PREFIX ?? o.redisPrefix;
   o.nodeId = e.PRESENTLY_NODE_ID;
+  o.clusterDesign = e.PRESENTLY_CLUSTER ?? o.clusterDesign;
   o.leaseMs = e.PRESENTLY_LEASE_MS ?? o.leaseMs;
   o.drainGraceMs = e.PRESENTLY_DRAIN_GRACE_MS ?? o.drainGraceMs;
   o.logMaxLen = e.PRESENTLY_LOG_MAXLEN ?? o.logMaxLen;

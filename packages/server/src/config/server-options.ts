@@ -28,6 +28,12 @@ export const ServerOptionsSchema = Type.Object({
   redisUrl: optionalString,
   /** Prefix of every Redis key: nodes sharing one prefix form one cluster. env PRESENTLY_REDIS_PREFIX. @default 'presently' */
   redisPrefix: Type.String(),
+  /**
+   * The cluster's design: 'replicated' (every node applies each app's command log) or 'v2'
+   * (per-user records in Redis, fan-out by interest; being built: docs/cluster.md, "Cluster v2").
+   * env PRESENTLY_CLUSTER. @default 'replicated'
+   */
+  clusterDesign: Type.Union([Type.Literal('replicated'), Type.Literal('v2')]),
   /** This node's name in the cluster. env PRESENTLY_NODE_ID. @default a random one */
   nodeId: optionalString,
   /** A node that has not renewed its lease for this long is dead: its sessions end, ms. env PRESENTLY_LEASE_MS. @default 5000 */
@@ -125,6 +131,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   databaseUrl: undefined,
   redisUrl: undefined,
   redisPrefix: 'presently',
+  clusterDesign: 'replicated',
   nodeId: undefined,
   leaseMs: 5000,
   drainGraceMs: 5000,

@@ -22,7 +22,7 @@ import {
 import type { AppSettings } from '../config/settings.js';
 import type { AppSnapshot, DisconnectReason, EnginePorts, FriendMeta, Session, StatusChange } from './types.js';
 
-type RateOp = 'query' | 'subscribe' | 'unsubscribe' | 'self' | 'sync';
+export type RateOp = 'query' | 'subscribe' | 'unsubscribe' | 'self' | 'sync';
 const RATE_NAMES: Record<RateOp, string> = {
   query: 'getUserStatus',
   subscribe: 'subscribeUserStatus',
@@ -77,6 +77,37 @@ export interface LoginParams<S> {
   /** `TLS.time` of the ticket that proved this login (S28). */
   ticketTime: number;
   sink: S;
+}
+
+/** A live session as cluster v2 keeps it in the user's record: no socket, the node that holds it. */
+export interface SessionState {
+  id: string;
+  /** The node key holding the socket. */
+  node: string;
+  platform: Platform;
+  instanceId: string;
+  deviceKey: string;
+  loginAt: number;
+}
+
+/**
+ * One user's state as cluster v2 keeps it in the user's Redis record (cluster/v2): everything
+ * the rules need about the user alone. Friends are not here (PostgreSQL; a node loads them).
+ */
+export interface UserState {
+  userID: string;
+  sessions: SessionState[];
+  loginKeys: string[];
+  kickedAt: number;
+  offlineSince: number;
+  nick: string;
+  faceUrl: string;
+  customStatus: string;
+  statusType: StatusType;
+  /** Subscriptions in order, oldest first, with their sequence numbers (S16). */
+  subs: Array<[string, number]>;
+  rate: Record<RateOp, number[]> | null;
+  lastAnnounce: number;
 }
 
 /** A device of an account: a live session, or a login state kept while offline (S3). */
@@ -228,6 +259,94 @@ export class AppEngine<S> {
       pendingAnnounce: false,
       mark: 0,
     };
+  }
+
+  // ---- cluster v2: this engine as a node's view of some users ---------------------------------------
+
+  /**
+   * The user's state as cluster v2 stores it (undefined when the account is not here). Sessions
+   * whose sink is local (`node` '') are given `localNode` as their node.
+   */
+  exportUser(userID: string, nodeOf: (sink: S) => string): UserState | undefined {
+    const u = this.users.get(userID);
+    if (!u) return undefined;
+    return {
+      userID,
+      sessions: u.sessions.map((s) => ({ id: s.id, node: nodeOf(s.sink), platform: s.platform, instanceId: s.instanceId, deviceKey: s.deviceKey, loginAt: s.loginAt })),
+      loginKeys: [...u.loginKeys],
+      kickedAt: u.kickedAt,
+      offlineSince: u.offlineSince,
+      nick: u.nick,
+      faceUrl: u.faceUrl,
+      customStatus: u.customStatus,
+      statusType: u.statusType,
+      subs: [...u.subs],
+      rate: u.rate && { query: [...u.rate.query], subscribe: [...u.rate.subscribe], unsubscribe: [...u.rate.unsubscribe], self: [...u.rate.self], sync: [...u.rate.sync] },
+      lastAnnounce: u.lastAnnounce,
+    };
+  }
+
+  /**
+   * Replaces what this engine knows of one user with `state` (cluster v2: the user's record as
+   * just read). Session objects of ids already known are kept (connections hold them); others
+   * get the sink `sinkFor` gives. Friends stay as they are (the node keeps them).
+   */
+  importUser(state: UserState, sinkFor: (s: SessionState) => S): void {
+    let u = this.users.get(state.userID);
+    if (!u) {
+      u = this.newUser(state.userID);
+      this.users.set(state.userID, u);
+    }
+    const known = new Map(u.sessions.map((s) => [s.id, s]));
+    this.liveSessions -= u.sessions.length;
+    const kept = new Set<string>();
+    u.sessions = state.sessions.map((st) => {
+      kept.add(st.id);
+      const old = known.get(st.id);
+      if (old) return old;
+      return { id: st.id, userID: state.userID, platform: st.platform, instanceId: st.instanceId, deviceKey: st.deviceKey, loginAt: st.loginAt, sink: sinkFor(st), live: true };
+    });
+    // A session the record no longer has was ended elsewhere.
+    for (const [id, s] of known) if (!kept.has(id)) s.live = false;
+    this.liveSessions += u.sessions.length;
+    u.loginKeys = new Set(state.loginKeys);
+    u.kickedAt = state.kickedAt;
+    u.offlineSince = state.offlineSince;
+    u.nick = state.nick;
+    u.faceUrl = state.faceUrl;
+    u.customStatus = state.customStatus;
+    u.statusType = state.statusType;
+    u.subs = new Map(state.subs);
+    for (const [, seq] of state.subs) if (seq > this.subSeq) this.subSeq = seq;
+    u.rate = state.rate;
+    u.lastAnnounce = state.lastAnnounce;
+  }
+
+  /**
+   * Forgets a user this view no longer needs (nothing persisted, nothing announced). `deletedAt`:
+   * the account was deleted then, and tickets made before it stay refused (S28).
+   */
+  dropUser(userID: string, deletedAt?: number): void {
+    if (deletedAt !== undefined) this.tombstones.set(userID, deletedAt);
+    const u = this.users.get(userID);
+    if (!u) return;
+    this.liveSessions -= u.sessions.length;
+    this.users.delete(userID);
+    this.expiryCandidates.delete(u);
+    this.pendingAnnouncements.delete(u);
+    this.sortedIds = null;
+  }
+
+  /** When the account was deleted (s), if this engine saw it deleted. */
+  deletedAt(userID: string): number | undefined {
+    return this.tombstones.get(userID);
+  }
+
+  /** Replaces the friend list of a user this view holds (cluster v2: as loaded from the store). */
+  setFriends(userID: string, friends: ReadonlyArray<{ to: string } & FriendMeta>): void {
+    const u = this.users.get(userID);
+    if (!u) return;
+    u.friends = new Map(friends.map((f) => [f.to, this.compactMeta(f)]));
   }
 
   // ---- reading ---------------------------------------------------------------------------------

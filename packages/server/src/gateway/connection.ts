@@ -87,7 +87,7 @@ export class Connection implements Sink {
     if (!parsed.ok) return this.sendError(parsed.id, parsed.op ?? 'error', parsed.code, parsed.message);
     const frame = parsed.frame;
     // In a cluster every request waits for the log, so every one but heartbeats counts.
-    const bounded = ASYNC_OPS.has(frame.op) || (this.gw.cluster !== null && frame.op !== 'heartbeat' && frame.op !== 'syncStatus');
+    const bounded = ASYNC_OPS.has(frame.op) || ((this.gw.cluster !== null || this.gw.v2 !== null) && frame.op !== 'heartbeat' && frame.op !== 'syncStatus');
     if (bounded && this.inFlight >= this.gw.options.maxInFlight) {
       // Refused before anything is applied: nothing changes (S32).
       return this.sendError(frame.id, frame.op, ErrorCode.TOO_MANY_IN_FLIGHT);
@@ -119,7 +119,7 @@ export class Connection implements Sink {
         this.answer(frame, () => driver.getUserStatus(session, frame.userIDList, now), false);
         return;
       case 'syncStatus':
-        this.answer(frame, () => ({ userList: driver.engine.sync(session, now) }), false);
+        this.answer(frame, () => then(driver.sync(session, now), (userList) => ({ userList })), false);
         return;
       case 'subscribeUserStatus':
         if (this.refusedWrite(frame, now)) return;

@@ -27,6 +27,8 @@ export interface AppDriver {
   getUserStatus(s: SinkSession, ids: string[], now: number): Maybe<StatusReply>;
   subscribe(s: SinkSession, ids: string[], now: number): Maybe<FailuresReply>;
   unsubscribe(s: SinkSession, ids: string[] | undefined, now: number): Maybe<FailuresReply>;
+  /** S23: the statuses a reconnecting client reads again. */
+  sync(s: SinkSession, now: number): Maybe<UserStatusInfo[]>;
   /** One compat REST command (rest/commands.ts). */
   rest(command: string, body: unknown, now: number): Maybe<RestReply>;
   /** New settings of the app (the settings API). */
@@ -57,6 +59,9 @@ export class LocalDriver implements AppDriver {
   }
   unsubscribe(s: SinkSession, ids: string[] | undefined, now: number): FailuresReply {
     return this.engine.unsubscribe(s, ids, now);
+  }
+  sync(s: SinkSession, now: number): UserStatusInfo[] {
+    return this.engine.sync(s, now);
   }
   rest(command: string, body: unknown, now: number): RestReply {
     return runCommand({ engine: this.engine, now }, command, body);

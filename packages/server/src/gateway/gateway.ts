@@ -19,6 +19,7 @@ import { LocalDriver, type AppDriver } from './driver.js';
 import type { Engine, Sink } from './sink.js';
 import type { ClusterNode } from '../cluster/node.js';
 import type { ClusterApp } from '../cluster/replica.js';
+import type { V2Node } from '../cluster/v2/node.js';
 
 /**
  * How long a request waits for the store to commit its facts before it is answered with 70500
@@ -53,7 +54,7 @@ export class Gateway {
   private sweepTimer: NodeJS.Timeout | null = null;
   /** Prefix of this process's session ids (the cluster's node key when there is one). */
   get nodeId(): string {
-    return this.cluster?.key ?? this.localId;
+    return this.cluster?.key ?? this.v2?.key ?? this.localId;
   }
   private readonly localId: string;
   /** State.StateChange callbacks (docs/webhooks.md); fed by each engine's `event` port. */
@@ -69,6 +70,8 @@ export class Gateway {
     readonly log: Logger,
     /** This process as a cluster node (REDIS_URL); null on its own. */
     readonly cluster: ClusterNode | null = null,
+    /** This process as a node of cluster v2 (docs/cluster.md, "Cluster v2"); null otherwise. */
+    readonly v2: V2Node | null = null,
   ) {
     this.localId = Math.random().toString(36).slice(2, 8);
     this.pendingLogin = new ConnList(options.loginTimeoutMs, 'opened');
@@ -90,6 +93,7 @@ export class Gateway {
    * by the node the change came from, and each node delivers only to its own sockets.
    */
   async addApp(settings: AppSettings): Promise<AppDriver> {
+    if (this.v2) return this.addV2App(settings, this.v2);
     let replica: ClusterApp | null = null;
     const origin = (): boolean => replica === null || replica.applyingLocal;
     // A session of ours ended by someone else's entry (a kick, a newer login) leaves the registry.
@@ -131,6 +135,22 @@ export class Gateway {
       driver = new LocalDriver(engine);
     }
     this.engines.set(settings.SDKAppID, engine);
+    this.drivers.set(settings.SDKAppID, driver);
+    return driver;
+  }
+
+  /** An app on cluster v2: the node's view of the users it needs, over per-user records in Redis. */
+  private addV2App(settings: AppSettings, node: V2Node): AppDriver {
+    const { store } = this;
+    if (!store.loadUsers) throw new Error('cluster v2 needs a store that loads users one by one (SQL)');
+    const driver = node.addApp({
+      settings,
+      store: store as DurableStore & { loadUsers: NonNullable<DurableStore['loadUsers']> },
+      log: this.log,
+      onEvent: (engine, e) => this.webhooks.onEvent(engine.settings, e),
+      onDelivered: () => this.stats.notifications++,
+    });
+    this.engines.set(settings.SDKAppID, driver.engine);
     this.drivers.set(settings.SDKAppID, driver);
     return driver;
   }

@@ -137,17 +137,48 @@ export class SqlStore implements DurableStore {
     }
   }
 
-  private async readApp(app: number): Promise<AppSnapshot> {
-    const accounts = await this.db.selectFrom('accounts').selectAll().where('app', '=', app).execute();
-    const friends = await this.db.selectFrom('friends').selectAll().where('app', '=', app).execute();
+  private readApp(app: number): Promise<AppSnapshot> {
+    return this.read(app, null);
+  }
+
+  /**
+   * The durable facts of some users only (cluster v2: a node loads a user when it needs it):
+   * their accounts, the friendships they made, their subscriptions in order, their tombstones.
+   */
+  loadUsers(app: number, userIDs: readonly string[]): Promise<AppSnapshot> {
+    if (userIDs.length === 0) return Promise.resolve({ accounts: [], friends: [], subscriptions: [], tombstones: [] });
+    return this.read(app, userIDs);
+  }
+
+  /** The app's rows, or (`only`) those of some users. */
+  private async read(app: number, only: readonly string[] | null): Promise<AppSnapshot> {
+    const ids = only ? [...only] : [];
+    const accounts = await this.db
+      .selectFrom('accounts')
+      .selectAll()
+      .where('app', '=', app)
+      .$if(only !== null, (q) => q.where('user_id', 'in', ids))
+      .execute();
+    const friends = await this.db
+      .selectFrom('friends')
+      .selectAll()
+      .where('app', '=', app)
+      .$if(only !== null, (q) => q.where('from_id', 'in', ids))
+      .execute();
     const subs = await this.db
       .selectFrom('subscriptions')
       .selectAll()
       .where('app', '=', app)
+      .$if(only !== null, (q) => q.where('user_id', 'in', ids))
       .orderBy('user_id')
       .orderBy('seq')
       .execute();
-    const tombs = await this.db.selectFrom('account_tombstones').selectAll().where('app', '=', app).execute();
+    const tombs = await this.db
+      .selectFrom('account_tombstones')
+      .selectAll()
+      .where('app', '=', app)
+      .$if(only !== null, (q) => q.where('user_id', 'in', ids))
+      .execute();
     return {
       tombstones: tombs.map((t) => ({ userID: t.user_id, deletedAt: Number(t.deleted_at) })),
       accounts: accounts.map((a) => ({

@@ -10,6 +10,8 @@ export interface DurableStore {
   /** Creates or upgrades the schema. */
   migrate(): Promise<void>;
   loadApp(app: number): Promise<AppSnapshot>;
+  /** The durable facts of some users only (cluster v2 loads a user when a node needs it). */
+  loadUsers?(app: number, userIDs: readonly string[]): Promise<AppSnapshot>;
   persist(m: Mutation): void;
   flush(): Promise<void>;
   /**

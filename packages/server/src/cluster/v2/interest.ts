@@ -93,6 +93,19 @@ export class Interest {
     if (st && n > st.last) st.last = n;
   }
 
+  /** The channels listened to. */
+  list(): string[] {
+    return [...this.channels.keys()];
+  }
+
+  /** Resolves once a message numbered `n` or later was seen on `channel` (or the channel is dropped). */
+  reached(channel: string, n: number): Promise<void> {
+    if (this.last(channel) >= n || !this.channels.has(channel)) return Promise.resolve();
+    return new Promise((resolve) => this.reachWaiters.push({ channel, n, resolve }));
+  }
+
+  private reachWaiters: Array<{ channel: string; n: number; resolve: () => void }> = [];
+
   /** The last announcement number seen or read on `channel` (-1: none yet). */
   last(channel: string): number {
     return this.channels.get(channel)?.last ?? -1;
@@ -120,5 +133,13 @@ export class Interest {
     st.last = n;
     this.counters.messages++;
     this.handlers.message({ channel, n, body: message.slice(space + 1) });
+    if (this.reachWaiters.length > 0) {
+      const still = [];
+      for (const w of this.reachWaiters) {
+        if (w.channel === channel && n >= w.n) w.resolve();
+        else still.push(w);
+      }
+      this.reachWaiters = still;
+    }
   }
 }

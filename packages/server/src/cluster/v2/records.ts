@@ -60,12 +60,24 @@ if ARGV[3] ~= '' then redis.call('SPUBLISH', ARGV[2], n .. ' ' .. ARGV[3]) end
 return {1, v, n}
 `;
 
+/**
+ * A message on a user's channel that changes nothing in the record but its announcement number
+ * (e.g. "the friend list changed": friends live in the store). KEYS[1] the record. ARGV[1] the
+ * channel, ARGV[2] the message. Returns the number.
+ */
+export const NOTIFY = `
+local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
+redis.call('SPUBLISH', ARGV[1], n .. ' ' .. ARGV[2])
+return n
+`;
+
 /** Keys and channels of cluster v2. Every user's keys share the tag `{prefix:app:user}`. */
 export class UserKeys {
   constructor(readonly prefix: string) {}
   private tag(app: number, userID: string): string {
-    // A '}' in a userID would end the tag early: hash tags use the text up to the first '}'.
-    return `{${this.prefix}:${app}:${userID.replaceAll('}', '%7D')}}`;
+    // A '}' in a userID would end the tag early (a hash tag is the text up to the first '}'):
+    // it is escaped, and so is '%', so that two ids never share a tag.
+    return `{${this.prefix}:${app}:${userID.replaceAll('%', '%25').replaceAll('}', '%7D')}}`;
   }
   record(app: number, userID: string): string {
     return `${this.tag(app, userID)}:r`;
@@ -74,6 +86,18 @@ export class UserKeys {
   channel(app: number, userID: string): string {
     return `${this.tag(app, userID)}:c`;
   }
+  /** The app and user of a channel of this prefix; null for another's. */
+  parseChannel(channel: string): { app: number; userID: string } | null {
+    const head = `{${this.prefix}:`;
+    if (!channel.startsWith(head) || !channel.endsWith('}:c')) return null;
+    const rest = channel.slice(head.length, -3);
+    const colon = rest.indexOf(':');
+    if (colon < 0) return null;
+    const app = Number(rest.slice(0, colon));
+    if (!Number.isSafeInteger(app)) return null;
+    return { app, userID: rest.slice(colon + 1).replaceAll('%7D', '}').replaceAll('%25', '%') };
+  }
+
   /** Users with a session on `node` (a set under the node's own tag): what its death must end. */
   nodeUsers(app: number, node: string): string {
     return `{${this.prefix}:${app}:node:${node}}:users`;
@@ -98,6 +122,7 @@ export interface Decision<T> {
 /** The script as ioredis defines it on the client (EVALSHA, EVAL when Redis lost it). */
 interface CasCommand {
   presentlyCas(key: string, ...args: string[]): Promise<[number, number, number]>;
+  presentlyNotify(key: string, channel: string, message: string): Promise<number>;
 }
 
 export class UserRecords {
@@ -111,6 +136,12 @@ export class UserRecords {
     private readonly maxAttempts = 32,
   ) {
     redis.defineCommand('presentlyCas', { numberOfKeys: 1, lua: CAS });
+    redis.defineCommand('presentlyNotify', { numberOfKeys: 1, lua: NOTIFY });
+  }
+
+  /** Publishes `message` on the user's channel with the next announcement number; the record is otherwise unchanged. */
+  async publish(app: number, userID: string, message: string): Promise<number> {
+    return Number(await (this.redis as unknown as CasCommand).presentlyNotify(this.keys.record(app, userID), this.keys.channel(app, userID), message));
   }
 
   async read(app: number, userID: string): Promise<UserRecord> {
