@@ -101,11 +101,21 @@ export class PresentlyServer {
       // Cluster v2 (being built, docs/cluster.md): per-user records in Redis, fan-out by interest.
       if (!init.options.databaseUrl) throw new ConfigError('PRESENTLY_CLUSTER=v2 needs DATABASE_URL (PostgreSQL): nodes load users from it');
       const { V2Node } = await import('./cluster/v2/node.js');
-      const node = new V2Node({ redisUrl: init.options.redisUrl, prefix: init.options.redisPrefix, nodeId: init.options.nodeId, log: log.child({ component: 'cluster' }) });
+      const gatewayRef: { gw?: Gateway } = {};
+      const node = new V2Node({
+        redisUrl: init.options.redisUrl,
+        prefix: init.options.redisPrefix,
+        nodeId: init.options.nodeId,
+        leaseMs: init.options.leaseMs,
+        log: log.child({ component: 'cluster' }),
+        onEvicted: () => gatewayRef.gw?.evictAll(),
+      });
       await node.connect();
       log.info({ node: node.key, design: 'v2' }, 'joined the cluster');
       const server = new PresentlyServer(init.options, store, log, appSettings, init.web, null, node);
+      gatewayRef.gw = server.gateway;
       for (const app of init.apps) await server.gateway.addApp(await appSettings.resolve(app));
+      await node.endEarlierIncarnations();
       return server;
     }
     if (init.options.redisUrl) {
@@ -306,6 +316,7 @@ export class PresentlyServer {
     // Stop accepting first: a client told to reconnect must not land on this closing process.
     const stopped = new Promise<void>((resolve) => this.http.close(() => resolve()));
     if (this.cluster) await this.cluster.drain();
+    if (this.v2) await this.v2.drain(this.options.drainGraceMs);
     this.gateway.closeAll(CloseCode.SERVER_RESTART, 'server shutting down');
     await new Promise<void>((resolve) => {
       this.wss.close(() => resolve());

@@ -31,8 +31,8 @@ export interface AppDriver {
   sync(s: SinkSession, now: number): Maybe<UserStatusInfo[]>;
   /** One compat REST command (rest/commands.ts). */
   rest(command: string, body: unknown, now: number): Maybe<RestReply>;
-  /** New settings of the app (the settings API). */
-  updateSettings(next: AppSettings): void;
+  /** New settings of the app (the settings API); resolves once they apply everywhere. */
+  updateSettings(next: AppSettings): Maybe<void>;
   /** Time passing: S10 windows and S19 expiry. */
   tick(now: number): void;
 }

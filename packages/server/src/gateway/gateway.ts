@@ -140,10 +140,10 @@ export class Gateway {
   }
 
   /** An app on cluster v2: the node's view of the users it needs, over per-user records in Redis. */
-  private addV2App(settings: AppSettings, node: V2Node): AppDriver {
+  private async addV2App(settings: AppSettings, node: V2Node): Promise<AppDriver> {
     const { store } = this;
     if (!store.loadUsers) throw new Error('cluster v2 needs a store that loads users one by one (SQL)');
-    const driver = node.addApp({
+    const driver = await node.addApp({
       settings,
       store: store as DurableStore & { loadUsers: NonNullable<DurableStore['loadUsers']> },
       log: this.log,
@@ -256,6 +256,7 @@ export class Gateway {
     this.sweepTimer = setInterval(() => this.sweep(Date.now()), sweepEveryMs);
     this.sweepTimer.unref();
     this.cluster?.start();
+    this.v2?.start();
     this.webhooks.start();
   }
 

@@ -49,7 +49,8 @@ export const SETTINGS_COMMANDS: readonly string[] = Object.freeze([GET_APP_SETTI
 export interface SettingsTarget {
   readonly app: number;
   readonly settings: AppSettings;
-  updateSettings(next: AppSettings): void;
+  /** May resolve later: a cluster applies the change on every node first. */
+  updateSettings(next: AppSettings): void | Promise<void>;
 }
 
 type Obj = Record<string, unknown>;
@@ -321,7 +322,7 @@ export class AppSettingsService {
       await this.persist(t.app, () => this.store.save(t.app, overrides, now));
       e.overrides = overrides;
       e.updatedAt = now;
-      t.updateSettings(next);
+      await t.updateSettings(next);
       this.log?.info({ app: t.app, by: caller, change: storedView(p) }, 'app settings changed');
       return this.reply(t, e);
     });
@@ -334,7 +335,7 @@ export class AppSettingsService {
       await this.persist(t.app, () => this.store.remove(t.app));
       e.overrides = {};
       e.updatedAt = 0;
-      t.updateSettings(e.base);
+      await t.updateSettings(e.base);
       this.log?.info({ app: t.app, by: caller }, 'app settings reset to the config file');
       return this.reply(t, e);
     });

@@ -29,13 +29,18 @@ import { runCommand, type RestReply } from '../../rest/commands.js';
 import type { AppSnapshot } from '../../engine/types.js';
 import { DELETE, type RecordFields, type UserRecord, type UserRecords } from './records.js';
 import type { Interest } from './interest.js';
+import type { RedisClient } from '../redis.js';
 
 /** What a node gives each of its apps. */
 export interface V2AppInit {
   settings: AppSettings;
-  /** This node's key: the `node` of its sessions in the records. */
-  node: string;
+  /** This node's key now: the `node` of its sessions in the records. */
+  node: () => string;
   records: UserRecords;
+  /** Commands (the node's sets of users, settings acknowledgements). */
+  redis: RedisClient;
+  /** The nodes whose lease is current (the settings wait for each to apply a change). */
+  liveNodes: () => Promise<string[]>;
   interest: Interest;
   store: DurableStore & { loadUsers(app: number, userIDs: readonly string[]): Promise<AppSnapshot> };
   log: Logger;
@@ -106,6 +111,8 @@ export class V2App implements AppDriver {
   private readonly watchers = new Map<string, Set<string>>();
   /** The last status change heard of each watched user (what a new watcher here catches up to). */
   private readonly lastStatus = new Map<string, UserStatusInfo>();
+  /** The node is leaving: disconnects of its sockets are not written (node.ts `drain`). */
+  private draining = false;
   /** Requests and bookkeeping on the wire (tests wait for them: idle()). */
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
@@ -159,6 +166,8 @@ export class V2App implements AppDriver {
   }
 
   disconnect(s: SinkSession, reason: DisconnectReason, now: number): void {
+    // Leaving (SIGTERM): the session stays until its client logs in elsewhere or the node's lease runs out.
+    if (this.draining) return;
     void this.track(
       this.run(s.userID, () => this.engine.disconnect(s, reason, now))
         .catch((err: unknown) => this.init.log.warn({ err, user: s.userID }, 'cluster v2: a disconnect could not be written'))
@@ -238,8 +247,62 @@ export class V2App implements AppDriver {
     throw new PresentlyError(ErrorCode.INTERNAL_ERROR, 'the users named changed too often to apply the command; try again');
   }
 
-  updateSettings(next: AppSettings): void {
+  /**
+   * New settings: applied here, published on the app's channel, and the call returns once every
+   * node with a current lease has applied them (at most 2 s; a node that does not answer by then
+   * is logged), so that no node decides with the old ones after the change was acknowledged.
+   */
+  async updateSettings(next: AppSettings): Promise<void> {
     this.engine.updateSettings(next);
+    const n = await this.init.records.publishApp(this.app, JSON.stringify({ settings: next }));
+    const acks = this.init.records.keys.settingsAcks(this.app, n);
+    const deadline = Date.now() + 2000;
+    for (;;) {
+      const [live, done] = await Promise.all([this.init.liveNodes(), this.init.redis.smembers(acks)]);
+      const missing = live.filter((k) => k !== this.init.node() && !done.includes(k));
+      if (missing.length === 0) return;
+      if (Date.now() > deadline) {
+        this.init.log.warn({ app: this.app, nodes: missing }, 'cluster v2: nodes did not confirm the new settings within 2 s');
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  /** This node leaves (node.ts `drain`). */
+  drain(): void {
+    this.draining = true;
+  }
+
+  /** A message on the app's own channel: new settings from another node. */
+  onAppMessage(n: number, body: string): void {
+    let m: { settings?: AppSettings };
+    try {
+      m = JSON.parse(body) as { settings?: AppSettings };
+    } catch {
+      return;
+    }
+    if (!m.settings) return;
+    this.engine.updateSettings(m.settings);
+    const acks = this.init.records.keys.settingsAcks(this.app, n);
+    void this.track(this.init.redis.multi().sadd(acks, this.init.node()).expire(acks, 60).exec());
+  }
+
+  /**
+   * A node's lease lapsed and this node claimed it (node.ts): every session it held ends as a
+   * lost connection (S3: OFFLINE, the device stays logged in), announced to every watcher.
+   */
+  async endNode(dead: string, now: number): Promise<void> {
+    const set = this.init.records.keys.nodeUsers(this.app, dead);
+    const users = await this.init.redis.smembers(set);
+    await Promise.all(
+      users.map((userID) =>
+        this.run(userID, () => {
+          for (const s of [...this.engine.sessionsOf(userID)]) if (s.sink.node === dead) this.engine.disconnect(s, 'close', now);
+        }).finally(() => this.dropTransient([userID])),
+      ),
+    );
+    await this.init.redis.del(set);
   }
 
   tick(): void {}
@@ -366,7 +429,7 @@ export class V2App implements AppDriver {
 
   /** The record's fields that the view's state of the user no longer matches; null when none. */
   private changedFields(userID: string, rec: UserRecord): RecordFields | null {
-    const state = this.engine.exportUser(userID, (sink) => (sink.node === '' ? this.init.node : sink.node));
+    const state = this.engine.exportUser(userID, (sink) => (sink.node === '' ? this.init.node() : sink.node));
     const next = state ? encode(state) : null;
     const out: RecordFields = {};
     let any = false;
@@ -503,6 +566,8 @@ export class V2App implements AppDriver {
   private async addLocalUser(userID: string): Promise<void> {
     const lu: LocalUser = { sessions: new Map(), subs: new Set(), friends: new Set() };
     this.local.set(userID, lu);
+    // Named in this node's set before its login is written: if the node dies, a survivor finds it.
+    await this.init.redis.sadd(this.init.records.keys.nodeUsers(this.app, this.init.node()), userID);
     await this.init.interest.add(this.init.records.keys.channel(this.app, userID));
     const snap = await this.init.store.loadUsers(this.app, [userID]);
     const friends = snap.friends.filter((f) => f.from === userID);
@@ -520,6 +585,7 @@ export class V2App implements AppDriver {
     await this.setWatched(userID, lu, 'friends', new Set());
     await this.init.interest.remove(this.init.records.keys.channel(this.app, userID));
     this.engine.dropUser(userID);
+    await this.init.redis.srem(this.init.records.keys.nodeUsers(this.app, this.init.node()), userID);
   }
 
   private async endLocal(userID: string, sid: string): Promise<void> {

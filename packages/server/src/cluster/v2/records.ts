@@ -92,10 +92,36 @@ export class UserKeys {
     if (!channel.startsWith(head) || !channel.endsWith('}:c')) return null;
     const rest = channel.slice(head.length, -3);
     const colon = rest.indexOf(':');
-    if (colon < 0) return null;
+    if (colon < 0) {
+      // The app's own channel (appChannel): userID ''.
+      const app = Number(rest);
+      return Number.isSafeInteger(app) ? { app, userID: '' } : null;
+    }
     const app = Number(rest.slice(0, colon));
     if (!Number.isSafeInteger(app)) return null;
     return { app, userID: rest.slice(colon + 1).replaceAll('%7D', '}').replaceAll('%25', '%') };
+  }
+
+  /** Cluster-wide keys (one slot): the node set, leases, down markers. */
+  nodes(): string {
+    return `{${this.prefix}}:v2:nodes`;
+  }
+  lease(node: string): string {
+    return `{${this.prefix}}:v2:lease:${node}`;
+  }
+  down(node: string): string {
+    return `{${this.prefix}}:v2:down:${node}`;
+  }
+  /** An app's own record and channel (its settings), under the app's tag. */
+  appRecord(app: number): string {
+    return `{${this.prefix}:${app}}:r`;
+  }
+  appChannel(app: number): string {
+    return `{${this.prefix}:${app}}:c`;
+  }
+  /** Nodes that applied the app's settings message number `n`. */
+  settingsAcks(app: number, n: number): string {
+    return `{${this.prefix}:${app}}:acks:${n}`;
   }
 
   /** Users with a session on `node` (a set under the node's own tag): what its death must end. */
@@ -142,6 +168,11 @@ export class UserRecords {
   /** Publishes `message` on the user's channel with the next announcement number; the record is otherwise unchanged. */
   async publish(app: number, userID: string, message: string): Promise<number> {
     return Number(await (this.redis as unknown as CasCommand).presentlyNotify(this.keys.record(app, userID), this.keys.channel(app, userID), message));
+  }
+
+  /** Publishes `message` on the app's own channel (settings), numbered like a user's. */
+  async publishApp(app: number, message: string): Promise<number> {
+    return Number(await (this.redis as unknown as CasCommand).presentlyNotify(this.keys.appRecord(app), this.keys.appChannel(app), message));
   }
 
   async read(app: number, userID: string): Promise<UserRecord> {
