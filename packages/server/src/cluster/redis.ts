@@ -25,7 +25,8 @@ const BASE: RedisOptions = {
  * `redis://host:port`, or a comma-separated list of Redis Cluster seed nodes. `sharded`: a client
  * for sharded channels (SSUBSCRIBE): on a Redis Cluster, one subscriber connection per master.
  */
-export function createRedis(url: string, name: string, mode: { sharded?: boolean } = {}): RedisClient {
+export function createRedis(url: string, name: string, mode: { sharded?: boolean; commandTimeoutMs?: number } = {}): RedisClient {
+  const timeout = mode.commandTimeoutMs === undefined ? {} : { commandTimeout: mode.commandTimeoutMs };
   const urls = url.split(',').map((u) => u.trim()).filter((u) => u !== '');
   if (urls.length > 1) {
     const seeds = urls.map((u) => {
@@ -38,11 +39,11 @@ export function createRedis(url: string, name: string, mode: { sharded?: boolean
       lazyConnect: true,
       clusterRetryStrategy: (times: number) => Math.min(100 * times, 1000),
       shardedSubscribers: mode.sharded === true,
-      redisOptions: { ...BASE, connectionName: name, ...(first.password ? { password: decodeURIComponent(first.password) } : {}) },
+      redisOptions: { ...BASE, ...timeout, connectionName: name, ...(first.password ? { password: decodeURIComponent(first.password) } : {}) },
     };
     return new Cluster(seeds, opts);
   }
-  return new Redis(urls[0] ?? 'redis://127.0.0.1:6379', { ...BASE, connectionName: name });
+  return new Redis(urls[0] ?? 'redis://127.0.0.1:6379', { ...BASE, ...timeout, connectionName: name });
 }
 
 /** Connects (lazyConnect) and waits until the client can take commands. */

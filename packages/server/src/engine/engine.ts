@@ -337,6 +337,40 @@ export class AppEngine<S> {
     this.sortedIds = null;
   }
 
+  /**
+   * Cluster v2, after Redis lost the user's record: a session this node still holds is put back
+   * as it was (no device policy, no kick, no event), and the change it makes is announced.
+   */
+  restoreSession(session: Session<S>, now: number): void {
+    const u = this.users.get(session.userID);
+    if (!u || u.sessions.some((s) => s.id === session.id)) return;
+    const before = this.snapshotOf(u);
+    session.live = true;
+    u.sessions.push(session);
+    this.liveSessions++;
+    u.loginKeys.add(session.deviceKey);
+    u.offlineSince = 0;
+    this.persistAccount(u);
+    this.commit(u, before, now, false);
+  }
+
+  /**
+   * S19 for one user (cluster v2 applies it when it next writes the user's record, instead of
+   * sweeping every user): drops the subscriptions of a user not online for the expiry time.
+   */
+  expireSubscriptions(userID: string, now: number): void {
+    const u = this.users.get(userID);
+    if (!u || u.statusType === UserStatus.ONLINE || u.subs.size === 0 || u.offlineSince === 0) return;
+    if (now - u.offlineSince < this.settingsRef.limits.subscriptionExpiryHours * 3_600_000) return;
+    for (const t of [...u.subs.keys()]) this.dropSub(u, t);
+  }
+
+  /** Announces the user's status as it is (cluster v2: watchers may have missed its last change). */
+  reannounce(userID: string, now: number): void {
+    const u = this.users.get(userID);
+    if (u) this.announce(u, now);
+  }
+
   /** When the account was deleted (s), if this engine saw it deleted. */
   deletedAt(userID: string): number | undefined {
     return this.tombstones.get(userID);

@@ -92,14 +92,41 @@ export class SqlStore implements DurableStore {
     return this.sessionOpener();
   }
 
-  /** False while a batch write is failing and being retried. */
+  /** False while a batch write is failing and being retried, or since a read failed until the database answers again. */
   healthy(): boolean {
-    return this.failure === null;
+    return this.failure === null && this.readFailure === null;
   }
 
-  /** Why the write being retried failed last; null when healthy. */
+  /** Why the write being retried (or the last read) failed; null when healthy. */
   lastError(): Error | null {
-    return this.failure;
+    return this.failure ?? this.readFailure;
+  }
+
+  /** A read that failed (cluster v2 reads users on demand); cleared by the next that succeeds, or by a probe. */
+  private readFailure: Error | null = null;
+  private probing: NodeJS.Timeout | null = null;
+
+  private readFailed(err: unknown): void {
+    this.readFailure = err instanceof Error ? err : new Error(String(err));
+    // Nothing else may read soon: a probe tells when the database answers again.
+    this.probing ??= setInterval(() => {
+      this.db
+        .selectFrom('presently_meta')
+        .select('key')
+        .limit(1)
+        .execute()
+        .then(
+          () => this.readSucceeded(),
+          () => undefined,
+        );
+    }, 1000);
+    this.probing.unref();
+  }
+
+  private readSucceeded(): void {
+    this.readFailure = null;
+    if (this.probing) clearInterval(this.probing);
+    this.probing = null;
   }
 
   /** How long the batch being written has waited for its commit, ms (0: none in flight). */
@@ -145,9 +172,16 @@ export class SqlStore implements DurableStore {
    * The durable facts of some users only (cluster v2: a node loads a user when it needs it):
    * their accounts, the friendships they made, their subscriptions in order, their tombstones.
    */
-  loadUsers(app: number, userIDs: readonly string[]): Promise<AppSnapshot> {
-    if (userIDs.length === 0) return Promise.resolve({ accounts: [], friends: [], subscriptions: [], tombstones: [] });
-    return this.read(app, userIDs);
+  async loadUsers(app: number, userIDs: readonly string[]): Promise<AppSnapshot> {
+    if (userIDs.length === 0) return { accounts: [], friends: [], subscriptions: [], tombstones: [] };
+    try {
+      const snap = await this.read(app, userIDs);
+      if (this.readFailure) this.readSucceeded();
+      return snap;
+    } catch (err) {
+      this.readFailed(err);
+      throw err;
+    }
   }
 
   /** The app's rows, or (`only`) those of some users. */
@@ -300,6 +334,7 @@ export class SqlStore implements DurableStore {
     this.closing ??= (async () => {
       await within(this.flush(), this.closeTimeoutMs);
       this.abandoned ??= new Error('the store closed before the write could be committed', { cause: this.failure ?? undefined });
+      if (this.probing) clearInterval(this.probing);
       this.wake?.();
       await within(this.closeWriter?.(), this.closeTimeoutMs);
       // Ending the pool waits for its connections: bounded too, in case one hangs.

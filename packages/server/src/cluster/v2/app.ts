@@ -41,6 +41,8 @@ export interface V2AppInit {
   redis: RedisClient;
   /** The nodes whose lease is current (the settings wait for each to apply a change). */
   liveNodes: () => Promise<string[]>;
+  /** False while Redis is known not to answer, or the node recovers from losing it: requests are refused at once. */
+  reachable: () => boolean;
   interest: Interest;
   store: DurableStore & { loadUsers(app: number, userIDs: readonly string[]): Promise<AppSnapshot> };
   log: Logger;
@@ -111,6 +113,8 @@ export class V2App implements AppDriver {
   private readonly watchers = new Map<string, Set<string>>();
   /** The last status change heard of each watched user (what a new watcher here catches up to). */
   private readonly lastStatus = new Map<string, UserStatusInfo>();
+  /** Sessions that ended here while Redis was unreachable, by user (resync writes them). */
+  private readonly unwrittenEnds = new Map<string, Set<string>>();
   /** The node is leaving: disconnects of its sockets are not written (node.ts `drain`). */
   private draining = false;
   /** Requests and bookkeeping on the wire (tests wait for them: idle()). */
@@ -138,7 +142,12 @@ export class V2App implements AppDriver {
 
   // ---- the driver ------------------------------------------------------------------------------
 
-  async login(p: LoginParams<Sink>, now: number): Promise<SinkSession> {
+  login(p: LoginParams<Sink>, now: number): Promise<SinkSession> {
+    return unavailable(this.doLogin(p, now));
+  }
+
+  private async doLogin(p: LoginParams<Sink>, now: number): Promise<SinkSession> {
+    this.reachableOrFail();
     // Listen to the user's channel before the login is written: nothing after it is missed.
     const first = !this.local.has(p.userID);
     if (first) await this.addLocalUser(p.userID);
@@ -150,7 +159,7 @@ export class V2App implements AppDriver {
         // Registered before the write: a change that follows it must find the session here.
         this.local.get(p.userID)?.sessions.set(s.id, p.sink);
         return s;
-      });
+      }, now);
     } finally {
       if (!session) {
         this.local.get(p.userID)?.sessions.delete(p.sessionId);
@@ -160,54 +169,121 @@ export class V2App implements AppDriver {
     return session;
   }
 
-  async logout(s: SinkSession, now: number): Promise<void> {
-    await this.run(s.userID, () => this.engine.logout(s, now));
-    await this.endLocal(s.userID, s.id);
+  logout(s: SinkSession, now: number): Promise<void> {
+    return unavailable(this.run(s.userID, () => this.engine.logout(s, now)).then(() => this.endLocal(s.userID, s.id)));
   }
 
   disconnect(s: SinkSession, reason: DisconnectReason, now: number): void {
     // Leaving (SIGTERM): the session stays until its client logs in elsewhere or the node's lease runs out.
     if (this.draining) return;
-    void this.track(
+    this.background(
       this.run(s.userID, () => this.engine.disconnect(s, reason, now))
-        .catch((err: unknown) => this.init.log.warn({ err, user: s.userID }, 'cluster v2: a disconnect could not be written'))
+        .catch((err: unknown) => {
+          // Redis is unreachable: the end is written when it is back (resync()).
+          let ids = this.unwrittenEnds.get(s.userID);
+          if (!ids) this.unwrittenEnds.set(s.userID, (ids = new Set()));
+          ids.add(s.id);
+          this.init.log.warn({ err, user: s.userID }, 'cluster v2: a disconnect could not be written; it is once Redis is back');
+        })
         .then(() => this.endLocal(s.userID, s.id)),
     );
   }
 
-  async setCustomStatus(s: SinkSession, value: string | null | undefined, now: number): Promise<UserStatusInfo> {
-    return this.run(s.userID, () => this.engine.setCustomStatus(s, value, now));
+  /** Whether sessions ended here are still to be written (Redis was unreachable). */
+  hasUnwritten(): boolean {
+    return this.unwrittenEnds.size > 0;
   }
 
-  async getUserStatus(s: SinkSession, ids: string[], now: number): Promise<StatusReply> {
-    return this.withUsers(ids, () => this.run(s.userID, () => this.engine.getUserStatus(s, ids, now)));
+  /** Work nobody waits for: counted (idle()), and its failure logged instead of thrown. */
+  private background(p: Promise<unknown>): void {
+    this.track(p).catch((err: unknown) => this.init.log.warn({ err, app: this.app }, 'cluster v2: background work failed'));
+  }
+
+  /**
+   * Redis lost its data (restarted empty, or a replica without the latest writes was promoted):
+   * each user of this node gets its sessions here written back into its record, and the users
+   * whose session ended here while Redis was unreachable get their status announced as the
+   * record now says. Then watchers here hear the status of everyone they watch (onReconnected).
+   */
+  async resync(now: number, lostData: boolean): Promise<void> {
+    if (lostData) {
+      const set = this.init.records.keys.nodeUsers(this.app, this.init.node());
+      const users = [...this.local.keys()];
+      if (users.length > 0) await this.init.redis.sadd(set, ...users);
+      await Promise.all(
+        users.map((userID) =>
+          // Not through run(): requests wait for this recovery, which must get through.
+          this.track(
+            this.attempt(
+              userID,
+              () => {
+                const lu = this.local.get(userID);
+                for (const sink of lu?.sessions.values() ?? []) if (sink.session) this.engine.restoreSession(sink.session, now);
+              },
+              now,
+            ),
+          ),
+        ),
+      );
+    }
+    // Sessions that ended here while Redis was unreachable: ended in their records now; where
+    // the record lost them with Redis's data, their user's status is announced as it now is.
+    const ends = [...this.unwrittenEnds];
+    this.unwrittenEnds.clear();
+    await Promise.all(
+      ends.map(([userID, ids]) =>
+        this.track(
+          this.attempt(
+            userID,
+            () => {
+              let found = false;
+              for (const s of [...this.engine.sessionsOf(userID)]) {
+                if (!ids.has(s.id)) continue;
+                found = true;
+                this.engine.disconnect(s, 'close', now);
+              }
+              if (!found && lostData) this.engine.reannounce(userID, now);
+            },
+            now,
+          ),
+        ).finally(() => this.dropTransient([userID])),
+      ),
+    );
+  }
+
+  setCustomStatus(s: SinkSession, value: string | null | undefined, now: number): Promise<UserStatusInfo> {
+    return unavailable(this.run(s.userID, () => this.engine.setCustomStatus(s, value, now)));
+  }
+
+  getUserStatus(s: SinkSession, ids: string[], now: number): Promise<StatusReply> {
+    return unavailable(this.withUsers(ids, () => this.run(s.userID, () => this.engine.getUserStatus(s, ids, now))));
   }
 
   /** S15-S18; this node listens to the new targets before the reply (S21c), the user's other nodes when they hear of it. */
-  async subscribe(s: SinkSession, ids: string[], now: number): Promise<FailuresReply> {
-    return this.withUsers(ids, async (seen) => {
+  subscribe(s: SinkSession, ids: string[], now: number): Promise<FailuresReply> {
+    return unavailable(this.withUsers(ids, async (seen) => {
       const r = await this.run(s.userID, (fx) => {
         fx.seen = seen;
         return this.engine.subscribe(s, ids, now);
       });
       await this.refreshSubs(s.userID, seen);
       return r;
-    });
+    }));
   }
 
-  async unsubscribe(s: SinkSession, ids: string[] | undefined, now: number): Promise<FailuresReply> {
-    return this.withUsers(ids ?? [], async () => {
+  unsubscribe(s: SinkSession, ids: string[] | undefined, now: number): Promise<FailuresReply> {
+    return unavailable(this.withUsers(ids ?? [], async () => {
       const r = await this.run(s.userID, () => this.engine.unsubscribe(s, ids, now));
       await this.refreshSubs(s.userID);
       return r;
-    });
+    }));
   }
 
   /** S23: the user itself, its subscriptions and (auto-notify) its friends, read from their records. */
-  async sync(s: SinkSession, now: number): Promise<UserStatusInfo[]> {
+  sync(s: SinkSession, now: number): Promise<UserStatusInfo[]> {
     const lu = this.local.get(s.userID);
     const ids = lu ? [...lu.subs, ...lu.friends] : [];
-    return this.withUsers(ids, () => this.run(s.userID, () => this.engine.sync(s, now)));
+    return unavailable(this.withUsers(ids, () => this.run(s.userID, () => this.engine.sync(s, now))));
   }
 
   /**
@@ -218,9 +294,32 @@ export class V2App implements AppDriver {
    * them on their channels.
    */
   async rest(command: string, body: unknown, now: number): Promise<RestReply> {
+    try {
+      if (!this.init.reachable()) throw new Error('Redis does not answer');
+      return await this.restOnRecords(command, body, now);
+    } catch (err) {
+      if (err instanceof PresentlyError) throw err;
+      // Redis is unreachable. The durable facts are the store's: those reads answer from it;
+      // anything else (live status, every write) is refused, and nothing was done.
+      if (STORE_READS.has(command)) return unavailable(this.restFromStore(command, body, now));
+      throw new PresentlyError(ErrorCode.INTERNAL_ERROR, UNAVAILABLE);
+    }
+  }
+
+  /** A REST read of durable facts (accounts, friends) from the store alone. */
+  private async restFromStore(command: string, body: unknown, now: number): Promise<RestReply> {
+    const ids = namedUsers(body);
+    const snap = await this.init.store.loadUsers(this.app, ids);
+    const view = new AppEngine<Sink>(this.engine.settings, { deliver: () => undefined, kick: () => undefined, persist: () => undefined });
+    view.load(snap, now);
+    return runCommand({ engine: view, now }, command, body);
+  }
+
+  private async restOnRecords(command: string, body: unknown, now: number): Promise<RestReply> {
     const ids = namedUsers(body);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const before = await this.hydrate(ids, true);
+      // Friend lists live in the store: only the friend commands need them.
+      const before = await this.hydrate(ids, command.startsWith('sns/'));
       const fx = new Effects(this.sessionsOf(ids));
       this.effects = fx;
       let reply: RestReply;
@@ -285,7 +384,7 @@ export class V2App implements AppDriver {
     if (!m.settings) return;
     this.engine.updateSettings(m.settings);
     const acks = this.init.records.keys.settingsAcks(this.app, n);
-    void this.track(this.init.redis.multi().sadd(acks, this.init.node()).expire(acks, 60).exec());
+    this.background(this.init.redis.multi().sadd(acks, this.init.node()).expire(acks, 60).exec());
   }
 
   /**
@@ -314,17 +413,20 @@ export class V2App implements AppDriver {
    * compare-and-set, with the change announced on the user's channel; on a lost race, again.
    * Effects are carried out only once the write is in.
    */
-  private run<T>(userID: string, op: (fx: Effects) => T): Promise<T> {
-    return this.track(this.attempt(userID, op));
+  private run<T>(userID: string, op: (fx: Effects) => T, now = Date.now()): Promise<T> {
+    if (!this.init.reachable()) return Promise.reject(new PresentlyError(ErrorCode.INTERNAL_ERROR, UNAVAILABLE));
+    return this.track(this.attempt(userID, op, now));
   }
 
-  private async attempt<T>(userID: string, op: (fx: Effects) => T): Promise<T> {
+  private async attempt<T>(userID: string, op: (fx: Effects) => T, now: number): Promise<T> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const rec = await this.load(userID);
       const fx = new Effects(this.sessionsOf([userID]));
       this.effects = fx;
       let result: T;
       try {
+        // S19, when the user's record is next written (a login after the expiry finds none).
+        this.engine.expireSubscriptions(userID, now);
         result = op(fx);
       } finally {
         this.effects = null;
@@ -343,6 +445,11 @@ export class V2App implements AppDriver {
       await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(100, 2 ** attempt)));
     }
     throw new PresentlyError(ErrorCode.INTERNAL_ERROR, `user ${userID} changed too often to apply the request; try again`);
+  }
+
+  /** Refuses at once (nothing sent) while Redis is known not to answer. */
+  private reachableOrFail(): void {
+    if (!this.init.reachable()) throw new PresentlyError(ErrorCode.INTERNAL_ERROR, UNAVAILABLE);
   }
 
   /** Counts `p` as work in flight until it settles. */
@@ -508,14 +615,14 @@ export class V2App implements AppDriver {
         sink.session = null;
         sink.close(CloseCode.NORMAL, 'replaced by a newer login of the same client');
       }
-      if (m.s) void this.track(this.refreshSubs(userID, new Map(Object.entries(m.s))));
-      if (m.f) void this.track(this.refreshFriends(userID, new Map(Object.entries(m.f))));
+      if (m.s) this.background(this.refreshSubs(userID, new Map(Object.entries(m.s))));
+      if (m.f) this.background(this.refreshFriends(userID, new Map(Object.entries(m.f))));
     }
     if (m.c) {
       if (this.watchers.has(userID)) this.lastStatus.set(userID, m.c);
       this.deliver(userID, new Change(m.c), m.x);
     }
-    if (lu && lu.sessions.size === 0) void this.track(this.removeLocalUser(userID));
+    if (lu && lu.sessions.size === 0) this.background(this.removeLocalUser(userID));
   }
 
   /**
@@ -526,6 +633,8 @@ export class V2App implements AppDriver {
   async onGap(userID: string): Promise<void> {
     const rec = await this.init.records.read(this.app, userID);
     const state = decode(userID, rec);
+    // No record (Redis lost it): nothing changed that a watcher has not heard; the resync of
+    // the node holding the user's sessions announces them.
     this.init.interest.known(this.init.records.keys.channel(this.app, userID), rec.n);
     if (state) this.deliver(userID, new Change({ userID, statusType: state.statusType, customStatus: state.customStatus }), undefined);
     if (this.local.has(userID)) {
@@ -677,6 +786,7 @@ export class V2App implements AppDriver {
    * gets the announcement number of each record as read.
    */
   private async withUsers<T>(ids: readonly string[], fn: (seen: Map<string, number>) => Promise<T>): Promise<T> {
+    this.reachableOrFail();
     const unique = [...new Set(ids)];
     const recs = await this.readRecords(unique);
     try {
@@ -690,6 +800,22 @@ export class V2App implements AppDriver {
     for (const id of ids) if (!this.local.has(id)) this.engine.dropUser(id);
   }
 
+}
+
+const UNAVAILABLE = 'the cluster is unavailable (Redis or the database does not answer); nothing was done, try again';
+
+/** REST reads of durable facts: answered from the store while Redis is unreachable. */
+const STORE_READS: ReadonlySet<string> = new Set(['im_open_login_svc/account_check', 'sns/friend_get', 'sns/friend_check']);
+
+/**
+ * A request that failed for want of Redis (refused, lost, or a command that got no answer in
+ * time) gets 70500; the request's own refusals pass through.
+ */
+function unavailable<T>(p: Promise<T>): Promise<T> {
+  return p.catch((err: unknown) => {
+    if (err instanceof PresentlyError) throw err;
+    throw new PresentlyError(ErrorCode.INTERNAL_ERROR, UNAVAILABLE);
+  });
 }
 
 /** Every string of a REST body that could be a userID (the users a command names). */

@@ -93,6 +93,11 @@ export class Interest {
     if (st && n > st.last) st.last = n;
   }
 
+  /** Redis lost its data: announcement numbers start again, so the last ones seen mean nothing. */
+  forgetNumbers(): void {
+    for (const st of this.channels.values()) st.last = -1;
+  }
+
   /** The channels listened to. */
   list(): string[] {
     return [...this.channels.keys()];

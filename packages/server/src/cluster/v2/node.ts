@@ -41,6 +41,8 @@ export class V2Node {
   private readonly sub: RedisClient;
   private readonly apps = new Map<number, V2App>();
   private timer: NodeJS.Timeout | null = null;
+  /** Since when this node's lease renewals have succeeded without a break (ms). */
+  private holdingSince: number | null = null;
   private round: Promise<void> | null = null;
   /** Nodes claimed by this node (tests and metrics). */
   readonly counters = { nodesEnded: 0, evictions: 0 };
@@ -50,9 +52,15 @@ export class V2Node {
     this.current = this.incarnation();
     this.leaseMs = opts.leaseMs ?? 5000;
     this.keys = new UserKeys(opts.prefix);
-    this.cmd = createRedis(opts.redisUrl, `presently-${this.nodeId}`);
+    // A frozen Redis (or a silent network) keeps the connection open: a command that gets no
+    // answer fails after a fraction of the lease, and the request that needed it gets 70500.
+    this.cmd = createRedis(opts.redisUrl, `presently-${this.nodeId}`, { commandTimeoutMs: Math.max(200, Math.floor((opts.leaseMs ?? 5000) / 2)) });
     this.sub = createRedis(opts.redisUrl, `presently-${this.nodeId}-sub`, { sharded: true });
-    for (const c of [this.cmd, this.sub]) c.on('error', (err: Error) => opts.log.debug({ err: err.message }, 'redis error'));
+    for (const c of [this.cmd, this.sub]) {
+      c.on('error', (err: Error) => opts.log.debug({ err: err.message }, 'redis error'));
+      // A lost connection may have lost messages, or Redis its data: not ready until recovered.
+      c.on('close', () => (this.needsRecovery = true));
+    }
     this.records = new UserRecords(this.cmd, this.keys);
     this.interest = new Interest(this.sub, {
       message: (m) => {
@@ -64,11 +72,10 @@ export class V2Node {
       },
       gap: (channel) => {
         const at = this.keys.parseChannel(channel);
-        if (at && at.userID !== '') void this.apps.get(at.app)?.onGap(at.userID);
+        if (at && at.userID !== '') this.apps.get(at.app)?.onGap(at.userID).catch((err: unknown) => opts.log.debug({ err }, 'cluster v2: reading a record after a gap failed'));
       },
-      reconnected: () => {
-        for (const app of this.apps.values()) void app.onReconnected();
-      },
+      // Changes may have been missed while away; if Redis lost its data, sessions are written back first.
+      reconnected: () => void this.recover(),
     });
   }
 
@@ -83,7 +90,50 @@ export class V2Node {
 
   async connect(): Promise<void> {
     await Promise.all([connectRedis(this.cmd), connectRedis(this.sub)]);
+    await this.cmd.set(this.keys.epoch(), randomBytes(8).toString('hex'), 'NX');
+    this.epoch = await this.cmd.get(this.keys.epoch());
     await this.renew();
+  }
+
+  /** The Redis dataset this node's records belong to (see RedisKeys.epoch). */
+  private epoch: string | null = null;
+  /** Writing this node's sessions back after Redis lost them (/readyz says 503 meanwhile). */
+  private resyncing = false;
+  /** A connection to Redis was lost since the last recovery (/readyz says 503 until it ran). */
+  private needsRecovery = false;
+  private recovering: Promise<void> | null = null;
+
+  /**
+   * After a reconnection: if Redis lost its data (no epoch, or another one), the announcement
+   * numbers start again and every app writes this node's sessions back (app.ts resync); then
+   * every watcher here hears the current status of everyone it watches.
+   */
+  recover(): Promise<void> {
+    this.recovering ??= (async () => {
+      try {
+        await this.cmd.set(this.keys.epoch(), randomBytes(8).toString('hex'), 'NX');
+        const epoch = await this.cmd.get(this.keys.epoch());
+        const lostData = epoch !== this.epoch;
+        this.resyncing = true;
+        if (lostData) {
+          this.epoch = epoch;
+          this.opts.log.warn('cluster v2: Redis lost its data; this node writes its sessions back');
+          this.interest.forgetNumbers();
+          await this.renew();
+        }
+        const now = Date.now();
+        for (const app of this.apps.values()) await app.resync(now, lostData);
+        for (const app of this.apps.values()) await app.onReconnected();
+        this.needsRecovery = false;
+      } catch (err) {
+        this.opts.log.debug({ err }, 'cluster v2: recovery round failed; it runs again');
+        this.epoch = null; // checked again at the next round
+      } finally {
+        this.resyncing = false;
+        this.recovering = null;
+      }
+    })();
+    return this.recovering;
   }
 
   /**
@@ -104,8 +154,8 @@ export class V2Node {
     this.timer.unref();
   }
 
-  async addApp(init: Omit<V2AppInit, 'node' | 'records' | 'interest' | 'redis' | 'liveNodes'>): Promise<V2App> {
-    const app = new V2App({ ...init, node: () => this.current, records: this.records, interest: this.interest, redis: this.cmd, liveNodes: () => this.liveNodes() });
+  async addApp(init: Omit<V2AppInit, 'node' | 'records' | 'interest' | 'redis' | 'liveNodes' | 'reachable'>): Promise<V2App> {
+    const app = new V2App({ ...init, node: () => this.current, records: this.records, interest: this.interest, redis: this.cmd, liveNodes: () => this.liveNodes(), reachable: () => this.healthy() });
     this.apps.set(init.settings.SDKAppID, app);
     await this.interest.add(this.keys.appChannel(init.settings.SDKAppID));
     return app;
@@ -119,9 +169,28 @@ export class V2Node {
     return all.filter((_, i) => alive[i] !== null);
   }
 
-  /** True while Redis answers (/readyz). */
+  /** True while Redis answers and no resync runs (/readyz). */
   healthy(): boolean {
-    return this.cmd.status === 'ready';
+    return this.reachable() && this.sub.status === 'ready' && !this.resyncing && !this.needsRecovery;
+  }
+
+  /**
+   * Whether Redis answers: connected, and the last lease round got its replies (a frozen Redis
+   * keeps the connection open; its silence shows as a round that timed out). While false,
+   * requests are refused at once without being sent.
+   */
+  reachable(): boolean {
+    return this.cmd.status === 'ready' && !this.silent;
+  }
+
+  /** The last lease round failed; logged once each way. */
+  private silent = false;
+
+  private setSilent(silent: boolean, err?: unknown): void {
+    if (silent === this.silent) return;
+    this.silent = silent;
+    if (silent) this.opts.log.error({ err }, 'cluster v2: Redis does not answer; requests get 70500 until it does');
+    else this.opts.log.info('cluster v2: Redis answers again');
   }
 
   private async renew(): Promise<void> {
@@ -138,13 +207,20 @@ export class V2Node {
         this.current = this.incarnation();
         this.opts.onEvicted?.();
       }
+      if (this.needsRecovery || (await this.cmd.get(this.keys.epoch())) !== this.epoch || [...this.apps.values()].some((a) => a.hasUnwritten())) await this.recover();
       await this.renew();
+      this.setSilent(false);
+      this.holdingSince ??= Date.now();
+      // Back from an outage, other nodes may not have renewed yet: judge their leases only after
+      // holding ours for a full lease period (a Redis that froze for everyone kills no one).
+      if (Date.now() - this.holdingSince < this.leaseMs) return;
       for (const k of await this.cmd.smembers(this.keys.nodes())) {
         if (k === this.current || (await this.cmd.exists(this.keys.lease(k))) === 1) continue;
         await this.claim(k, 'its lease lapsed');
       }
     } catch (err) {
-      this.opts.log.debug({ err }, 'cluster v2: lease round failed');
+      this.holdingSince = null;
+      this.setSilent(true, err);
     }
   }
 

@@ -112,6 +112,10 @@ export class UserKeys {
   down(node: string): string {
     return `{${this.prefix}}:v2:down:${node}`;
   }
+  /** Set once per Redis dataset: a different (or no) value means Redis lost what it held. */
+  epoch(): string {
+    return `{${this.prefix}}:v2:epoch`;
+  }
   /** An app's own record and channel (its settings), under the app's tag. */
   appRecord(app: number): string {
     return `{${this.prefix}:${app}}:r`;
