@@ -123,7 +123,7 @@ for (const kind of ['baseline', 'presently'] as Kind[]) {
     try {
       const login = await mustLoginAll(t, 50);
       assert.equal(login.ok, tiny.n);
-      const { sent, phases, sum } = await churnAndCollect(t);
+      const { sent, sum } = await churnAndCollect(t);
       assert.ok(sent > 0);
       assert.equal(sum((p) => p.delivered), sent * tiny.k);
       assert.equal(sum((p) => p.missing), 0);

@@ -25,7 +25,7 @@
 //     word (`\bS16\b`; a cited sub-part such as `S21c` counts for S21);
 //   - every quoted test name is found in that test file.
 // No dependencies: node:fs and node:path only.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 

@@ -99,8 +99,8 @@ test('open HTTP connections per address are capped (429); WebSocket handshakes d
   const fifth = await open();
   assert.match(await get(fifth), /^HTTP\/1\.1 429 /);
   // Closing one frees its slot.
-  held[0]!.destroy();
-  await new Promise<void>((resolve) => held[0]!.once('close', () => resolve()));
+  held[0].destroy();
+  await new Promise<void>((resolve) => held[0].once('close', () => resolve()));
   let admitted: Socket | null = null;
   for (let i = 0; i < 50 && !admitted; i++) {
     const s = await open();

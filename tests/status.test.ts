@@ -96,7 +96,7 @@ test('S7 S8 custom status: set, over 100 bytes refused with 72005 and nothing ch
   await user.client.setSelfStatus({ customStatus: '音'.repeat(33) }); // 99 bytes
   for (const cleared of ['', null, undefined]) {
     await user.client.setSelfStatus({ customStatus: 'x' });
-    await user.client.setSelfStatus({ customStatus: cleared as string });
+    await user.client.setSelfStatus({ customStatus: cleared });
     await watcher.waitFor(is('s7-user', ONLINE, ''));
     assert.equal((await statusOf(watcher, 's7-user'))?.customStatus, '');
   }

@@ -70,7 +70,7 @@ test(`S3 S23 reconnect storm: ${N} sessions dropped at once come back; watchers 
     await c.subscribeUserStatus({ userIDList: mine.slice(100) });
     await c.getUserStatus({ userIDList: mine }); // what the app was last told: all ONLINE
     c.on(Presently.EVENT.USER_STATUS_UPDATED, (e) => {
-      for (const s of e.data as UserStatusInfo[]) if (s.userID.startsWith('storm') && !s.userID.startsWith('storm-w')) {
+      for (const s of e.data) if (s.userID.startsWith('storm') && !s.userID.startsWith('storm-w')) {
         const list = seen.get(s.userID) ?? [];
         list.push(s.statusType);
         seen.set(s.userID, list);

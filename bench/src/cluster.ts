@@ -26,7 +26,7 @@ import { startPresently, track, type ServerProc, type SpawnPlan } from './procs.
 import { cpuSeconds } from './procstat.js';
 import { APP, seedAccounts, type Workspace } from './setup.js';
 import { friendGraph, userID } from './graph.js';
-import { pgQuery, postgresReachable } from '../../packages/server/src/testing/postgres.js';
+import { pgQuery } from '../../packages/server/src/testing/postgres.js';
 
 export const PG_ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -151,7 +151,7 @@ async function startRedisServer(): Promise<{ url: string; proc: ChildProcess }> 
   track(proc);
   const lines: string[] = [];
   await new Promise<void>((resolve, reject) => {
-    const rl = createInterface({ input: proc.stdout! });
+    const rl = createInterface({ input: proc.stdout });
     rl.on('line', (l) => {
       lines.push(l);
       if (/Ready to accept connections/.test(l)) resolve();

@@ -79,7 +79,7 @@ export class Pool {
 
   /** The same command on every worker; `args` may depend on the worker index. */
   all<C extends Cmd>(cmd: C, args: ArgsOf<C> | ((w: number) => ArgsOf<C>)): Promise<Array<ResultMap[C]>> {
-    return Promise.all(this.workers.map((w) => w.call(cmd, typeof args === 'function' ? (args as (w: number) => ArgsOf<C>)(w.index) : args)));
+    return Promise.all(this.workers.map((w) => w.call(cmd, typeof args === 'function' ? args(w.index) : args)));
   }
 
   call<C extends Cmd>(w: number, cmd: C, args: ArgsOf<C>): Promise<ResultMap[C]> {

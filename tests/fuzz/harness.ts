@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '@presently/protocol';
 import { APP, type TestServer } from '../helpers/server.js';
-import { RawPeer, type Frame } from '../helpers/raw.js';
+import { RawPeer } from '../helpers/raw.js';
 import { rest } from '../helpers/rest.js';
 
 export const OTHER_APP = APP + 1;
@@ -112,7 +112,7 @@ async function sendAndCheck(w: FuzzWorld, peer: RawPeer, frame: { kind: string; 
     assert.ok([4002, 1009, 1007, 4003, 1005].includes(r.closed.code), `unexpected close ${r.closed.code}`);
     return;
   }
-  for (const f of peer.frames.slice(before) as Frame[]) {
+  for (const f of peer.frames.slice(before)) {
     if (f.code !== undefined && f.code !== 0) assert.ok(KNOWN_CODES.has(f.code), `unknown code ${f.code} in ${JSON.stringify(f)}`);
     if (f.code !== undefined && f.code !== 0) assert.equal(typeof f.message, 'string');
     // Nothing from another app ever shows.

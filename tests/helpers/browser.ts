@@ -75,7 +75,7 @@ export async function startDevServer(): Promise<DevServer> {
   proc.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   proc.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   const url = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
+    createInterface({ input: proc.stdout }).on('line', (line) => {
       try {
         const rec = JSON.parse(line) as { msg?: string; url?: string };
         if (rec.msg === 'listening' && rec.url) resolve(rec.url);

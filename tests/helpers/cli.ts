@@ -78,9 +78,9 @@ export function background(line: string, env: NodeJS.ProcessEnv): Background {
       resolve();
     }),
   );
-  proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  createInterface({ input: proc.stdout! }).on('line', (l) => {
+  proc.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  createInterface({ input: proc.stdout }).on('line', (l) => {
     lines.push(l);
     for (const w of waiters) w();
   });

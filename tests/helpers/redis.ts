@@ -268,7 +268,7 @@ export async function startRedisCluster(opts: { nodeTimeoutMs?: number } = {}): 
   };
   try {
     const failed = started.find((r) => r.status === 'rejected');
-    if (failed) throw (failed as PromiseRejectedResult).reason;
+    if (failed) throw failed.reason;
     await run(REDIS_CLI, ['--cluster', 'create', ...ports.map((p) => `${HOST}:${p.port}`), '--cluster-replicas', '0', '--cluster-yes'], { timeout: 30_000 });
     await waitFor(
       'redis cluster state ok',

@@ -90,7 +90,7 @@ export async function startServer(
   });
   proc.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   const url = await new Promise<string>((resolve, reject) => {
-    const rl = createInterface({ input: proc.stdout! });
+    const rl = createInterface({ input: proc.stdout });
     rl.on('line', (line) => {
       try {
         const rec = JSON.parse(line) as { msg?: string; url?: string };

@@ -141,7 +141,7 @@ async function w1(ctx: Ctx, t: Target, run: number): Promise<W1Step[]> {
           `cross-node p50 ${s.p50Cross.toFixed(1)} p99 ${s.p99Cross.toFixed(1)}, same-node p99 ${s.p99Same.toFixed(1)} ms; ` +
           `Redis ${s.redisCores.toFixed(2)} cores, ${Object.entries(s.redisPerChange)
             .filter(([, v]) => v >= 0.005)
-            .map(([c, v]) => `${c} ${v.toFixed(2)}${s.redisUsecPerCall[c] !== undefined ? ` (${s.redisUsecPerCall[c]!.toFixed(1)} µs)` : ''}`)
+            .map(([c, v]) => `${c} ${v.toFixed(2)}${s.redisUsecPerCall[c] !== undefined ? ` (${s.redisUsecPerCall[c].toFixed(1)} µs)` : ''}`)
             .join(', ')} per change]`
         : '';
     ctx.log(

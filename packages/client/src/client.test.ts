@@ -115,7 +115,7 @@ test('create refuses invalid options with a clear PresentlyError', T, () => {
     { url: 'ws://h', backoffBaseMs: 1000, backoffCapMs: 10 },
   ];
   for (const opts of bad) {
-    assert.throws(() => create({ SDKAppID: APP, ...opts } as PresentlyOptions), (err: unknown) => {
+    assert.throws(() => create({ SDKAppID: APP, ...opts }), (err: unknown) => {
       assert.ok(err instanceof PresentlyError);
       assert.equal(err.code, 70402);
       assert.match(err.message, /invalid option/);

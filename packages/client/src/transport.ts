@@ -159,7 +159,7 @@ export class Link {
         this.pending.delete(id);
         reject(new PresentlyError(ErrorCode.NETWORK_TIMEOUT, `${op} got no reply within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { op, onReply: onReply as ((data: unknown) => void) | undefined, resolve: resolve as (data: unknown) => void, reject, timer });
+      this.pending.set(id, { op, onReply: onReply as ((data: unknown) => void) | undefined, resolve, reject, timer });
       if (!this.send({ ...fields, id, op })) {
         clearTimeout(timer);
         this.pending.delete(id);

@@ -190,8 +190,8 @@ export function parseClientFrame(text: string): ParseResult {
         return fail('instanceId must be a string of at most 64 characters', id, cop);
       }
       const frame: LoginRequest = { id, op: cop, SDKAppID: o.SDKAppID, userID: o.userID, userSig: o.userSig };
-      if (o.platform !== undefined) frame.platform = o.platform as Platform;
-      if (o.instanceId !== undefined) frame.instanceId = o.instanceId as string;
+      if (o.platform !== undefined) frame.platform = o.platform;
+      if (o.instanceId !== undefined) frame.instanceId = o.instanceId;
       return { ok: true, frame };
     }
     case 'logout':
@@ -201,7 +201,7 @@ export function parseClientFrame(text: string): ParseResult {
       const cs = o.customStatus;
       if (cs !== undefined && cs !== null && typeof cs !== 'string') return fail('customStatus must be a string or null', id, cop);
       if (typeof cs === 'string' && !isWellFormed(cs)) return fail('customStatus must be well-formed Unicode (no lone surrogate)', id, cop);
-      return { ok: true, frame: { id, op: cop, customStatus: cs as string | null | undefined } };
+      return { ok: true, frame: { id, op: cop, customStatus: cs } };
     }
     case 'getUserStatus':
     case 'subscribeUserStatus':

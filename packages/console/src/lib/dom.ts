@@ -45,8 +45,7 @@ export function show(el: HTMLElement, visible: boolean): void {
 /** A message for people from anything thrown. */
 export function errorText(err: unknown): string {
   if (err && typeof err === 'object' && 'code' in err && 'message' in err) {
-    const e = err as { code: unknown; message: unknown };
-    return `${String(e.message)} (${String(e.code)})`;
+    return `${String(err.message)} (${String(err.code)})`;
   }
   return err instanceof Error ? err.message : String(err);
 }

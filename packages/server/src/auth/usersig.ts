@@ -96,13 +96,13 @@ export function verifyUserSig(
   }
   // The MAC covers the UTF-8 text, where every lone surrogate reads as U+FFFD: such an
   // identifier would share its MAC with others. Only well-formed text is signed text.
-  if (!isWellFormed(identifier) || (userbuf !== undefined && !isWellFormed(userbuf as string))) {
+  if (!isWellFormed(identifier) || (userbuf !== undefined && !isWellFormed(userbuf))) {
     return refuse(ErrorCode.USERSIG_CHECK_FAILED, 'UserSig fields must be well-formed Unicode');
   }
   if (sdkappid !== expect.SDKAppID) return refuse(ErrorCode.USERSIG_SDKAPPID_MISMATCH, 'UserSig was made for another SDKAppID');
   if (identifier !== expect.userID) return refuse(ErrorCode.USERSIG_IDENTIFIER_MISMATCH, 'UserSig was made for another userID');
   const claims: TicketClaims = { SDKAppID: sdkappid, userID: identifier, time, expire };
-  const want = Buffer.from(hmac(expect.secretKey, claims, userbuf as string | undefined), 'utf8');
+  const want = Buffer.from(hmac(expect.secretKey, claims, userbuf), 'utf8');
   const got = Buffer.from(mac, 'utf8');
   if (want.length !== got.length || !timingSafeEqual(want, got)) {
     return refuse(ErrorCode.USERSIG_KEY_MISMATCH, 'UserSig does not match the secret key');

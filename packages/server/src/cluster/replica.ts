@@ -429,7 +429,7 @@ export class ClusterApp implements AppDriver {
 
   /** Appends an entry nobody waits for; a failure is mended by the next resync. */
   private submitQuiet(body: EntryBody, reg: { op: '' | 'set' | 'del'; args: string[] }): void {
-    const entry = { ...body, o: this.node.key, i: 0, t: Date.now() } as Entry;
+    const entry = { ...body, o: this.node.key, i: 0, t: Date.now() };
     this.node.append(this.app, entry, reg).catch((err: unknown) => this.node.log.debug({ err }, 'append failed; the next resync mends it'));
   }
 

@@ -73,7 +73,7 @@ export function envFrom(env: NodeJS.ProcessEnv): Env {
     const name = p.path.replace(/^\./, '').replace(/\[.*$/, '');
     throw new ConfigError(`${describeProblem('', p)}, got ${JSON.stringify(String(env[name]).slice(0, 200))}`);
   }
-  return out as Env;
+  return out;
 }
 
 /** Server options from the environment and the config file's optional `server` object. */

@@ -207,7 +207,7 @@ class Reader {
     if (v === undefined) return undefined;
     if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) this.fail(`${this.name(field)} must be an array of strings`);
     if (!v.every((x: string) => isWellFormed(x))) this.fail(`${this.name(field)} must hold well-formed Unicode (no lone surrogate)`);
-    return v as string[];
+    return v;
   }
 
   /** The account a user command is about: `UserID`, or the older `Identifier` when absent. */

@@ -23,7 +23,7 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOneOptions } from 'node:dns';
 import { Agent as HttpAgent, type AgentOptions } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { parseCidr } from '../net/cidr.js';
 
@@ -136,18 +136,18 @@ export class EgressPolicy {
    * The `lookup` of the webhook agents: resolves like dns.lookup and passes on only permitted
    * addresses; when none is left the connection fails with EgressRefusedError before any attempt.
    */
-  readonly lookup = ((hostname: string, options: LookupOneOptions | LookupAllOptions, callback: LookupCallback): void => {
+  readonly lookup = (hostname: string, options: LookupOneOptions | LookupAllOptions, callback: LookupCallback): void => {
     this.resolver(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, []);
       const ok = addresses.filter((a) => this.permits(a.address));
       if (ok.length === 0) {
-        return callback(new EgressRefusedError(hostname, addresses.map((a) => a.address)) as unknown as NodeJS.ErrnoException, []);
+        return callback(new EgressRefusedError(hostname, addresses.map((a) => a.address)), []);
       }
       if (options.all) return callback(null, ok);
       const first = ok[0]!;
       callback(null, first.address, first.family);
     });
-  }) as unknown as LookupFunction;
+  };
 
   /** For a host that is an IP literal (no lookup happens): the refusal, or null when permitted. */
   refuseLiteral(host: string): EgressRefusedError | null {
@@ -186,7 +186,7 @@ export interface EgressAgents {
 
 /** The HTTP and HTTPS agents webhook requests use: kept-alive sockets, every one checked. */
 export function egressAgents(policy: EgressPolicy): EgressAgents {
-  const options: AgentOptions = { keepAlive: true, lookup: policy.lookup } as AgentOptions;
+  const options: AgentOptions = { keepAlive: true, lookup: policy.lookup };
   const http = guard(new HttpAgent(options), policy);
   const https = guard(new HttpsAgent(options), policy);
   return {

@@ -286,10 +286,10 @@ test('dispatcher: a reply that never comes is a timeout; the event is retried, t
   const s = { current: settingsWith({ url: r.url, timeoutMs: 100, maxAttempts: 2 }) };
   const d = dispatcher(new MemoryOutbox(), s);
   d.start();
-  d.onEvent(s.current!, status('t-u', 'x'));
+  d.onEvent(s.current, status('t-u', 'x'));
   await r.until(2);
   r.set(() => 200);
-  d.onEvent(s.current!, status('t-u', 'y'));
+  d.onEvent(s.current, status('t-u', 'y'));
   await r.until(3);
   await eventually(() => d.stats().delivered === 1);
   const dead = await d.deadLetters();
@@ -310,7 +310,7 @@ test('dispatcher: settings are read at each attempt (a new URL applies to pendin
   const s = { current: settingsWith({ url: old.url, timeoutMs: 1000, maxAttempts: 100 }) };
   const d = dispatcher(new MemoryOutbox(), s);
   d.start();
-  d.onEvent(s.current!, status('s-u', 'a'));
+  d.onEvent(s.current, status('s-u', 'a'));
   await old.until(1);
   s.current = settingsWith({ url: next.url, timeoutMs: 1000, maxAttempts: 100 });
   await next.until(1);
@@ -341,7 +341,7 @@ test('dispatcher: with little memory the outbox is read in pages; order per user
   const d1 = dispatcher(new SqlOutbox(store1), s, { maxInMemory: 4, concurrency: 2 });
   d1.start();
   const users = ['p-a', 'p-b', 'p-c'];
-  for (let i = 0; i < 20; i++) for (const u of users) d1.onEvent(s.current!, status(u, `${i}`));
+  for (let i = 0; i < 20; i++) for (const u of users) d1.onEvent(s.current, status(u, `${i}`));
   await r.until(3);
   assert.ok(d1.stats().inMemory <= 4);
   assert.equal(d1.stats().backlog, true);
