@@ -11,7 +11,7 @@
  */
 import type { Kysely } from 'kysely';
 import { SqlStore } from './sql.js';
-import { migrateToLatest } from './migrations/index.js';
+import { migrateToLatest, type AnySchema } from './migrations/index.js';
 import type { DurableStore } from './types.js';
 
 export interface AppSettingsTable {
@@ -49,9 +49,10 @@ export class SqlAppSettingsStore implements AppSettingsStore {
   private readonly db: Kysely<{ app_settings: AppSettingsTable }>;
 
   // Any Kysely instance (the store's, whatever its schema type): the table is ours alone, so its
-  // type is added here (withTables) instead of in the store's schema.
-  constructor(db: Kysely<any>) {
-    this.db = db.withTables<{ app_settings: AppSettingsTable }>();
+  // type is added here (withTables) instead of in the store's schema. Added to "any schema" it is
+  // still "any schema": the assertion says which tables this class uses.
+  constructor(db: Kysely<AnySchema>) {
+    this.db = db.withTables<{ app_settings: AppSettingsTable }>() as Kysely<{ app_settings: AppSettingsTable }>;
   }
 
   async migrate(): Promise<void> {

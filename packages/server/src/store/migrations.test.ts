@@ -80,8 +80,13 @@ function sqliteSchema(file: string): unknown[] {
   }
 }
 
-function sqliteKysely(file: string): Kysely<any> {
-  return new Kysely<any>({ dialect: transactionalDdl(new SqliteDialect({ database: new Database(file) })) });
+/** The one table these tests read through Kysely: the migrator's record of what it applied. */
+interface MigrationTables {
+  [MIGRATION_TABLE]: { name: string; timestamp: string };
+}
+
+function sqliteKysely(file: string): Kysely<MigrationTables> {
+  return new Kysely<MigrationTables>({ dialect: transactionalDdl(new SqliteDialect({ database: new Database(file) })) });
 }
 
 /** What an old server's account snapshot holds, for comparison after the upgrade. */
@@ -191,9 +196,9 @@ describe('migrations: SQLite', () => {
 /** Kysely's PostgreSQL advisory lock id for migrations (kysely/dist/esm/dialect/postgres/postgres-adapter.js). */
 const KYSELY_MIGRATION_LOCK = '3853314791062309107';
 
-function pgKysely(schema: string): Kysely<any> {
+function pgKysely(schema: string): Kysely<MigrationTables> {
   const pool = new pg.Pool({ connectionString: PG_URL, options: `-c search_path=${schema}`, max: 2 });
-  return new Kysely<any>({ dialect: currentSchemaOnly(new PostgresDialect({ pool })) });
+  return new Kysely<MigrationTables>({ dialect: currentSchemaOnly(new PostgresDialect({ pool })) });
 }
 
 async function pgClient(schema?: string): Promise<pg.Client> {
@@ -206,15 +211,15 @@ async function pgClient(schema?: string): Promise<pg.Client> {
 async function pgSchema(schema: string): Promise<unknown> {
   const c = await pgClient();
   try {
-    const q = async (text: string) => (await c.query(text, [schema])).rows;
+    const q = async <R extends Record<string, unknown> = Record<string, unknown>>(text: string) => (await c.query<R>(text, [schema])).rows;
     return {
       columns: await q(`SELECT table_name, column_name, ordinal_position, data_type, is_nullable, column_default
         FROM information_schema.columns WHERE table_schema = $1 AND table_name NOT LIKE '${MIGRATION_TABLE}%' ORDER BY table_name, ordinal_position`),
       constraints: await q(`SELECT cl.relname AS table, co.conname, co.contype, pg_get_constraintdef(co.oid) AS def
         FROM pg_constraint co JOIN pg_class cl ON cl.oid = co.conrelid JOIN pg_namespace ns ON ns.oid = cl.relnamespace
         WHERE ns.nspname = $1 AND cl.relname NOT LIKE '${MIGRATION_TABLE}%' ORDER BY 1, 2`),
-      indexes: (await q(`SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename NOT LIKE '${MIGRATION_TABLE}%' ORDER BY 1, 2`)).map(
-        (r: { indexdef: string }) => ({ ...r, indexdef: r.indexdef.replace(`${schema}.`, 'SCHEMA.') }),
+      indexes: (await q<{ indexdef: string }>(`SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename NOT LIKE '${MIGRATION_TABLE}%' ORDER BY 1, 2`)).map(
+        (r) => ({ ...r, indexdef: r.indexdef.replace(`${schema}.`, 'SCHEMA.') }),
       ),
       sequences: await q(`SELECT sequence_name, data_type, start_value, increment FROM information_schema.sequences WHERE sequence_schema = $1 ORDER BY 1`),
     };
@@ -311,10 +316,10 @@ describe('migrations: PostgreSQL', async () => {
       for (const r of runs) void r.then(() => settled++, () => settled++);
       // Both are waiting for the lock (PostgreSQL shows their ungranted requests).
       for (;;) {
-        const { rows } = await holder.query(
+        const { rows } = await holder.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND ((classid::bigint << 32) | objid::bigint) = ${KYSELY_MIGRATION_LOCK}`,
         );
-        if (rows[0].n === 2) break;
+        if (rows[0]?.n === 2) break;
         await new Promise((resolve) => setImmediate(resolve));
       }
       assert.equal(settled, 0, 'no migrator got past the lock');

@@ -15,7 +15,7 @@ import type { AppSnapshot, Mutation } from '../engine/types.js';
 import type { DurableStore } from './types.js';
 import type { Schema } from './schema.js';
 import { batchQueries } from './batch.js';
-import { currentSchemaOnly, migrateToLatest, transactionalDdl } from './migrations/index.js';
+import { currentSchemaOnly, migrateToLatest, transactionalDdl, type AnySchema } from './migrations/index.js';
 import { configure, sqliteWriter } from './sqlite-writer.js';
 import { StoreOpenError, describe, inTransaction } from './errors.js';
 
@@ -470,7 +470,7 @@ async function createDatabase(file: string): Promise<void> {
   for (const f of [tmp, `${tmp}-journal`, `${tmp}-wal`, `${tmp}-shm`]) fs.rmSync(f, { force: true });
   const db = new Database(tmp);
   db.pragma('synchronous = FULL');
-  const k = new Kysely<any>({ dialect: transactionalDdl(new SqliteDialect({ database: db })) });
+  const k = new Kysely<AnySchema>({ dialect: transactionalDdl(new SqliteDialect({ database: db })) });
   try {
     await migrateToLatest(k);
   } finally {

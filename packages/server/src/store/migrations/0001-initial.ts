@@ -4,13 +4,13 @@
  * a database made by such a server is adopted as it is (its tables are kept, only missing ones are
  * made), an empty one gets everything. migrations.test.ts checks both against that old DDL.
  */
-import { sql, type Kysely } from 'kysely';
+import { sql } from 'kysely';
 import { PG_LOCK } from '../pg-locks.js';
 import type { PresentlyMigration } from './index.js';
 
 export const initial: PresentlyMigration = {
   name: '0001_initial',
-  async up(db: Kysely<any>, dialect): Promise<void> {
+  async up(db, dialect): Promise<void> {
     if (dialect === 'postgres') {
       // A server of an earlier version starting at the same moment takes this lock, not the
       // migrator's, around its own CREATE … IF NOT EXISTS: take it too.

@@ -5,13 +5,13 @@
  * seq lock, so no process of an earlier version inserts rows meanwhile. SQLite numbers outbox
  * rows in the process: nothing to do.
  */
-import { sql, type Kysely } from 'kysely';
+import { sql } from 'kysely';
 import { PG_LOCK } from '../pg-locks.js';
 import type { PresentlyMigration } from './index.js';
 
 export const outboxSeqCatchUp: PresentlyMigration = {
   name: '0003_outbox_seq_catch_up',
-  async up(db: Kysely<any>, dialect): Promise<void> {
+  async up(db, dialect): Promise<void> {
     if (dialect !== 'postgres') return;
     await sql`SELECT pg_advisory_xact_lock(${sql.lit(PG_LOCK.outboxSeq)}, hashtext(current_schema()))`.execute(db);
     await sql`SELECT setval('webhook_outbox_seq', m)

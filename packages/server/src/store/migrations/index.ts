@@ -20,7 +20,7 @@
  * not know (a newer version ran there) refuses to start.
  */
 import {
-  Kysely,
+  type Kysely,
   Migrator,
   PostgresAdapter,
   SqliteAdapter,
@@ -40,10 +40,19 @@ import { outboxSeqCatchUp } from './0003-outbox-seq-catch-up.js';
 
 export type SqlDialectName = 'sqlite' | 'postgres';
 
+/**
+ * The schema type of a Kysely whose tables are not typed here: what a migration gets (it must not
+ * depend on today's schema types), and what code that takes the store's Kysely, whatever its
+ * schema, accepts. Kysely spells that `Kysely<AnySchema>` itself (`Migration.up`, `Migrator`):
+ * `Kysely<unknown>` would not accept a `Kysely<Schema>`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the one `any`: Kysely's own type for "any schema", see above.
+export type AnySchema = any;
+
 export interface PresentlyMigration {
   /** Sorts after every earlier migration's name: `NNNN_what`. */
   name: string;
-  up(db: Kysely<any>, dialect: SqlDialectName): Promise<void>;
+  up(db: Kysely<AnySchema>, dialect: SqlDialectName): Promise<void>;
 }
 
 /** Every migration, oldest first. Append only. */
@@ -70,7 +79,7 @@ export class PresentlyMigrationProvider implements MigrationProvider {
   }
 }
 
-export function dialectOf(db: Kysely<any>): SqlDialectName {
+export function dialectOf(db: Kysely<AnySchema>): SqlDialectName {
   return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
 }
 
@@ -83,7 +92,7 @@ export class MigrationError extends Error {
 }
 
 /** A migrator for the store's database (PostgreSQL: for the schema the connection works in). */
-export async function migratorFor(db: Kysely<any>): Promise<Migrator> {
+export async function migratorFor(db: Kysely<AnySchema>): Promise<Migrator> {
   const dialect = dialectOf(db);
   let schema: string | undefined;
   if (dialect === 'postgres') {
@@ -106,7 +115,7 @@ export async function migratorFor(db: Kysely<any>): Promise<Migrator> {
  * Applies every pending migration; resolves with the names applied (none when up to date).
  * Refuses a database that a newer version migrated further than this one knows.
  */
-export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+export async function migrateToLatest(db: Kysely<AnySchema>): Promise<string[]> {
   const migrator = await migratorFor(db);
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
@@ -137,7 +146,7 @@ export function transactionalDdl(inner: Dialect): Dialect {
     createDriver: (): Driver => inner.createDriver(),
     createQueryCompiler: (): QueryCompiler => inner.createQueryCompiler(),
     createAdapter: (): DialectAdapter => new TransactionalSqliteAdapter(),
-    createIntrospector: (db: Kysely<any>): DatabaseIntrospector => inner.createIntrospector(db),
+    createIntrospector: (db: Kysely<AnySchema>): DatabaseIntrospector => inner.createIntrospector(db),
   };
 }
 
@@ -152,12 +161,12 @@ export function currentSchemaOnly(inner: Dialect): Dialect {
     createDriver: (): Driver => inner.createDriver(),
     createQueryCompiler: (): QueryCompiler => inner.createQueryCompiler(),
     createAdapter: (): DialectAdapter => inner.createAdapter(),
-    createIntrospector: (db: Kysely<any>): DatabaseIntrospector => new CurrentSchemaIntrospector(db),
+    createIntrospector: (db: Kysely<AnySchema>): DatabaseIntrospector => new CurrentSchemaIntrospector(db),
   };
 }
 
 class CurrentSchemaIntrospector implements DatabaseIntrospector {
-  constructor(private readonly db: Kysely<any>) {}
+  constructor(private readonly db: Kysely<AnySchema>) {}
 
   async getSchemas(): Promise<Array<{ name: string }>> {
     const { rows } = await sql<{ name: string | null }>`SELECT current_schema() AS name`.execute(this.db);
