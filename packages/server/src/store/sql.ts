@@ -11,6 +11,7 @@
  */
 import { Kysely, type Dialect } from 'kysely';
 import type { Client as PgClient } from 'pg';
+import type { Worker as WorkerThread } from 'node:worker_threads';
 import type { AppSnapshot, Mutation } from '../engine/types.js';
 import type { DurableStore } from './types.js';
 import type { Schema } from './schema.js';
@@ -268,7 +269,7 @@ export class SqlStore implements DurableStore {
     let pause = this.retryMinMs;
     this.writeStarted = Date.now();
     for (;;) {
-      if (this.abandoned) throw this.abandoned;
+      this.throwIfAbandoned();
       try {
         await this.write(batch);
         this.failure = null;
@@ -277,10 +278,15 @@ export class SqlStore implements DurableStore {
       } catch (err) {
         this.failure = err instanceof Error ? err : new Error(String(err));
       }
-      if (this.abandoned) throw this.abandoned;
+      // `close` may have given up on the write meanwhile.
+      this.throwIfAbandoned();
       await this.sleep(pause);
       pause = Math.min(pause * 2, this.retryMaxMs);
     }
+  }
+
+  private throwIfAbandoned(): void {
+    if (this.abandoned) throw this.abandoned;
   }
 
   /** A pause that `close` can cut short; it does not keep the process alive. */
@@ -383,9 +389,9 @@ export const ALLOW_EMPTY_DB_ENV = 'PRESENTLY_ALLOW_EMPTY_DB';
  */
 export async function openSqlite(file: string, opts: SqliteOpenOptions = {}): Promise<SqlStore> {
   if (file === ':memory:') return openSqliteDatabase(file, file, opts);
-  const { resolve } = await import('node:path');
+  const nodePath = await import('node:path');
   const { FileLock } = await import('./lock.js');
-  const path = resolve(file);
+  const path = nodePath.resolve(file);
   const lock = FileLock.acquire(path);
   try {
     const store = await openSqliteDatabase(path, path, opts);
@@ -458,7 +464,7 @@ async function inspectFile(file: string): Promise<{ existed: boolean; empty: boo
  */
 async function createDatabase(file: string): Promise<void> {
   const fs = await import('node:fs');
-  const { dirname } = await import('node:path');
+  const nodePath = await import('node:path');
   const { default: Database } = await import('better-sqlite3');
   const { SqliteDialect } = await import('kysely');
   // A log left by a database that was deleted would be replayed into the new one.
@@ -477,7 +483,7 @@ async function createDatabase(file: string): Promise<void> {
     await k.destroy();
   }
   fs.renameSync(tmp, file);
-  const dir = fs.openSync(dirname(file), 'r');
+  const dir = fs.openSync(nodePath.dirname(file), 'r');
   try {
     fs.fsyncSync(dir);
   } finally {
@@ -491,7 +497,7 @@ class SqliteWriterThread {
   private readonly pending = new Map<number, { resolve(): void; reject(err: Error): void }>();
   private failed: Error | null = null;
 
-  private constructor(private readonly worker: import('node:worker_threads').Worker) {
+  private constructor(private readonly worker: WorkerThread) {
     worker.on('message', (m: { id?: number; error?: string }) => {
       if (m.id === undefined) return;
       const p = this.pending.get(m.id);
@@ -511,13 +517,13 @@ class SqliteWriterThread {
 
   static async start(file: string): Promise<SqliteWriterThread> {
     const { Worker } = await import('node:worker_threads');
-    const { extname } = await import('node:path');
+    const nodePath = await import('node:path');
     const { fileURLToPath } = await import('node:url');
     // Built, the worker is plain JS. From sources (npm start, tests), a worker thread does not
     // inherit the tsx loader, so a two-line bootstrap registers it before loading the .ts file.
-    const ext = extname(fileURLToPath(import.meta.url));
+    const ext = nodePath.extname(fileURLToPath(import.meta.url));
     const entry = new URL(`./sqlite-writer-worker${ext}`, import.meta.url);
-    let worker: import('node:worker_threads').Worker;
+    let worker: WorkerThread;
     if (ext === '.ts') {
       const api = import.meta.resolve('tsx/esm/api');
       const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`;

@@ -6,12 +6,11 @@
  * in-memory database.
  */
 import { DummyDriver, Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler, type CompiledQuery } from 'kysely';
+import type { Database as SqliteDb, Statement } from 'better-sqlite3';
 import type { Mutation } from '../engine/types.js';
 import { batchQueries } from './batch.js';
 import type { Schema } from './schema.js';
 
-type SqliteDb = import('better-sqlite3').Database;
-type Statement = import('better-sqlite3').Statement;
 
 /** Compiles SQLite statements; never connects. */
 const compiler = new Kysely<Schema>({

@@ -119,7 +119,7 @@ export async function migrateToLatest(db: Kysely<AnySchema>): Promise<string[]> 
   const migrator = await migratorFor(db);
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
-    const msg = error instanceof Error ? error.message : String(error);
+    const msg = messageOf(error);
     const unknown = /previously executed migration (\S+) is missing/.exec(msg);
     if (unknown) {
       throw new MigrationError(`the database was migrated by a newer version of Presently (migration ${unknown[1]} is unknown to this one): run that version or a later one`, { cause: error });
@@ -128,6 +128,11 @@ export async function migrateToLatest(db: Kysely<AnySchema>): Promise<string[]> 
     throw new MigrationError(`${failed ? `migration ${failed} failed` : 'migrating failed'}: ${msg}`, { cause: error });
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** The message of anything thrown (the migrator hands back what a migration threw, typed unknown). */
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** SQLite runs DDL in transactions; Kysely's adapter says otherwise only to stay on the safe side. */
