@@ -67,6 +67,7 @@ export function isWellFormed(text: string): boolean {
  */
 export function isValidUserID(value: unknown): value is string {
   if (typeof value !== 'string' || value.length === 0) return false;
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(value)) return false;
+  // \p{Cc}: the C0 and C1 control characters, U+0000-U+001F and U+007F-U+009F.
+  if (/\p{Cc}/u.test(value)) return false;
   return utf8Length(value) <= 32 && isWellFormed(value);
 }

@@ -26,7 +26,8 @@ export const SECRET_KEY_MIN_DISTINCT = 8;
  * passes.
  */
 export function isStrongSecretKey(key: string): boolean {
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(key)) return false;
+  // \p{Cc}: the C0 and C1 control characters, U+0000-U+001F and U+007F-U+009F.
+  if (/\p{Cc}/u.test(key)) return false;
   return new Set(key.replace(/\s/gu, '')).size >= SECRET_KEY_MIN_DISTINCT;
 }
 
