@@ -16,7 +16,7 @@ export class RawPeer {
   readonly closed: Promise<{ code: number; reason: string }>;
 
   private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => {
+    ws.on('message', (data: Buffer) => {
       const f = JSON.parse(data.toString()) as Frame;
       this.frames.push(f);
       this.waiters = this.waiters.filter((w) => {

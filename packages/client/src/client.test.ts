@@ -289,6 +289,7 @@ test('on: handlers get {name, data} with `this` = context; off removes by handle
   let plainThis: unknown = 'unset';
   let plainEvent: unknown;
   client.on(EVENT.SDK_READY, function (this: unknown, e) {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the test records the `this` a plain handler is called with.
     plainThis = this;
     plainEvent = e;
   });

@@ -8,6 +8,7 @@
  * Any function, as the hosted SDK's `on(eventName: string, handler: Function)` takes it.
  * The handler is called with one argument, `{ name, data }`.
  */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- the hosted SDK's own parameter type: apps that pass a `Function` must compile unchanged.
 export type AnyHandler = Function;
 
 interface Listener {

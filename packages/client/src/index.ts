@@ -26,6 +26,7 @@ const configureDefaults = configure;
  * (with their members) and `Presently.ChatSDK` as types. A namespace, because only a namespace
  * carries both.
  */
+// eslint-disable-next-line @typescript-eslint/no-namespace -- see above: the default export is values and types at once.
 namespace Presently {
   export const create = createClient;
   export const configure = configureDefaults;

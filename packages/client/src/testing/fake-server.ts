@@ -47,7 +47,7 @@ export class FakeSocket {
     readonly server: FakeServer,
   ) {
     this.closed = new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-    ws.on('message', (data) => {
+    ws.on('message', (data: Buffer) => {
       const frame = JSON.parse(data.toString()) as Frame;
       this.frames.push(frame);
       this.waiters = this.waiters.filter((w) => {

@@ -140,7 +140,7 @@ export class SettingsView {
       else if (kind === 'secret') {
         f.value = '';
         (f as HTMLInputElement).placeholder = wh?.HasSecret ? '•••••• (set; type to replace)' : 'none';
-      } else f.value = v === undefined || v === null ? '' : String(v);
+      } else f.value = typeof v === 'string' || typeof v === 'number' ? String(v) : '';
     }
     this.removeSecret.checked = false;
     show(byId('s-wh-remove-label'), wh?.HasSecret === true);
