@@ -85,7 +85,7 @@ test('a private PostgreSQL answers queries, and survives restart, stop and start
     const c = new pg.Client({ connectionString: pgi.url, connectionTimeoutMillis: 2000 });
     await c.connect();
     try {
-      return (await c.query(sql)).rows;
+      return (await c.query<Record<string, unknown>>(sql)).rows;
     } finally {
       await c.end();
     }

@@ -94,7 +94,7 @@ test('README: npm start, SIG=$(… usersig alice) is a ticket the server accepts
   const dataDir = tempDir();
   const server = background(START, cleanEnv({ PORT: '0', PRESENTLY_DATA_DIR: dataDir, PRESENTLY_PARENT_PID: String(process.pid) }));
   t.after(() => server.stop());
-  await server.line(/^  demo: /);
+  await server.line(/^ {2}demo: /);
   const out = server.output();
   const ws = /Presently is running at (ws:\/\/127\.0\.0\.1:(\d+)) \(development app, just created\)/.exec(out);
   assert.ok(ws, out);

@@ -387,10 +387,11 @@ test('S29 a webhook set at run time gets the next event, signed with its secret;
     });
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  const next = (pred: (b: { Info?: { Action?: string; To_Account?: string } }) => boolean) =>
+  type Callback = { Info?: { Action?: string; To_Account?: string } };
+  const next = (pred: (b: Callback) => boolean) =>
     new Promise<(typeof got)[number]>((resolve) => {
       const check = () => {
-        const hit = got.find((g) => pred(JSON.parse(g.body)));
+        const hit = got.find((g) => pred(JSON.parse(g.body) as Callback));
         if (hit) resolve(hit);
         else wake = check;
       };

@@ -510,7 +510,7 @@ test('egress: without the allow-list a loopback receiver gets nothing; get_webho
   const srv = await server([webhookApp(r, { maxAttempts: 2 })], {});
   const p = await login(srv, 'eg-lena');
   await setStatus(p, 'blocked');
-  let log: Record<string, unknown> = {};
+  let log: Record<string, unknown>;
   for (const deadline = Date.now() + 20_000; ; await new Promise((resolve) => setTimeout(resolve, 25))) {
     log = await rest(srv, 'presently/get_webhook_log', {});
     if ((log.DeadLetters as unknown[]).length >= 2) break;
@@ -534,7 +534,7 @@ test('egress: an allowed receiver that fails shows only its status in get_webhoo
   const srv = await server([webhookApp(r, { maxAttempts: 1 })]);
   await login(srv, 'eg-mo');
   await r.until('the login tried', () => r.of('eg-mo').length >= 1);
-  let log: Record<string, unknown> = {};
+  let log: Record<string, unknown>;
   for (const deadline = Date.now() + 20_000; ; await new Promise((resolve) => setTimeout(resolve, 25))) {
     log = await rest(srv, 'presently/get_webhook_log', {});
     if ((log.DeadLetters as unknown[]).length >= 1) break;

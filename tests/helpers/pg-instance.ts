@@ -93,7 +93,7 @@ export async function startPostgres(): Promise<PgInstance> {
       await run(cmd, argv, { cwd: dir, timeout: 60_000 });
     } catch (e) {
       const err = e as Error & { stderr?: string; stdout?: string };
-      throw new Error(`${bin} ${args.join(' ')} failed: ${err.message}\n${err.stdout ?? ''}${err.stderr ?? ''}\n${readLog()}`);
+      throw new Error(`${bin} ${args.join(' ')} failed: ${err.message}\n${err.stdout ?? ''}${err.stderr ?? ''}\n${readLog()}`, { cause: e });
     }
   };
   const pgCtl = (action: string, extra: string[] = []) =>

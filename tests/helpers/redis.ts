@@ -198,7 +198,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisInstance
       await waitFor(`redis-server on port ${port}`, async () => (await redisCommand(port, ['PING'], { timeoutMs: 500 })) === 'PONG', 10_000, isAlive);
     } catch (e) {
       p.kill('SIGKILL');
-      throw new Error(`${(e as Error).message}\n${readLog()}`);
+      throw new Error(`${(e as Error).message}\n${readLog()}`, { cause: e });
     }
   };
   const readLog = (): string => {

@@ -291,7 +291,7 @@ test('unknown presently commands get 60002; get needs an object body like every 
 });
 
 const pgSkip = await postgresSkip('the settings store on PostgreSQL');
-const sqlBackends: Array<{ name: string; skip: string | false; open(): Promise<{ store: SqlStore; drop(): Promise<void> }> }> = [
+const sqlBackends: Array<{ name: string; skip: string | false; open(): Promise<{ store: SqlStore; drop: () => Promise<void> }> }> = [
   { name: 'SQLite', skip: false, open: async () => ({ store: await openSqlite(':memory:'), drop: async () => undefined }) },
   {
     name: 'PostgreSQL',

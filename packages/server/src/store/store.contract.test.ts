@@ -14,7 +14,7 @@ import { PG_URL, dropSchema, freshSchema, postgresSkip } from '../testing/postgr
 
 interface Backend {
   name: string;
-  open(): Promise<{ store: SqlStore; reopen(): Promise<SqlStore>; drop(): Promise<void> }>;
+  open(): Promise<{ store: SqlStore; reopen(): Promise<SqlStore>; drop: () => Promise<void> }>;
 }
 
 const backends: Backend[] = [

@@ -34,7 +34,7 @@ interface Hit {
 }
 
 /** A receiver that answers `answer()` (200 unless changed) and records every request. */
-async function receiver(): Promise<{ url: string; hits: Hit[]; answer: { code: number }; close(): Promise<void> }> {
+async function receiver(): Promise<{ url: string; hits: Hit[]; answer: { code: number }; close: () => Promise<void> }> {
   const hits: Hit[] = [];
   const answer = { code: 200 };
   const server: Server = createServer((req, res) => {

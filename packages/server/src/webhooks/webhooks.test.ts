@@ -110,7 +110,7 @@ test('signature: HMAC-SHA256 over "timestamp.body"; checked with a tolerance', (
 
 interface Backend {
   name: string;
-  open(): Promise<{ outbox: OutboxBackend; reopen(): Promise<OutboxBackend>; close(): Promise<void> }>;
+  open(): Promise<{ outbox: OutboxBackend; reopen(): Promise<OutboxBackend>; close: () => Promise<void> }>;
 }
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -214,7 +214,7 @@ interface Hit {
 }
 
 /** An in-process receiver; `reply` decides each answer ('hang' never answers). */
-async function receiver(reply: (h: Hit) => number | 'hang'): Promise<{ url: string; hits: Hit[]; until(n: number): Promise<void>; close(): Promise<void>; set(r: typeof reply): void }> {
+async function receiver(reply: (h: Hit) => number | 'hang'): Promise<{ url: string; hits: Hit[]; until(n: number): Promise<void>; close: () => Promise<void>; set(r: typeof reply): void }> {
   const hits: Hit[] = [];
   let waiters: Array<() => void> = [];
   let decide = reply;
