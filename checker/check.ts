@@ -388,10 +388,10 @@ export function check(recs: Rec[]): Verdict {
     const out: string[] = [];
     for (const r of recs) {
       if (r.t < opts.from || r.t > opts.to) {
-        if (r.type === 'sample') for (const u of users) if (r.status[u] !== undefined) lastSample.set(u, r.status[u]!);
+        if (r.type === 'sample') for (const u of users) if (r.status[u] !== undefined) lastSample.set(u, r.status[u]);
         continue;
       }
-      let keep = false;
+      let keep: boolean;
       switch (r.type) {
         case 'op': {
           // The focus users' own status-changing calls, and calls by the focus users or clients about another focus user.
@@ -425,7 +425,7 @@ export function check(recs: Rec[]): Verdict {
           break;
         case 'sample': {
           const changed = [...users].some((u) => r.status[u] !== undefined && r.status[u] !== lastSample.get(u));
-          for (const u of users) if (r.status[u] !== undefined) lastSample.set(u, r.status[u]!);
+          for (const u of users) if (r.status[u] !== undefined) lastSample.set(u, r.status[u]);
           keep = changed || r.final === true;
           break;
         }
@@ -600,8 +600,8 @@ export function check(recs: Rec[]): Verdict {
     const ls = [...clients.values()].filter((c) => c.u === u).flatMap((c) => c.links);
     const slots = [...loginState.entries()].filter(([k]) => k.startsWith(`${u}|`)).map(([, v]) => v);
     const points = new Set<number>([T0, horizon + 1]);
-    for (const L of ls) for (const [s, e] of [...L.possible, ...L.certain]) points.add(s), points.add(e);
-    for (const sl of slots) for (const s of sl.segs) points.add(s.s), points.add(s.e);
+    for (const L of ls) for (const [s, e] of [...L.possible, ...L.certain]) points.add(s).add(e);
+    for (const sl of slots) for (const s of sl.segs) points.add(s.s).add(s.e);
     const pts = [...points].filter((p) => p >= T0 && p <= horizon + 1 && Number.isFinite(p)).sort((a, b) => a - b);
     const starts: number[] = [];
     const ends: number[] = [];

@@ -102,7 +102,7 @@ function once<T extends FromWorker['type']>(child: ChildProcess, type: T): Promi
 async function readSync(ws: string, u: string): Promise<string[]> {
   const sock = new WebSocket(ws);
   const replies = new Map<number, (f: { code: number; data?: { userList?: Array<{ userID: string }> } }) => void>();
-  sock.on('message', (d: WebSocket.RawData) => {
+  sock.on('message', (d: Buffer) => {
     const f = JSON.parse(d.toString()) as { id?: number; code: number };
     if (typeof f.id === 'number') replies.get(f.id)?.(f);
   });

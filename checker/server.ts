@@ -84,9 +84,9 @@ export class ServerNode {
       this.tail.push(line);
       if (this.tail.length > 200) this.tail.shift();
     };
-    createInterface({ input: proc.stderr! }).on('line', keep);
+    createInterface({ input: proc.stderr }).on('line', keep);
     await new Promise<void>((resolve, reject) => {
-      createInterface({ input: proc.stdout! }).on('line', (line) => {
+      createInterface({ input: proc.stdout }).on('line', (line) => {
         keep(line);
         if (line.includes('"msg":"listening"')) resolve();
       });

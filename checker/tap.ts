@@ -52,7 +52,7 @@ export class TapSocket implements WebSocketLike {
       owner.record({ type: 'link-open', t: now(), c: owner.c, l: this.l, port });
       this.emit('open', {});
     });
-    this.ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
+    this.ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (this.crashed) return;
       const text = isBinary ? null : data.toString();
       if (text !== null) this.inspectIncoming(text);
@@ -159,5 +159,5 @@ export function tapClass(owner: TapOwner): WebSocketConstructor {
     constructor(url: string) {
       super(url, owner);
     }
-  } as unknown as WebSocketConstructor;
+  };
 }

@@ -97,7 +97,7 @@ async function replicated(port: number, pid: number, nodes: number, changes: num
   const reading = readers.map(async (r) => {
     let id = '$';
     while (!stop) {
-      const reply = (await r.xread('COUNT', 1000, 'BLOCK', 200, 'STREAMS', log, id)) as Array<[string, Array<[string, string[]]>]> | null;
+      const reply = await r.xread('COUNT', 1000, 'BLOCK', 200, 'STREAMS', log, id);
       if (!reply) continue;
       const entries = reply[0]![1];
       received += entries.length;

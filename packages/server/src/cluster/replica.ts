@@ -414,7 +414,7 @@ export class ClusterApp implements AppDriver {
       // Known unreachable: nothing is sent (a request would otherwise wait, and land later).
       if (!this.node.reachable()) return this.giveUp(w, UNAVAILABLE);
       const i = ++this.seq;
-      const entry = { ...body, o: this.node.key, i, t: now } as Entry;
+      const entry = { ...body, o: this.node.key, i, t: now };
       const timer = setTimeout(() => {
         if (this.waiters.delete(i)) this.giveUp(w, UNANSWERED);
       }, this.timeoutMs);
