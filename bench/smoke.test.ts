@@ -97,7 +97,10 @@ test('load generator end to end against a 2-node cluster: churn across nodes, Re
       assert.equal((await mustLoginAll(t, 50)).ok, tiny.n);
       const r0 = await t.cluster!.redis.snapshot();
       const { sent, phases, sum } = await churnAndCollect(t);
-      assert.equal(sum((p) => p.delivered), sent * tiny.k);
+      assert.equal(
+        sum((p) => p.delivered),
+        sent * tiny.k,
+      );
       assert.equal(sum((p) => p.missing) + sum((p) => p.dup) + sum((p) => p.outOfOrder), 0);
       const same = Hist.from(phases.map((p) => p.histSame));
       const cross = Hist.from(phases.map((p) => p.histCross));
@@ -125,11 +128,27 @@ for (const kind of ['baseline', 'presently'] as Kind[]) {
       assert.equal(login.ok, tiny.n);
       const { sent, sum } = await churnAndCollect(t);
       assert.ok(sent > 0);
-      assert.equal(sum((p) => p.delivered), sent * tiny.k);
-      assert.equal(sum((p) => p.missing), 0);
-      assert.equal(sum((p) => p.dup), 0);
-      assert.equal(sum((p) => p.outOfOrder), 0);
-      assert.equal(sum((p) => p.self), sent, 'each sender hears its own change once');
+      assert.equal(
+        sum((p) => p.delivered),
+        sent * tiny.k,
+      );
+      assert.equal(
+        sum((p) => p.missing),
+        0,
+      );
+      assert.equal(
+        sum((p) => p.dup),
+        0,
+      );
+      assert.equal(
+        sum((p) => p.outOfOrder),
+        0,
+      );
+      assert.equal(
+        sum((p) => p.self),
+        sent,
+        'each sender hears its own change once',
+      );
 
       await t.pool.all('track', { offline: true });
       const res = await t.pool.all('destroy', (w) => ({ users: [w, w + 2] }));
@@ -137,7 +156,10 @@ for (const kind of ['baseline', 'presently'] as Kind[]) {
       for (const r of res) for (let i = 0; i < r.times.length; i += 2) victimTime[r.times[i]!] = r.times[i + 1]!;
       const waits = await t.pool.all('offlineWait', { victimTime, timeoutMs: 5000 });
       assert.ok(waits.reduce((a, x) => a + x.pairs, 0) > 0);
-      assert.equal(waits.reduce((a, x) => a + x.missing, 0), 0);
+      assert.equal(
+        waits.reduce((a, x) => a + x.missing, 0),
+        0,
+      );
     } finally {
       await tearDown(t);
       ws.cleanup();

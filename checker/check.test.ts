@@ -87,8 +87,14 @@ function expectOnly(recs: Rec[], kind: ViolationKind): void {
   const v = check(recs);
   if (process.env.SHOW_REPORTS) console.log(formatReport(v));
   assert.ok(!v.ok, `expected a ${kind}, got a pass`);
-  assert.ok(v.violations.some((x) => x.kind === kind), `expected ${kind}:\n${formatReport(v)}`);
-  assert.ok(v.violations.every((x) => x.excerpt.length > 0 || x.kind === 'slow-agreement'), 'each violation shows its excerpt');
+  assert.ok(
+    v.violations.some((x) => x.kind === kind),
+    `expected ${kind}:\n${formatReport(v)}`,
+  );
+  assert.ok(
+    v.violations.every((x) => x.excerpt.length > 0 || x.kind === 'slow-agreement'),
+    'each violation shows its excerpt',
+  );
 }
 
 function expectPass(recs: Rec[]): void {
@@ -106,7 +112,10 @@ test('a ghost: a crashed user that every watcher and the server still show ONLIN
   const recs = h.end(s(12));
   expectOnly(recs, 'ghost');
   const ghost = check(recs).violations.find((v) => v.kind === 'ghost')!;
-  assert.ok(ghost.excerpt.some((line) => line.includes('CRASH')), ghost.excerpt.join('\n'));
+  assert.ok(
+    ghost.excerpt.some((line) => line.includes('CRASH')),
+    ghost.excerpt.join('\n'),
+  );
   // Told right: the OFFLINE push within the FIN bound, the server agrees.
   expectPass(watching().crash('ca', s(5)).push('cb', s(5.3), OFF('a')).sample(s(8), { a: 2, b: 1 }).end(s(12)));
 });

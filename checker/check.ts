@@ -325,7 +325,10 @@ export function check(recs: Rec[]): Verdict {
       case 'op':
         return `${rel(r.t0)}..${rel(r.t1)} ${r.c ?? r.p} ${r.u} ${r.op}(${JSON.stringify(r.args)}) -> ${r.outcome}${r.code !== undefined ? ` ${r.code}` : ''}${
           r.op === 'getUserStatus' && r.outcome === 'ok'
-            ? ` [${((r.data as { successUserList?: StatusItem[] })?.successUserList ?? []).filter((s) => users.has(s.userID)).map(fmtItem).join(', ')}]`
+            ? ` [${((r.data as { successUserList?: StatusItem[] })?.successUserList ?? [])
+                .filter((s) => users.has(s.userID))
+                .map(fmtItem)
+                .join(', ')}]`
             : ''
         }`;
       case 'client':
@@ -395,7 +398,9 @@ export function check(recs: Rec[]): Verdict {
       switch (r.type) {
         case 'op': {
           // The focus users' own status-changing calls, and calls by the focus users or clients about another focus user.
-          const about = JSON.stringify([r.args, r.data ?? null]).split('"').some((w) => users.has(w) && w !== r.u);
+          const about = JSON.stringify([r.args, r.data ?? null])
+            .split('"')
+            .some((w) => users.has(w) && w !== r.u);
           keep = (users.has(r.u) && STATUS_OPS.has(r.op)) || (about && (users.has(r.u) || (r.c !== undefined && cs.has(r.c))));
           break;
         }
@@ -640,7 +645,12 @@ export function check(recs: Rec[]): Verdict {
       const key = `sample|${kind}|${u}`;
       if (reported.has(key)) continue; // one excerpt per user and kind is enough
       reported.add(key);
-      violate(kind, `query_online_status said ${u} is ${NAME[v]} at ${rel(s.t0)}..${rel(s.t1)}; the history allows only ${maskNames(tr.maskOver(s.t0, s.t1))} then`, s.t0, excerpt({ users: [u], from: s.t0 - lookback, to: s.t1 }));
+      violate(
+        kind,
+        `query_online_status said ${u} is ${NAME[v]} at ${rel(s.t0)}..${rel(s.t1)}; the history allows only ${maskNames(tr.maskOver(s.t0, s.t1))} then`,
+        s.t0,
+        excerpt({ users: [u], from: s.t0 - lookback, to: s.t1 }),
+      );
     }
   }
 
@@ -719,7 +729,13 @@ export function check(recs: Rec[]): Verdict {
         const u = item.userID;
         const prev = last.get(u);
         const focus = { users: [u], clients: [L.c] };
-        if (prev && prev.statusType === item.statusType && prev.customStatus === item.customStatus && !(item.statusType === ONLINE && item.customStatus === '') && heldThrough(u, prev.t, p.t)) {
+        if (
+          prev &&
+          prev.statusType === item.statusType &&
+          prev.customStatus === item.customStatus &&
+          !(item.statusType === ONLINE && item.customStatus === '') &&
+          heldThrough(u, prev.t, p.t)
+        ) {
           violate('duplicate', `${L.l} (${c.u}) got ${fmtItem(item)} twice in a row (S22)`, p.t, excerpt({ ...focus, from: p.t - lookback, to: p.t }));
         }
         last.set(u, { ...item, t: p.t });
@@ -732,16 +748,35 @@ export function check(recs: Rec[]): Verdict {
         const before = lastIdx.get(u);
         const valueAt = (i: number) => [...(setOrder.get(u) ?? new Map<string, number>())].find(([, n]) => n === i)?.[0] ?? `#${i}`;
         if (before && idx < before.idx) {
-          violate('out-of-order', `${L.l} (${c.u}) got ${u}'s custom status "${item.customStatus}" after "${valueAt(before.idx)}": out of the order ${u} set them (S22)`, p.t, excerpt({ ...focus, from: before.t - 2000, to: p.t }));
+          violate(
+            'out-of-order',
+            `${L.l} (${c.u}) got ${u}'s custom status "${item.customStatus}" after "${valueAt(before.idx)}": out of the order ${u} set them (S22)`,
+            p.t,
+            excerpt({ ...focus, from: before.t - 2000, to: p.t }),
+          );
         } else if (before && idx > before.idx + 1) {
           // A value set in between, while this link and the relation certainly held, never came.
           const yes = relYes(c.u, u);
           const missed = (setOps.get(u) ?? []).find((op) => {
             const oi = setOrder.get(u)?.get(op.args.customStatus as string);
-            return oi !== undefined && oi > before.idx && oi < idx && op.outcome === 'ok' && op.t0 > before.t && op.t1 < p.t && intersect([[op.t0, op.t1]], yes).length > 0 && total(intersect([[op.t0, op.t1]], yes)) >= op.t1 - op.t0;
+            return (
+              oi !== undefined &&
+              oi > before.idx &&
+              oi < idx &&
+              op.outcome === 'ok' &&
+              op.t0 > before.t &&
+              op.t1 < p.t &&
+              intersect([[op.t0, op.t1]], yes).length > 0 &&
+              total(intersect([[op.t0, op.t1]], yes)) >= op.t1 - op.t0
+            );
           });
           if (missed) {
-            violate('lost-push', `${L.l} (${c.u}) got ${u}'s custom status "${valueAt(before.idx)}" then "${item.customStatus}"; "${missed.args.customStatus as string}", set and acknowledged in between, never came (S22)`, p.t, excerpt({ ...focus, from: before.t - 500, to: p.t }));
+            violate(
+              'lost-push',
+              `${L.l} (${c.u}) got ${u}'s custom status "${valueAt(before.idx)}" then "${item.customStatus}"; "${missed.args.customStatus as string}", set and acknowledged in between, never came (S22)`,
+              p.t,
+              excerpt({ ...focus, from: before.t - 500, to: p.t }),
+            );
           }
         }
         if (!before || idx >= before.idx) lastIdx.set(u, { idx, t: p.t });
@@ -759,7 +794,10 @@ export function check(recs: Rec[]): Verdict {
         const r = relations.get(`${d.u}|${target}`);
         const state: Tri = r ? r[kind].at_(horizon) : 'no';
         const what = kind === 'sub' ? 'subscription' : 'friendship';
-        const ex = () => excerpt({ users: [d.u, target], from: T0, to: d.t, max: 200 }).filter((line) => (line.includes(target) && line.includes(d.u)) || line.includes('FAULT') || line.includes('node ')).slice(-30);
+        const ex = () =>
+          excerpt({ users: [d.u, target], from: T0, to: d.t, max: 200 })
+            .filter((line) => (line.includes(target) && line.includes(d.u)) || line.includes('FAULT') || line.includes('node '))
+            .slice(-30);
         if (state === 'yes' && !present.has(target)) violate('lost-write', `the acknowledged ${what} ${d.u} -> ${target} is not in the store at the end`, d.t, ex());
         if (state === 'no' && present.has(target)) violate('phantom-write', `the store holds a ${what} ${d.u} -> ${target} that was removed or never asked for`, d.t, ex());
       }
@@ -781,13 +819,23 @@ export function check(recs: Rec[]): Verdict {
       const seen = before[before.length - 1];
       bump('agreement pairs');
       if (seen && (seen.item.statusType !== item.statusType || seen.item.customStatus !== item.customStatus)) {
-        violate('disagreement', `at the end ${op.c} (${c.u}) shows ${fmtItem(seen.item)} but its getUserStatus says ${fmtItem(item)}`, op.t1, excerpt({ users: [item.userID], clients: [op.c], from: op.t1 - lookback, to: op.t1 }));
+        violate(
+          'disagreement',
+          `at the end ${op.c} (${c.u}) shows ${fmtItem(seen.item)} but its getUserStatus says ${fmtItem(item)}`,
+          op.t1,
+          excerpt({ users: [item.userID], clients: [op.c], from: op.t1 - lookback, to: op.t1 }),
+        );
       }
       if (finalSample && finalSample.status[item.userID] !== undefined && finalSample.status[item.userID] !== item.statusType) {
         const tr = truth.get(item.userID);
         const settled = tr && [ONLINE, OFFLINE, UNLOGINED].filter((s) => tr.maskOver(op.t0, finalSample.t1) & BIT[s]!).length === 1;
         if (settled) {
-          violate('disagreement', `at the end getUserStatus (${op.c}) says ${fmtItem(item)} but query_online_status says ${NAME[finalSample.status[item.userID]!]}`, finalSample.t1, excerpt({ users: [item.userID], from: op.t0 - lookback, to: finalSample.t1 }));
+          violate(
+            'disagreement',
+            `at the end getUserStatus (${op.c}) says ${fmtItem(item)} but query_online_status says ${NAME[finalSample.status[item.userID]!]}`,
+            finalSample.t1,
+            excerpt({ users: [item.userID], from: op.t0 - lookback, to: finalSample.t1 }),
+          );
         }
       }
     }
@@ -845,7 +893,8 @@ export function check(recs: Rec[]): Verdict {
   for (const s of severed) {
     const L = [...links.values()].find((x) => x.port === s.port && clients.get(x.c)?.path === s.path && x.openT <= s.t);
     const c = L ? clients.get(L.c) : undefined;
-    if (c && !c.links.some((x) => x !== L && x.loginSend !== undefined && x.loginSend < s.lastUp + B.heartbeatTimeoutMs + B.heartbeatGraceMs)) ghostAfter('half-open', c.u, s.lastUp);
+    if (c && !c.links.some((x) => x !== L && x.loginSend !== undefined && x.loginSend < s.lastUp + B.heartbeatTimeoutMs + B.heartbeatGraceMs))
+      ghostAfter('half-open', c.u, s.lastUp);
   }
   violations.sort((a, b) => a.t - b.t);
   return { ok: violations.length === 0, seed: meta.seed, violations, stats, figures, bounds: B };
@@ -863,8 +912,17 @@ export function formatReport(v: Verdict): string {
   lines.push(
     `bounds: FIN ${b.finMs} ms, heartbeat timeout ${b.heartbeatTimeoutMs} + ${b.heartbeatGraceMs} ms, slack ${b.slackMs} ms, delivery ${b.deliveryMs} ms, recovery ${b.recoveryMs} ms, agreement ${b.agreeMs} ms`,
   );
-  lines.push(`history: ${Object.entries(v.stats).sort().map(([k, n]) => `${k} ${n}`).join(', ')}`);
-  lines.push(`figures: ${Object.entries(v.figures).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  lines.push(
+    `history: ${Object.entries(v.stats)
+      .sort()
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ')}`,
+  );
+  lines.push(
+    `figures: ${Object.entries(v.figures)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ')}`,
+  );
   const byKind = new Map<string, number>();
   for (const x of v.violations) byKind.set(x.kind, (byKind.get(x.kind) ?? 0) + 1);
   if (byKind.size) lines.push(`violations: ${[...byKind].map(([k, n]) => `${k} ${n}`).join(', ')}`);

@@ -170,14 +170,19 @@ export function readHistory(path: string): Rec[] {
 }
 
 export function sortRecs(recs: Rec[]): Rec[] {
-  return recs.map((r, i) => [r, i] as const).sort((x, y) => x[0].t - y[0].t || x[1] - y[1]).map(([r]) => r);
+  return recs
+    .map((r, i) => [r, i] as const)
+    .sort((x, y) => x[0].t - y[0].t || x[1] - y[1])
+    .map(([r]) => r);
 }
 
 /** Merges `<out>.*.part` into `<out>`, sorted by time, and removes the parts. */
 export function mergeParts(out: string): number {
   const dir = dirname(out);
   const prefix = `${basename(out)}.`;
-  const parts = readdirSync(dir).filter((f) => f.startsWith(prefix) && f.endsWith('.part')).map((f) => join(dir, f));
+  const parts = readdirSync(dir)
+    .filter((f) => f.startsWith(prefix) && f.endsWith('.part'))
+    .map((f) => join(dir, f));
   const recs: Rec[] = [];
   for (const p of parts) {
     for (const line of readFileSync(p, 'utf8').split('\n')) if (line.trim() !== '') recs.push(JSON.parse(line) as Rec);
@@ -185,7 +190,13 @@ export function mergeParts(out: string): number {
   const sorted = sortRecs(recs);
   writeFileSync(out, '');
   for (let i = 0; i < sorted.length; i += 2000) {
-    appendFileSync(out, sorted.slice(i, i + 2000).map((r) => JSON.stringify(r)).join('\n') + '\n');
+    appendFileSync(
+      out,
+      sorted
+        .slice(i, i + 2000)
+        .map((r) => JSON.stringify(r))
+        .join('\n') + '\n',
+    );
   }
   for (const p of parts) rmSync(p, { force: true });
   return sorted.length;

@@ -167,8 +167,14 @@ export class FaultProxy {
       upReady: false,
       lastUp: now(),
       severed: false,
-      toUp: new Lane(() => (conn.upReady ? up : null), () => (conn.lastUp = now())),
-      toClient: new Lane(() => client, () => undefined),
+      toUp: new Lane(
+        () => (conn.upReady ? up : null),
+        () => (conn.lastUp = now()),
+      ),
+      toClient: new Lane(
+        () => client,
+        () => undefined,
+      ),
     };
     this.conns.add(conn);
     client.setNoDelay(true);

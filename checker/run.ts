@@ -281,31 +281,37 @@ export async function runChaos(input: Partial<RunOptions> = {}): Promise<RunResu
 
     // Quiet: the workload stops, every client comes back and re-syncs; deliberate ends run out.
     record({ type: 'phase', t: now(), name: 'quiet' });
-    const quiet = await Promise.all(children.map((c) => {
-      const q = once(c, 'quiet');
-      c.send({ type: 'stop' } satisfies ToWorker);
-      return q;
-    }));
+    const quiet = await Promise.all(
+      children.map((c) => {
+        const q = once(c, 'quiet');
+        c.send({ type: 'stop' } satisfies ToWorker);
+        return q;
+      }),
+    );
     const pendingUntil = Math.max(...quiet.map((q) => q.pendingUntil), lastFaultEnd);
     const unsettled = quiet.flatMap((q) => q.unsettled);
     if (unsettled.length > 0) log(`chaos: clients not back after the faults: ${unsettled.join(', ')}`);
     // A bound, not an event: the last crash / silence must be visible by then (FIN, S5).
     await sleep(pendingUntil - now());
     record({ type: 'phase', t: now(), name: 'snapshot' });
-    await Promise.all(children.map((c) => {
-      const d = once(c, 'snapshot-done');
-      c.send({ type: 'snapshot' } satisfies ToWorker);
-      return d;
-    }));
+    await Promise.all(
+      children.map((c) => {
+        const d = once(c, 'snapshot-done');
+        c.send({ type: 'snapshot' } satisfies ToWorker);
+        return d;
+      }),
+    );
     sampling = false;
     await sampler;
     await sampleOnce(true);
     record({ type: 'phase', t: now(), name: 'horizon' });
-    await Promise.all(children.map((c) => {
-      const exited = new Promise<void>((r) => c.once('exit', () => r()));
-      c.send({ type: 'exit' } satisfies ToWorker);
-      return exited;
-    }));
+    await Promise.all(
+      children.map((c) => {
+        const exited = new Promise<void>((r) => c.once('exit', () => r()));
+        c.send({ type: 'exit' } satisfies ToWorker);
+        return exited;
+      }),
+    );
 
     // What the store holds: subscriptions (sync minus friends) and friends, per user.
     for (const u of allUsers) {

@@ -74,7 +74,14 @@ function sig(userID: string): string {
 const restTarget = (): RestTarget => ({ http: cfg.rest, app: cfg.app, key: cfg.key });
 
 /** Runs one call and records it with its start, end and outcome. */
-async function call<T>(u: string, c: string | undefined, op: string, args: Record<string, unknown>, fn: () => Promise<T>, data?: (r: T) => unknown): Promise<{ ok: boolean; value?: T }> {
+async function call<T>(
+  u: string,
+  c: string | undefined,
+  op: string,
+  args: Record<string, unknown>,
+  fn: () => Promise<T>,
+  data?: (r: T) => unknown,
+): Promise<{ ok: boolean; value?: T }> {
   const id = `${cfg.name}.${++opSeq}`;
   const t0 = now();
   try {
@@ -126,7 +133,19 @@ function makeClient(user: User, slot: Slot): Client {
   const pathNames = Object.keys(cfg.paths);
   const path = user.rng.pick(pathNames);
   let linkSeq = 0;
-  const cl: Client = { c, u: user.decl.u, slot: slot.slot, path, sdk: null as unknown as PresentlyClient, tap: null, links: 0, net: 'disconnected', synced: false, dead: false, waiters: [] };
+  const cl: Client = {
+    c,
+    u: user.decl.u,
+    slot: slot.slot,
+    path,
+    sdk: null as unknown as PresentlyClient,
+    tap: null,
+    links: 0,
+    net: 'disconnected',
+    synced: false,
+    dead: false,
+    waiters: [],
+  };
   const owner = {
     c,
     record: (rec: Rec) => {
@@ -237,13 +256,27 @@ async function act(user: User): Promise<void> {
     case 'setStatus': {
       if (!cl) return;
       const value = rng.chance(0.1) ? '' : `${u}#${++user.statusSeq}`;
-      await call(u, cl.c, 'setSelfStatus', { customStatus: value }, () => cl.sdk.setSelfStatus({ customStatus: value }), (r) => r.data);
+      await call(
+        u,
+        cl.c,
+        'setSelfStatus',
+        { customStatus: value },
+        () => cl.sdk.setSelfStatus({ customStatus: value }),
+        (r) => r.data,
+      );
       return;
     }
     case 'subscribe': {
       if (!cl) return;
       const target = rng.pick(targets(user, 'sub'));
-      const r = await call(u, cl.c, 'subscribe', { target }, () => cl.sdk.subscribeUserStatus({ userIDList: [target] }), (r) => r.data);
+      const r = await call(
+        u,
+        cl.c,
+        'subscribe',
+        { target },
+        () => cl.sdk.subscribeUserStatus({ userIDList: [target] }),
+        (r) => r.data,
+      );
       if (r.ok) {
         user.subs.add(target);
         await query(user, cl, [target]);
@@ -253,13 +286,26 @@ async function act(user: User): Promise<void> {
     case 'unsubscribe': {
       if (!cl) return;
       const target = rng.pick([...user.subs]);
-      const r = await call(u, cl.c, 'unsubscribe', { target }, () => cl.sdk.unsubscribeUserStatus({ userIDList: [target] }), (r) => r.data);
+      const r = await call(
+        u,
+        cl.c,
+        'unsubscribe',
+        { target },
+        () => cl.sdk.unsubscribeUserStatus({ userIDList: [target] }),
+        (r) => r.data,
+      );
       if (r.ok) user.subs.delete(target);
       return;
     }
     case 'friendAdd': {
       const target = rng.pick(targets(user, 'friend'));
-      const ok = await restOp(u, 'friendAdd', 'sns/friend_add', { From_Account: u, AddFriendItem: [{ To_Account: target }], AddType: 'Add_Type_Single' }, (code) => code === 0 || code === 30001);
+      const ok = await restOp(
+        u,
+        'friendAdd',
+        'sns/friend_add',
+        { From_Account: u, AddFriendItem: [{ To_Account: target }], AddType: 'Add_Type_Single' },
+        (code) => code === 0 || code === 30001,
+      );
       if (ok) {
         user.friends.add(target);
         if (cl && ready(cl)) await query(user, cl, [target]);
@@ -268,7 +314,13 @@ async function act(user: User): Promise<void> {
     }
     case 'friendDelete': {
       const target = rng.pick([...user.friends]);
-      const ok = await restOp(u, 'friendDelete', 'sns/friend_delete', { From_Account: u, To_Account: [target], DeleteType: 'Delete_Type_Single' }, (code) => code === 0 || code === 31704);
+      const ok = await restOp(
+        u,
+        'friendDelete',
+        'sns/friend_delete',
+        { From_Account: u, To_Account: [target], DeleteType: 'Delete_Type_Single' },
+        (code) => code === 0 || code === 31704,
+      );
       if (ok) user.friends.delete(target);
       return;
     }
@@ -306,7 +358,14 @@ async function act(user: User): Promise<void> {
 async function query(user: User, cl: Client, list: string[], final = false): Promise<void> {
   const args: Record<string, unknown> = { userIDList: list };
   if (final) args.final = true;
-  await call(user.decl.u, cl.c, 'getUserStatus', args, () => cl.sdk.getUserStatus({ userIDList: list }), (r) => r.data);
+  await call(
+    user.decl.u,
+    cl.c,
+    'getUserStatus',
+    args,
+    () => cl.sdk.getUserStatus({ userIDList: list }),
+    (r) => r.data,
+  );
 }
 
 async function runUser(user: User): Promise<void> {
@@ -381,7 +440,7 @@ async function snapshot(): Promise<void> {
 }
 
 process.on('message', (msg: ToWorker) => {
-  const fail = (err: unknown) => send({ type: 'error', message: err instanceof Error ? err.stack ?? err.message : String(err) });
+  const fail = (err: unknown) => send({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   if (msg.type === 'start') start(msg.config).catch(fail);
   else if (msg.type === 'stop') stop().catch(fail);
   else if (msg.type === 'snapshot') snapshot().catch(fail);

@@ -240,9 +240,7 @@ for (const [id, list] of found) {
 const failed = [...problems.keys()];
 console.log(`check-rules: ${shownRulesPath}`);
 if (failed.length === 0) {
-  console.log(
-    `ok: S${FIRST}..S${LAST} all present; ${codeRefs} code references, ${testRefs} test-file references and ${testNames} test names checked`,
-  );
+  console.log(`ok: S${FIRST}..S${LAST} all present; ${codeRefs} code references, ${testRefs} test-file references and ${testNames} test names checked`);
   process.exit(0);
 }
 const order = (id) => Number(id.slice(1)) || 0;

@@ -33,7 +33,11 @@ function walk(dir) {
   }
 }
 for (const r of roots) {
-  try { walk(join(root, r)); } catch { /* folder absent */ }
+  try {
+    walk(join(root, r));
+  } catch {
+    /* folder absent */
+  }
 }
 const args = process.argv.slice(2);
 const mode = args.includes('--unit') ? 'unit' : args.includes('--e2e') ? 'e2e' : 'all';

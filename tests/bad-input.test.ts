@@ -65,9 +65,7 @@ test('S32 malformed JSON, unknown op, wrong types, binary and oversized frames g
 
   // Nothing changed: the custom status is still 'before' and the watcher heard nothing new.
   const q = await watcher.request('getUserStatus', { userIDList: ['bad-victim'] });
-  assert.deepEqual((q.data as { successUserList: unknown[] }).successUserList, [
-    { userID: 'bad-victim', statusType: UserStatus.ONLINE, customStatus: 'before' },
-  ]);
+  assert.deepEqual((q.data as { successUserList: unknown[] }).successUserList, [{ userID: 'bad-victim', statusType: UserStatus.ONLINE, customStatus: 'before' }]);
   assert.equal(watcher.frames.filter((f) => f.op === 'userStatusUpdated').length, 0);
   // The abused connection still works.
   assert.equal((await victim.request('setSelfStatus', { customStatus: 'after' })).code, 0);
@@ -110,7 +108,10 @@ test('S25 S31 login refusals carry the compat codes over the socket', async () =
   // None of those created the account.
   const q = await loggedIn('checker');
   const r = await q.request('getUserStatus', { userIDList: ['lg'] });
-  assert.deepEqual((r.data as { failureUserList: Array<{ code: number }> }).failureUserList.map((f) => f.code), [ErrorCode.ACCOUNT_NOT_FOUND]);
+  assert.deepEqual(
+    (r.data as { failureUserList: Array<{ code: number }> }).failureUserList.map((f) => f.code),
+    [ErrorCode.ACCOUNT_NOT_FOUND],
+  );
   p.close();
   q.close();
 });
@@ -130,7 +131,10 @@ test('S25 S32 identities are well-formed Unicode: a lone surrogate is refused in
   // Nothing was created: neither account exists.
   const q = await loggedIn('wf-checker');
   const r = await q.request('getUserStatus', { userIDList: ['lone-nick', 'x\ufffd'] });
-  assert.deepEqual((r.data as { failureUserList: Array<{ code: number }> }).failureUserList.map((f) => f.code), [ErrorCode.ACCOUNT_NOT_FOUND, ErrorCode.ACCOUNT_NOT_FOUND]);
+  assert.deepEqual(
+    (r.data as { failureUserList: Array<{ code: number }> }).failureUserList.map((f) => f.code),
+    [ErrorCode.ACCOUNT_NOT_FOUND, ErrorCode.ACCOUNT_NOT_FOUND],
+  );
   // A custom status with a lone surrogate is refused and changes nothing.
   assert.equal((await q.request('setSelfStatus', { customStatus: 'ok' })).code, 0);
   assert.equal((await q.request('setSelfStatus', { customStatus: 'bad\ud800' })).code, ErrorCode.INVALID_PARAMETERS);

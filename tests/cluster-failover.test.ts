@@ -43,7 +43,10 @@ test('kill -9 of a node: watchers on both survivors see every user of the dead n
     peers.push(p);
   }
   for (const w of watchers) for (const u of users) await w.waitFor(is(u, ONLINE));
-  assert.deepEqual(Object.values(await online(n1, users)), users.map(() => 'Online'));
+  assert.deepEqual(
+    Object.values(await online(n1, users)),
+    users.map(() => 'Online'),
+  );
 
   const killedAt = Date.now();
   await n2.stop({ kill: true, keepData: true });
@@ -51,19 +54,30 @@ test('kill -9 of a node: watchers on both survivors see every user of the dead n
   const took = Date.now() - killedAt;
   assert.ok(took < 10_000, `every user of the dead node was OFFLINE after ${took} ms`);
   t.diagnostic(`every user of the killed node was OFFLINE on both survivors ${took} ms after kill -9 (lease 5 s)`);
-  for (const srv of [n0, n1]) assert.deepEqual(Object.values(await online(srv, users)), users.map(() => 'PushOnline'), 'query_online_status agrees');
+  for (const srv of [n0, n1])
+    assert.deepEqual(
+      Object.values(await online(srv, users)),
+      users.map(() => 'PushOnline'),
+      'query_online_status agrees',
+    );
 
   // The node comes back with the same id: its old sessions stay gone.
   const back = await c.add({ nodeId: 'n2' });
-  assert.deepEqual(Object.values(await online(back, users)), users.map(() => 'PushOnline'));
-  assert.deepEqual(Object.values(await online(n0, users)), users.map(() => 'PushOnline'));
+  assert.deepEqual(
+    Object.values(await online(back, users)),
+    users.map(() => 'PushOnline'),
+  );
+  assert.deepEqual(
+    Object.values(await online(n0, users)),
+    users.map(() => 'PushOnline'),
+  );
   const again = await RawPeer.connect(back.ws);
   assert.equal((await again.login(APP, users[0]!, back.sig(users[0]!))).code, 0);
   for (const w of watchers) await w.waitFor(is(users[0]!, ONLINE));
   again.close();
 });
 
-test('a node restarted with its id at once ends its previous incarnation\'s sessions, long before the lease', { skip }, async () => {
+test("a node restarted with its id at once ends its previous incarnation's sessions, long before the lease", { skip }, async () => {
   // A 30 s lease: only the restarted node itself can end its old sessions within 15 s.
   const c = await startCluster({ nodes: 2, apps: [appConfig()], env: { PRESENTLY_LEASE_MS: '30000' } });
   clusters.push(c);
@@ -106,30 +120,40 @@ test('SIGTERM of a node: its clients reconnect through the balancer to another n
   await leave.stop();
   await Promise.all(reconnected);
   await watcher.waitFor(is('canary', OFFLINE));
-  assert.ok(Date.now() - stoppedAt >= 3000, 'the leaving node\'s sessions were kept for the grace period');
+  assert.ok(Date.now() - stoppedAt >= 3000, "the leaving node's sessions were kept for the grace period");
   // The canary's OFFLINE came from the same entry that would have ended every other session of
   // the leaving node: had any user flashed OFFLINE, the watcher would have heard it by now.
   const flashes = watcher.updates.filter((u) => users.includes(u.userID) && u.statusType !== ONLINE);
   assert.deepEqual(flashes, [], 'no user that moved flashed OFFLINE');
   const q = await watcher.client.getUserStatus({ userIDList: users });
-  assert.deepEqual(q.data.successUserList.map((s) => s.statusType), users.map(() => ONLINE));
-  assert.deepEqual(Object.values(await online(stay, users)), users.map(() => 'Online'));
+  assert.deepEqual(
+    q.data.successUserList.map((s) => s.statusType),
+    users.map(() => ONLINE),
+  );
+  assert.deepEqual(
+    Object.values(await online(stay, users)),
+    users.map(() => 'Online'),
+  );
   await lb.close();
 });
 
-test('a node that fell behind further than the log keeps exits (code 70) rather than serve a wrong state', { skip: skip || (process.env.PRESENTLY_CLUSTER === 'v2' ? 'the replicated design only: cluster v2 has no command log' : false) }, async () => {
-  // 600 own-status changes in a row on purpose: the per-minute flood bound is off here.
-  const c = await startCluster({ nodes: 2, apps: [appConfig({ limits: { setSelfStatusPerMinute: 0 } })], env: { PRESENTLY_LOG_MAXLEN: '50', PRESENTLY_LEASE_MS: '30000' } });
-  clusters.push(c);
-  const [a, b] = c.nodes as [TestServer, TestServer];
-  const exited = new Promise<number | null>((resolve) => b.proc.once('exit', (code) => resolve(code)));
-  b.proc.kill('SIGSTOP');
-  const p = await RawPeer.connect(a.ws);
-  assert.equal((await p.login(APP, 'busy', a.sig('busy'))).code, 0);
-  // Far more entries than the log keeps: the frozen node's position is trimmed away.
-  for (let i = 0; i < 600; i++) assert.equal((await p.request('setSelfStatus', { customStatus: `n${i}` })).code, 0);
-  b.proc.kill('SIGCONT');
-  assert.equal(await exited, 70);
-  assert.match(b.output(), /missed entries of the command log/);
-  p.close();
-});
+test(
+  'a node that fell behind further than the log keeps exits (code 70) rather than serve a wrong state',
+  { skip: skip || (process.env.PRESENTLY_CLUSTER === 'v2' ? 'the replicated design only: cluster v2 has no command log' : false) },
+  async () => {
+    // 600 own-status changes in a row on purpose: the per-minute flood bound is off here.
+    const c = await startCluster({ nodes: 2, apps: [appConfig({ limits: { setSelfStatusPerMinute: 0 } })], env: { PRESENTLY_LOG_MAXLEN: '50', PRESENTLY_LEASE_MS: '30000' } });
+    clusters.push(c);
+    const [a, b] = c.nodes as [TestServer, TestServer];
+    const exited = new Promise<number | null>((resolve) => b.proc.once('exit', (code) => resolve(code)));
+    b.proc.kill('SIGSTOP');
+    const p = await RawPeer.connect(a.ws);
+    assert.equal((await p.login(APP, 'busy', a.sig('busy'))).code, 0);
+    // Far more entries than the log keeps: the frozen node's position is trimmed away.
+    for (let i = 0; i < 600; i++) assert.equal((await p.request('setSelfStatus', { customStatus: `n${i}` })).code, 0);
+    b.proc.kill('SIGCONT');
+    assert.equal(await exited, 70);
+    assert.match(b.output(), /missed entries of the command log/);
+    p.close();
+  },
+);

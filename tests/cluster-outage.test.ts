@@ -112,10 +112,16 @@ async function assertAcked(srv: TestServer, acked: Acked, label: string): Promis
     `${label}: every acknowledged account`,
   );
   for (const [from, to] of acked.friends) {
-    for (const [x, y] of [[from, to], [to, from]] as const) {
+    for (const [x, y] of [
+      [from, to],
+      [to, from],
+    ] as const) {
       const got = await rest(srv, 'sns/friend_get', { From_Account: x });
       assert.equal(got.ActionStatus, 'OK', `${label}: ${JSON.stringify(got)}`);
-      assert.ok((got.UserDataItem as Array<{ To_Account: string }>).some((f) => f.To_Account === y), `${label}: ${x} has friend ${y}`);
+      assert.ok(
+        (got.UserDataItem as Array<{ To_Account: string }>).some((f) => f.To_Account === y),
+        `${label}: ${x} has friend ${y}`,
+      );
     }
   }
   const q = await rest(srv, 'openim/query_online_status', { To_Account: acked.accounts });
@@ -164,25 +170,44 @@ test('Redis killed: login, subscribe, setSelfStatus and REST writes get 70500 at
   await untilReady(b, 503);
   const took: Record<string, number> = {};
   const code = ErrorCode.INTERNAL_ERROR;
-  for (const [name, srv] of [['A', a], ['B', b]] as const) {
+  for (const [name, srv] of [
+    ['A', a],
+    ['B', b],
+  ] as const) {
     await refused(`login on ${name}`, async () => (await login(srv, 'ro-new')).reply, code, REDIS_DOWN_BOUND_MS, took);
     await refused(`account_import on ${name}`, () => restCode(srv, 'im_open_login_svc/account_import', { UserID: 'ro-held' }), code, REDIS_DOWN_BOUND_MS, took);
-    await refused(`friend_add on ${name}`, () => restCode(srv, 'sns/friend_add', { From_Account: 'ro-alice', AddFriendItem: [{ To_Account: 'ro-carol' }], AddType: 'Add_Type_Both' }), code, REDIS_DOWN_BOUND_MS, took);
+    await refused(
+      `friend_add on ${name}`,
+      () => restCode(srv, 'sns/friend_add', { From_Account: 'ro-alice', AddFriendItem: [{ To_Account: 'ro-carol' }], AddType: 'Add_Type_Both' }),
+      code,
+      REDIS_DOWN_BOUND_MS,
+      took,
+    );
   }
   await refused('subscribe', () => stayer.request('subscribeUserStatus', { userIDList: ['ro-bob'] }), code, REDIS_DOWN_BOUND_MS, took);
   await refused('setSelfStatus', () => stayer.request('setSelfStatus', { customStatus: 'during the outage' }), code, REDIS_DOWN_BOUND_MS, took);
   // Reads answer from the node's memory, at once.
-  for (const [name, srv] of [['A', a], ['B', b]] as const) {
+  for (const [name, srv] of [
+    ['A', a],
+    ['B', b],
+  ] as const) {
     const check = await timed(() => rest(srv, 'im_open_login_svc/account_check', { CheckItem: [{ UserID: 'ro-alice' }, { UserID: 'ro-held' }] }));
     assert.equal(check.value.ActionStatus, 'OK', JSON.stringify(check.value));
-    assert.deepEqual((check.value.ResultItem as Array<{ AccountStatus: string }>).map((i) => i.AccountStatus), ['Imported', 'NotImported'], 'the refused import did nothing');
+    assert.deepEqual(
+      (check.value.ResultItem as Array<{ AccountStatus: string }>).map((i) => i.AccountStatus),
+      ['Imported', 'NotImported'],
+      'the refused import did nothing',
+    );
     took[`account_check on ${name}`] = check.ms;
     const q = await timed(() => rest(srv, 'openim/query_online_status', { To_Account: ['ro-stay', 'ro-alice'] }));
     assertLiveRead(q.value, 'Online');
     if (!V2) {
       assert.deepEqual(
         (q.value.QueryResult as Array<{ To_Account: string; Status: string }>).map((r) => [r.To_Account, r.Status]),
-        [['ro-stay', 'Online'], ['ro-alice', 'Offline']],
+        [
+          ['ro-stay', 'Online'],
+          ['ro-alice', 'Offline'],
+        ],
       );
     }
     took[`query_online_status on ${name}`] = q.ms;
@@ -203,7 +228,11 @@ test('Redis back (restarted empty): every acknowledged write is there on every n
   await redis.restart();
   await untilReady(a, 200);
   await untilReady(b, 200);
-  for (const [name, srv] of [['A', a], ['B', b]] as const) await assertAcked(srv, acked, `node ${name}`);
+  for (const [name, srv] of [
+    ['A', a],
+    ['B', b],
+  ] as const)
+    await assertAcked(srv, acked, `node ${name}`);
   // A node joining now builds its state from PostgreSQL: the acknowledged writes are durable.
   const fresh = await c.add({ nodeId: 'n-fresh' });
   await assertAcked(fresh, acked, 'a node started after the outage');
@@ -222,70 +251,89 @@ test('Redis back (restarted empty): every acknowledged write is there on every n
   assert.equal((await restCode(a, 'im_open_login_svc/account_import', { UserID: 'ro-after' })).code, 0);
 });
 
-test('Redis frozen (SIGSTOP): every request is answered within the bound, REST reads from memory; after SIGCONT nothing acknowledged is lost', { skip, timeout: 120_000 }, async (t) => {
-  const pid = await redisPid(redis);
-  const frozenAcked: Acked = { accounts: [...acked.accounts, 'ro-after'], friends: acked.friends };
-  const logFrom = new Map(c.nodes.map((srv) => [srv, srv.output().length]));
-  process.kill(pid, 'SIGSTOP');
-  let thawed = false;
-  const thaw = () => {
-    if (!thawed) process.kill(pid, 'SIGCONT');
-    thawed = true;
-  };
-  cleanups.push(async () => thaw());
-  const took: Record<string, number> = {};
-  const code = ErrorCode.INTERNAL_ERROR;
-  // Sent together: each reply is timed on its own; none may hang.
-  await Promise.all([
-    refused('login on A', async () => (await login(a, 'ro-frozen')).reply, code, REDIS_SILENT_BOUND_MS, took),
-    refused('account_import on B', () => restCode(b, 'im_open_login_svc/account_import', { UserID: 'ro-frozen' }), code, REDIS_SILENT_BOUND_MS, took),
-    refused('friend_add on A', () => restCode(a, 'sns/friend_add', { From_Account: 'ro-bob', AddFriendItem: [{ To_Account: 'ro-carol' }], AddType: 'Add_Type_Both' }), code, REDIS_SILENT_BOUND_MS, took),
-    refused('subscribe', () => stayer.request('subscribeUserStatus', { userIDList: ['ro-alice'] }), code, REDIS_SILENT_BOUND_MS, took),
-    refused('setSelfStatus', () => stayer.request('setSelfStatus', { customStatus: 'frozen' }), code, REDIS_SILENT_BOUND_MS, took),
-    // Reads answer from memory: at the latest when the node finds Redis silent.
-    ...(['A', 'B'] as const).map(async (name) => {
-      const srv = name === 'A' ? a : b;
-      const check = await timed(() => rest(srv, 'im_open_login_svc/account_check', { CheckItem: [{ UserID: 'ro-alice' }] }));
-      assert.equal(check.value.ActionStatus, 'OK', JSON.stringify(check.value));
-      assert.equal((check.value.ResultItem as Array<{ AccountStatus: string }>)[0]?.AccountStatus, 'Imported');
-      took[`account_check on ${name}`] = check.ms;
-      const q = await timed(() => rest(srv, 'openim/query_online_status', { To_Account: ['ro-stay'] }));
-      assertLiveRead(q.value, 'Online');
-      took[`query_online_status on ${name}`] = q.ms;
-      for (const what of [`account_check on ${name}`, `query_online_status on ${name}`]) {
-        assert.ok(took[what]! <= REDIS_SILENT_BOUND_MS * SLACK, `${what} took ${took[what]} ms`);
-      }
-    }),
-  ]);
-  // Once a node knows Redis is silent, a request is refused at once (nothing sent), a read
-  // answers at once, and the node says it is not ready.
-  for (const [name, srv] of [['A', a], ['B', b]] as const) {
-    await refused(`account_import on ${name}, once known`, () => restCode(srv, 'im_open_login_svc/account_import', { UserID: 'ro-frozen-late' }), code, REDIS_DOWN_BOUND_MS, took);
-    const read = await timed(() => rest(srv, 'openim/query_online_status', { To_Account: ['ro-stay'] }));
-    assertLiveRead(read.value, 'Online');
-    assert.ok(read.ms <= REDIS_DOWN_BOUND_MS * SLACK, `a read on ${name} took ${read.ms} ms`);
-    took[`query_online_status on ${name}, once known`] = read.ms;
-    assert.equal(await readyz(srv), 503);
-  }
-  assert.equal((await stayer.request('heartbeat')).code, 0);
-  t.diagnostic(`Redis frozen, reply times (ms): ${JSON.stringify(took)}`);
+test(
+  'Redis frozen (SIGSTOP): every request is answered within the bound, REST reads from memory; after SIGCONT nothing acknowledged is lost',
+  { skip, timeout: 120_000 },
+  async (t) => {
+    const pid = await redisPid(redis);
+    const frozenAcked: Acked = { accounts: [...acked.accounts, 'ro-after'], friends: acked.friends };
+    const logFrom = new Map(c.nodes.map((srv) => [srv, srv.output().length]));
+    process.kill(pid, 'SIGSTOP');
+    let thawed = false;
+    const thaw = () => {
+      if (!thawed) process.kill(pid, 'SIGCONT');
+      thawed = true;
+    };
+    cleanups.push(async () => thaw());
+    const took: Record<string, number> = {};
+    const code = ErrorCode.INTERNAL_ERROR;
+    // Sent together: each reply is timed on its own; none may hang.
+    await Promise.all([
+      refused('login on A', async () => (await login(a, 'ro-frozen')).reply, code, REDIS_SILENT_BOUND_MS, took),
+      refused('account_import on B', () => restCode(b, 'im_open_login_svc/account_import', { UserID: 'ro-frozen' }), code, REDIS_SILENT_BOUND_MS, took),
+      refused(
+        'friend_add on A',
+        () => restCode(a, 'sns/friend_add', { From_Account: 'ro-bob', AddFriendItem: [{ To_Account: 'ro-carol' }], AddType: 'Add_Type_Both' }),
+        code,
+        REDIS_SILENT_BOUND_MS,
+        took,
+      ),
+      refused('subscribe', () => stayer.request('subscribeUserStatus', { userIDList: ['ro-alice'] }), code, REDIS_SILENT_BOUND_MS, took),
+      refused('setSelfStatus', () => stayer.request('setSelfStatus', { customStatus: 'frozen' }), code, REDIS_SILENT_BOUND_MS, took),
+      // Reads answer from memory: at the latest when the node finds Redis silent.
+      ...(['A', 'B'] as const).map(async (name) => {
+        const srv = name === 'A' ? a : b;
+        const check = await timed(() => rest(srv, 'im_open_login_svc/account_check', { CheckItem: [{ UserID: 'ro-alice' }] }));
+        assert.equal(check.value.ActionStatus, 'OK', JSON.stringify(check.value));
+        assert.equal((check.value.ResultItem as Array<{ AccountStatus: string }>)[0]?.AccountStatus, 'Imported');
+        took[`account_check on ${name}`] = check.ms;
+        const q = await timed(() => rest(srv, 'openim/query_online_status', { To_Account: ['ro-stay'] }));
+        assertLiveRead(q.value, 'Online');
+        took[`query_online_status on ${name}`] = q.ms;
+        for (const what of [`account_check on ${name}`, `query_online_status on ${name}`]) {
+          assert.ok(took[what]! <= REDIS_SILENT_BOUND_MS * SLACK, `${what} took ${took[what]} ms`);
+        }
+      }),
+    ]);
+    // Once a node knows Redis is silent, a request is refused at once (nothing sent), a read
+    // answers at once, and the node says it is not ready.
+    for (const [name, srv] of [
+      ['A', a],
+      ['B', b],
+    ] as const) {
+      await refused(
+        `account_import on ${name}, once known`,
+        () => restCode(srv, 'im_open_login_svc/account_import', { UserID: 'ro-frozen-late' }),
+        code,
+        REDIS_DOWN_BOUND_MS,
+        took,
+      );
+      const read = await timed(() => rest(srv, 'openim/query_online_status', { To_Account: ['ro-stay'] }));
+      assertLiveRead(read.value, 'Online');
+      assert.ok(read.ms <= REDIS_DOWN_BOUND_MS * SLACK, `a read on ${name} took ${read.ms} ms`);
+      took[`query_online_status on ${name}, once known`] = read.ms;
+      assert.equal(await readyz(srv), 503);
+    }
+    assert.equal((await stayer.request('heartbeat')).code, 0);
+    t.diagnostic(`Redis frozen, reply times (ms): ${JSON.stringify(took)}`);
 
-  thaw();
-  await untilReady(a, 200);
-  await untilReady(b, 200);
-  // The operator hears of it once each way, per node.
-  for (const srv of [a, b]) {
-    const logged = srv.output().slice(logFrom.get(srv)).split('\n');
-    assert.equal(logged.filter((l) => l.includes('Redis does not answer')).length, 1, logged.join('\n'));
-    assert.equal(logged.filter((l) => l.includes('Redis answers again')).length, 1, logged.join('\n'));
-  }
-  for (const srv of c.nodes) await assertAcked(srv, frozenAcked, `node ${srv.http}`);
-  const again = await login(b, 'ro-alice');
-  assert.equal(again.reply.code, 0, JSON.stringify(again.reply));
-  again.peer.close();
-  assert.equal((await stayer.request('setSelfStatus', { customStatus: 'thawed' })).code, 0);
-  for (const srv of c.nodes) assert.equal(srv.proc.exitCode, null, 'the node runs on');
-});
+    thaw();
+    await untilReady(a, 200);
+    await untilReady(b, 200);
+    // The operator hears of it once each way, per node.
+    for (const srv of [a, b]) {
+      const logged = srv.output().slice(logFrom.get(srv)).split('\n');
+      assert.equal(logged.filter((l) => l.includes('Redis does not answer')).length, 1, logged.join('\n'));
+      assert.equal(logged.filter((l) => l.includes('Redis answers again')).length, 1, logged.join('\n'));
+    }
+    for (const srv of c.nodes) await assertAcked(srv, frozenAcked, `node ${srv.http}`);
+    const again = await login(b, 'ro-alice');
+    assert.equal(again.reply.code, 0, JSON.stringify(again.reply));
+    again.peer.close();
+    assert.equal((await stayer.request('setSelfStatus', { customStatus: 'thawed' })).code, 0);
+    for (const srv of c.nodes) assert.equal(srv.proc.exitCode, null, 'the node runs on');
+  },
+);
 
 // ---- PostgreSQL --------------------------------------------------------------------------------
 
@@ -306,16 +354,28 @@ test('PostgreSQL stopped: durable requests get 70500 within the store bound, rea
   await pg.stopOnly('fast');
   const took: Record<string, number> = {};
   const code = ErrorCode.INTERNAL_ERROR;
-  for (const [name, srv] of [['A', p], ['B', q]] as const) {
+  for (const [name, srv] of [
+    ['A', p],
+    ['B', q],
+  ] as const) {
     await refused(`account_import on ${name}`, () => restCode(srv, 'im_open_login_svc/account_import', { UserID: `pg-held-${name}` }), code, STORE_BOUND_MS, took);
-    await refused(`friend_add on ${name}`, () => restCode(srv, 'sns/friend_add', { From_Account: 'pg-alice', AddFriendItem: [{ To_Account: 'pg-carol' }], AddType: 'Add_Type_Both' }), code, STORE_BOUND_MS, took);
+    await refused(
+      `friend_add on ${name}`,
+      () => restCode(srv, 'sns/friend_add', { From_Account: 'pg-alice', AddFriendItem: [{ To_Account: 'pg-carol' }], AddType: 'Add_Type_Both' }),
+      code,
+      STORE_BOUND_MS,
+      took,
+    );
     await refused(`login on ${name}`, async () => (await login(srv, 'pg-new')).reply, code, STORE_BOUND_MS, took);
   }
   await refused('subscribe', () => pgStayer.request('subscribeUserStatus', { userIDList: ['pg-carol'] }), code, STORE_BOUND_MS, took);
   await untilReady(p, 503);
   await untilReady(q, 503);
   // Reads answer at once, while the writes are held.
-  for (const [name, srv] of [['A', p], ['B', q]] as const) {
+  for (const [name, srv] of [
+    ['A', p],
+    ['B', q],
+  ] as const) {
     const check = await timed(() => rest(srv, 'im_open_login_svc/account_check', { CheckItem: [{ UserID: 'pg-alice' }] }));
     assert.equal(check.value.ActionStatus, 'OK', JSON.stringify(check.value));
     const online = await timed(() => rest(srv, 'openim/query_online_status', { To_Account: ['pg-stay'] }));
@@ -332,7 +392,11 @@ test('PostgreSQL stopped: durable requests get 70500 within the store bound, rea
   await pg.start();
   await untilReady(p, 200);
   await untilReady(q, 200);
-  for (const [name, srv] of [['A', p], ['B', q]] as const) await assertAcked(srv, pgAcked, `node ${name}`);
+  for (const [name, srv] of [
+    ['A', p],
+    ['B', q],
+  ] as const)
+    await assertAcked(srv, pgAcked, `node ${name}`);
   const fresh = await pc.add({ nodeId: 'n-fresh' });
   await assertAcked(fresh, pgAcked, 'a node started after the outage');
   const again = await login(fresh, 'pg-new');

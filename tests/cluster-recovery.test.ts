@@ -69,7 +69,10 @@ test('Redis restarts empty: nodes keep their sockets, are not ready meanwhile, a
   // The rebuilt state: rr-2's disconnect was mended by node A's resync, rr-1 is still ONLINE.
   await watcher.waitFor(is('rr-2', OFFLINE));
   const q = await watcher.client.getUserStatus({ userIDList: ['rr-1', 'rr-2'] });
-  assert.deepEqual(q.data.successUserList.map((s) => s.statusType), [ONLINE, OFFLINE]);
+  assert.deepEqual(
+    q.data.successUserList.map((s) => s.statusType),
+    [ONLINE, OFFLINE],
+  );
   // The sockets stayed open: the same connections carry new changes both ways.
   assert.equal(watcher.netStates.includes(Presently.TYPES.NET_STATE_DISCONNECTED), false, 'the watcher kept its socket');
   await one.client.setSelfStatus({ customStatus: 'after the restart' });

@@ -109,7 +109,10 @@ function suite(name: string, url: () => string) {
       assert.deepEqual(await b.records.cas(APP, user, 0, { count: '9' }), { ok: false, v: 1, n: 0 });
       // 40 increments from three nodes at once, each decided on what it read: every one counts.
       const all = await Promise.all(Array.from({ length: 40 }, (_, i) => [a, b, c][i % 3]!.records.update(APP, user, bump('race'))));
-      assert.deepEqual(all.map((r) => r.result).sort((x, y) => (x ?? 0) - (y ?? 0)), Array.from({ length: 40 }, (_, i) => i + 1));
+      assert.deepEqual(
+        all.map((r) => r.result).sort((x, y) => (x ?? 0) - (y ?? 0)),
+        Array.from({ length: 40 }, (_, i) => i + 1),
+      );
       assert.ok(a.records.counters.conflicts + b.records.counters.conflicts + c.records.counters.conflicts > 0, 'some writes lost a race and were decided again');
       const now = await c.records.read(APP, user);
       assert.equal(now.fields.count, '40');
@@ -222,10 +225,7 @@ test('users spread over every master of a Redis Cluster: each record and its cha
     }
     assert.equal(slots.size, 3, 'the three masters each own some of the users');
     // A '}' in a user id cannot move the record out of the user's own slot.
-    assert.equal(
-      Number(await client.call('CLUSTER', 'KEYSLOT', keys.record(APP, 'a}b'))),
-      Number(await client.call('CLUSTER', 'KEYSLOT', keys.channel(APP, 'a}b'))),
-    );
+    assert.equal(Number(await client.call('CLUSTER', 'KEYSLOT', keys.record(APP, 'a}b'))), Number(await client.call('CLUSTER', 'KEYSLOT', keys.channel(APP, 'a}b'))));
   } finally {
     client.disconnect();
   }

@@ -49,7 +49,11 @@ test('S20 S21 S22 a change on node A reaches a subscriber on node B once, in ord
   for (let i = 0; i < 20; i++) await alice.client.setSelfStatus({ customStatus: `s${i}` });
   await watcher.waitFor(is('x-alice', ONLINE, 's19'));
   const seen = watcher.updates.filter((u) => u.userID === 'x-alice').map((u) => u.customStatus);
-  assert.deepEqual(seen, Array.from({ length: 20 }, (_, i) => `s${i}`), 'every change once, in order');
+  assert.deepEqual(
+    seen,
+    Array.from({ length: 20 }, (_, i) => `s${i}`),
+    'every change once, in order',
+  );
   // The status a query on node B answers is node A's truth.
   const q = await watcher.client.getUserStatus({ userIDList: ['x-alice'] });
   assert.deepEqual(q.data.successUserList, [{ userID: 'x-alice', statusType: ONLINE, customStatus: 's19' }]);
@@ -133,8 +137,15 @@ test('S14 S16 rate windows and the subscription FIFO are one for the whole clust
   await f4.client.setSelfStatus({ customStatus: 'kept' });
   await onA.waitFor(is('f4', ONLINE, 'kept'));
   await onB.waitFor(is('f4', ONLINE, 'kept'));
-  assert.equal(onA.updates.some((u) => u.userID === 'f1'), false, 'f1 was evicted, on both nodes');
-  assert.equal(onB.updates.some((u) => u.userID === 'f1'), false);
+  assert.equal(
+    onA.updates.some((u) => u.userID === 'f1'),
+    false,
+    'f1 was evicted, on both nodes',
+  );
+  assert.equal(
+    onB.updates.some((u) => u.userID === 'f1'),
+    false,
+  );
   // rateLimitCalls 4 per 30 s: queries from both nodes count in one window. Subscribes used 4
   // calls of their own window; queries have theirs: two from A, two from B, the fifth refused.
   for (const w of [onA, onB, onA, onB]) assert.equal((await w.client.getUserStatus({ userIDList: ['f1'] })).code, 0);
@@ -165,7 +176,11 @@ test('S9 S19 S23 a custom status cleared by going OFFLINE; unsubscribe on one no
   assert.equal((await w2.login(APP, 'u-hal', a.sig('u-hal'))).code, 0);
   const sync = await w2.request('syncStatus');
   const list = (sync.data as { userList: Array<{ userID: string; statusType: number; customStatus: string }> }).userList;
-  assert.deepEqual(list.find((x) => x.userID === 'u-gina'), { userID: 'u-gina', statusType: ONLINE, customStatus: 'back' }, 'the subscription made on node B is known on node A');
+  assert.deepEqual(
+    list.find((x) => x.userID === 'u-gina'),
+    { userID: 'u-gina', statusType: ONLINE, customStatus: 'back' },
+    'the subscription made on node B is known on node A',
+  );
   // S19: unsubscribing on node A stops the pushes of a change made on node B.
   assert.equal((await w2.request('unsubscribeUserStatus', { userIDList: ['u-gina'] })).code, 0);
   const ginaOnB = await RawPeer.connect(b.ws);
@@ -180,30 +195,34 @@ test('S9 S19 S23 a custom status cleared by going OFFLINE; unsubscribe on one no
   w2.close();
 });
 
-test('S19 subscriptions of a user offline past the expiry are dropped on every node (the leader\'s ticks)', { skip: notInV2('subscription expiry and the console listing') }, async () => {
-  const [a, b] = c.nodes as [NonNullable<(typeof c.nodes)[0]>, NonNullable<(typeof c.nodes)[0]>];
-  const sig = (srv: typeof a, u: string) => srv.sig(u, { SDKAppID: EXPIRY_APP });
-  const target = await RawPeer.connect(a.ws);
-  assert.equal((await target.login(EXPIRY_APP, 'e-target', sig(a, 'e-target'))).code, 0);
-  const subber = await RawPeer.connect(b.ws);
-  assert.equal((await subber.login(EXPIRY_APP, 'e-subber', sig(b, 'e-subber'))).code, 0);
-  assert.equal((await subber.request('subscribeUserStatus', { userIDList: ['e-target'] })).code, 0);
-  subber.close();
-  await subber.closed;
-  // Offline past 1.8 s, the subscription goes: both nodes' listings show it once a tick ran.
-  const subsOn = async (srv: typeof a): Promise<number> => {
-    const r = await rest(srv, 'presently/list_users', { Prefix: 'e-subber' }, { sdkappid: String(EXPIRY_APP), usersig: srv.sig('administrator', { SDKAppID: EXPIRY_APP }) });
-    return (r.Users as Array<{ userID: string; subscriptions: number }>).find((u) => u.userID === 'e-subber')?.subscriptions ?? -1;
-  };
-  assert.equal(await subsOn(a), 1);
-  const end = Date.now() + 15_000;
-  // Polled: the listing is each node's own reading, and nothing is pushed to tell of an expiry.
-  while ((await subsOn(a)) !== 0 || (await subsOn(b)) !== 0) {
-    assert.ok(Date.now() < end, 'the subscription expired on both nodes');
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  target.close();
-});
+test(
+  "S19 subscriptions of a user offline past the expiry are dropped on every node (the leader's ticks)",
+  { skip: notInV2('subscription expiry and the console listing') },
+  async () => {
+    const [a, b] = c.nodes as [NonNullable<(typeof c.nodes)[0]>, NonNullable<(typeof c.nodes)[0]>];
+    const sig = (srv: typeof a, u: string) => srv.sig(u, { SDKAppID: EXPIRY_APP });
+    const target = await RawPeer.connect(a.ws);
+    assert.equal((await target.login(EXPIRY_APP, 'e-target', sig(a, 'e-target'))).code, 0);
+    const subber = await RawPeer.connect(b.ws);
+    assert.equal((await subber.login(EXPIRY_APP, 'e-subber', sig(b, 'e-subber'))).code, 0);
+    assert.equal((await subber.request('subscribeUserStatus', { userIDList: ['e-target'] })).code, 0);
+    subber.close();
+    await subber.closed;
+    // Offline past 1.8 s, the subscription goes: both nodes' listings show it once a tick ran.
+    const subsOn = async (srv: typeof a): Promise<number> => {
+      const r = await rest(srv, 'presently/list_users', { Prefix: 'e-subber' }, { sdkappid: String(EXPIRY_APP), usersig: srv.sig('administrator', { SDKAppID: EXPIRY_APP }) });
+      return (r.Users as Array<{ userID: string; subscriptions: number }>).find((u) => u.userID === 'e-subber')?.subscriptions ?? -1;
+    };
+    assert.equal(await subsOn(a), 1);
+    const end = Date.now() + 15_000;
+    // Polled: the listing is each node's own reading, and nothing is pushed to tell of an expiry.
+    while ((await subsOn(a)) !== 0 || (await subsOn(b)) !== 0) {
+      assert.ok(Date.now() < end, 'the subscription expired on both nodes');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    target.close();
+  },
+);
 
 test('S13 S18 a switch turned off through node B refuses queries on node A with 72001', { skip }, async () => {
   const [a, b] = c.nodes as [NonNullable<(typeof c.nodes)[0]>, NonNullable<(typeof c.nodes)[0]>];
@@ -211,7 +230,12 @@ test('S13 S18 a switch turned off through node B refuses queries on node A with 
   await sdk(a, 'sw-jay', { SDKAppID: EXPIRY_APP, sig: a.sig('sw-jay', { SDKAppID: EXPIRY_APP }) });
   assert.equal((await onA.client.getUserStatus({ userIDList: ['sw-jay'] })).code, 0);
   const admin = 'administrator';
-  const set = await rest(b, 'presently/set_app_settings', { Settings: { userStatus: { queryAndNotify: false } } }, { sdkappid: String(EXPIRY_APP), usersig: b.sig(admin, { SDKAppID: EXPIRY_APP }) });
+  const set = await rest(
+    b,
+    'presently/set_app_settings',
+    { Settings: { userStatus: { queryAndNotify: false } } },
+    { sdkappid: String(EXPIRY_APP), usersig: b.sig(admin, { SDKAppID: EXPIRY_APP }) },
+  );
   assert.equal(set.ActionStatus, 'OK', JSON.stringify(set));
   await assert.rejects(onA.client.getUserStatus({ userIDList: ['sw-jay'] }), (e: { code: number }) => e.code === ErrorCode.FEATURE_NOT_ENABLED);
 });

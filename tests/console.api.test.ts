@@ -21,10 +21,7 @@ const peers: RawPeer[] = [];
 
 before(async () => {
   buildConsole();
-  [srv, dev] = await Promise.all([
-    startServer({ apps: [appConfig(), appConfig({ SDKAppID: OTHER, admins: ['administrator', 'ops'] })] }),
-    startDevServer(),
-  ]);
+  [srv, dev] = await Promise.all([startServer({ apps: [appConfig(), appConfig({ SDKAppID: OTHER, admins: ['administrator', 'ops'] })] }), startDevServer()]);
 });
 
 after(async () => {
@@ -128,19 +125,34 @@ test('presently/get_status_counts and list_users: counts, search, paging, status
 
   type U = { userID: string; statusType: number; customStatus: string; devices: Array<{ platform: string; online: boolean }> };
   const page1 = await rest(srv, 'presently/list_users', { Prefix: 'l-a', Limit: 2 });
-  assert.deepEqual((page1.Users as U[]).map((u) => u.userID), ['l-a1', 'l-a2']);
+  assert.deepEqual(
+    (page1.Users as U[]).map((u) => u.userID),
+    ['l-a1', 'l-a2'],
+  );
   assert.equal(page1.Next, 'l-a2');
   const a1Row = (page1.Users as U[])[0]!;
   assert.equal(a1Row.statusType, UserStatus.ONLINE);
   assert.equal(a1Row.customStatus, 'listed');
-  assert.deepEqual(a1Row.devices.map((d) => [d.platform, d.online]), [['Web', true]]);
+  assert.deepEqual(
+    a1Row.devices.map((d) => [d.platform, d.online]),
+    [['Web', true]],
+  );
   const page2 = await rest(srv, 'presently/list_users', { Prefix: 'l-a', Limit: 2, After: page1.Next });
-  assert.deepEqual((page2.Users as U[]).map((u) => u.userID), ['l-a3']);
+  assert.deepEqual(
+    (page2.Users as U[]).map((u) => u.userID),
+    ['l-a3'],
+  );
   assert.equal(page2.Next, '');
   const online = await rest(srv, 'presently/list_users', { Prefix: 'l-', Status: 'online' });
-  assert.deepEqual((online.Users as U[]).map((u) => u.userID), ['l-a1']);
+  assert.deepEqual(
+    (online.Users as U[]).map((u) => u.userID),
+    ['l-a1'],
+  );
   const unlogined = await rest(srv, 'presently/list_users', { Prefix: 'l-', Status: 'unlogined' });
-  assert.deepEqual((unlogined.Users as U[]).map((u) => u.userID), ['l-a2', 'l-a3', 'l-b1']);
+  assert.deepEqual(
+    (unlogined.Users as U[]).map((u) => u.userID),
+    ['l-a2', 'l-a3', 'l-b1'],
+  );
 
   for (const [body, field] of [
     [{ Limit: 0 }, 'Limit'],
@@ -161,10 +173,17 @@ test('presently/get_webhook_log: the app webhook (never its secret), dispatcher 
   const none = await rest(srv, 'presently/get_webhook_log', {}, { sdkappid: String(OTHER), usersig: srv.sig('administrator', { SDKAppID: OTHER }) });
   assert.equal(none.ActionStatus, 'OK');
   assert.equal(none.Webhook, null);
-  assert.deepEqual(Object.keys(none).filter((k) => !['ActionStatus', 'ErrorCode', 'ErrorInfo'].includes(k)).sort(), ['Attempts', 'DeadLetters', 'Dispatcher', 'Webhook']);
+  assert.deepEqual(
+    Object.keys(none)
+      .filter((k) => !['ActionStatus', 'ErrorCode', 'ErrorInfo'].includes(k))
+      .sort(),
+    ['Attempts', 'DeadLetters', 'Dispatcher', 'Webhook'],
+  );
   assert.equal((none.Dispatcher as { state: string }).state, 'running');
   // A receiver nobody listens on: each event fails once and is a dead letter at once.
-  const set = await rest(srv, 'presently/set_app_settings', { Settings: { webhook: { url: 'http://127.0.0.1:9/nobody', secret: 'webhook-secret-1', maxAttempts: 1, timeoutMs: 500 } } });
+  const set = await rest(srv, 'presently/set_app_settings', {
+    Settings: { webhook: { url: 'http://127.0.0.1:9/nobody', secret: 'webhook-secret-1', maxAttempts: 1, timeoutMs: 500 } },
+  });
   assert.equal(set.ActionStatus, 'OK');
   try {
     await sdk(srv, 'wh-dead');
@@ -250,7 +269,11 @@ test('development mode: demo UserSigs for demo ids only (never an admin), friend
 
 test('S25 development mode: bad tickets sent to /demo/friends count toward the brute-force guard (70050 past the limit)', async () => {
   const add = (userSig: string) =>
-    fetch(`${dev.http}/demo/friends`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userID: 'demo-guess', userSig, friendID: 'demo-other' }) });
+    fetch(`${dev.http}/demo/friends`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userID: 'demo-guess', userSig, friendID: 'demo-other' }),
+    });
   // The default limit: 20 failed tickets per address and identity per minute.
   for (let i = 0; i < 20; i++) assert.equal((await add('garbage')).status, 403);
   const past = await add('garbage');

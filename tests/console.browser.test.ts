@@ -86,7 +86,10 @@ test('console: sign in with the secret key (a wrong one is refused), sign out, s
   await screenshot(admin, 'console-signin-desktop');
 
   await signInWithKey(admin, 'not-the-secret-key');
-  await admin.getByRole('alert').filter({ hasText: String(ErrorCode.USERSIG_KEY_MISMATCH) }).waitFor();
+  await admin
+    .getByRole('alert')
+    .filter({ hasText: String(ErrorCode.USERSIG_KEY_MISMATCH) })
+    .waitFor();
   assert.equal(await admin.locator('#live').isVisible(), false);
 
   // Keyboard: the skip link is the first stop and leads to the content; Enter in a field submits.
@@ -184,7 +187,10 @@ test('console: a hostile Nick, userID and custom status are shown as text, and n
   await row.locator('.cs', { hasText: markup('status') }).waitFor();
   const text = (await row.textContent()) ?? '';
   assert.ok(text.includes(id) && text.includes(markup('nick')), `the row shows the texts as written: ${text}`);
-  await admin.locator('#feed li', { hasText: markup('status') }).first().waitFor();
+  await admin
+    .locator('#feed li', { hasText: markup('status') })
+    .first()
+    .waitFor();
   // Nothing was parsed as markup: no <b> or <img> inside the row or the feed, no handler ran.
   assert.equal(await admin.locator('#users-body img, #users-body b, #feed img, #feed b').count(), 0);
   assert.equal(await admin.evaluate(() => (window as { __pwned?: string }).__pwned ?? null), null);

@@ -119,5 +119,7 @@ test('S3 S4 S16 kill -9 during a write-heavy run loses nothing acknowledged', as
     assert.deepEqual((r.data as { failureUserList: unknown[] }).failureUserList, [], 'every acknowledged login made its account');
   }
   checker.close();
-  console.log(`crash: acknowledged ${ackedSubs.size} subscriptions, ${ackedFriends.size} friendships, ${loggedIn.size} logins, ${loggedOut.size} logouts before kill -9; all found`);
+  console.log(
+    `crash: acknowledged ${ackedSubs.size} subscriptions, ${ackedFriends.size} friendships, ${loggedIn.size} logins, ${loggedOut.size} logouts before kill -9; all found`,
+  );
 });

@@ -100,7 +100,10 @@ test('a second server on the same data directory refuses to start, naming the di
   const q = await rest(third, 'im_open_login_svc/account_check', { CheckItem: [{ UserID: 'kept' }, { UserID: 'alice' }] });
   assert.deepEqual(
     (q.ResultItem as Array<{ UserID: string; AccountStatus: string }>).map((r) => [r.UserID, r.AccountStatus]),
-    [['kept', 'Imported'], ['alice', 'Imported']],
+    [
+      ['kept', 'Imported'],
+      ['alice', 'Imported'],
+    ],
     'what the first server acknowledged is there',
   );
   assert.match(readFileSync(join(dir, 'presently.db.lock'), 'utf8'), new RegExp(`^pid ${third.proc.pid} on host `), 'the lock file names its holder');

@@ -160,20 +160,17 @@ test('S26 S27 S4 single: every new login, on any platform, kicks all other sessi
   assert.deepEqual(await restStatus(SINGLE, 'sg'), { Status: 'Offline', devices: [] });
 });
 
-test(
-  'S26 S3 single: a new login also ends the login of a session that was lost before it (one session at a time)',
-  async () => {
-    const watcher = await watcherOf(SINGLE, 'sg-lost');
-    const raw = await rawSession(SINGLE, 'sg-lost', 'Android');
-    raw.close();
-    await watcher.waitFor(is('sg-lost', OFFLINE));
-    const web = await session(SINGLE, 'sg-lost', 'Web');
-    assert.deepEqual(await restStatus(SINGLE, 'sg-lost'), { Status: 'Online', devices: ['Web:Online'] });
-    await web.client.logout();
-    await watcher.waitFor((s) => s.userID === 'sg-lost' && s.statusType !== ONLINE);
-    assert.deepEqual(await restStatus(SINGLE, 'sg-lost'), { Status: 'Offline', devices: [] });
-  },
-);
+test('S26 S3 single: a new login also ends the login of a session that was lost before it (one session at a time)', async () => {
+  const watcher = await watcherOf(SINGLE, 'sg-lost');
+  const raw = await rawSession(SINGLE, 'sg-lost', 'Android');
+  raw.close();
+  await watcher.waitFor(is('sg-lost', OFFLINE));
+  const web = await session(SINGLE, 'sg-lost', 'Web');
+  assert.deepEqual(await restStatus(SINGLE, 'sg-lost'), { Status: 'Online', devices: ['Web:Online'] });
+  await web.client.logout();
+  await watcher.waitFor((s) => s.userID === 'sg-lost' && s.statusType !== ONLINE);
+  assert.deepEqual(await restStatus(SINGLE, 'sg-lost'), { Status: 'Offline', devices: [] });
+});
 
 // ---- multi -------------------------------------------------------------------------------------
 
@@ -222,25 +219,19 @@ test('S26 S30 multi defaults: 3 per native platform and 10 web instances', async
   for (const w of [...phones.slice(1), ...webs.slice(1)]) assert.deepEqual(w.kicks, []);
   const { Status, devices } = await restStatus(MULTI_DEFAULT, 'md');
   assert.equal(Status, 'Online');
-  assert.deepEqual(
-    [devices.filter((d) => d === 'iPhone:Online').length, devices.filter((d) => d === 'Web:Online').length, devices.length],
-    [3, 10, 13],
-  );
+  assert.deepEqual([devices.filter((d) => d === 'iPhone:Online').length, devices.filter((d) => d === 'Web:Online').length, devices.length], [3, 10, 13]);
 });
 
-test(
-  'S26 S3 multi: web instances that were lost count toward maxWeb; the earliest login goes first',
-  async () => {
-    const watcher = await watcherOf(MULTI, 'mu-lost');
-    const lost = await rawSession(MULTI, 'mu-lost', 'Web');
-    lost.close();
-    await watcher.waitFor(is('mu-lost', OFFLINE));
-    const w2 = await session(MULTI, 'mu-lost', 'Web');
-    const w3 = await session(MULTI, 'mu-lost', 'Web'); // three web logins, two allowed
-    assert.deepEqual(await restStatus(MULTI, 'mu-lost'), { Status: 'Online', devices: ['Web:Online', 'Web:Online'] });
-    await w2.client.logout();
-    await w3.client.logout();
-    await watcher.waitFor((s) => s.userID === 'mu-lost' && s.statusType !== ONLINE);
-    assert.deepEqual(await restStatus(MULTI, 'mu-lost'), { Status: 'Offline', devices: [] });
-  },
-);
+test('S26 S3 multi: web instances that were lost count toward maxWeb; the earliest login goes first', async () => {
+  const watcher = await watcherOf(MULTI, 'mu-lost');
+  const lost = await rawSession(MULTI, 'mu-lost', 'Web');
+  lost.close();
+  await watcher.waitFor(is('mu-lost', OFFLINE));
+  const w2 = await session(MULTI, 'mu-lost', 'Web');
+  const w3 = await session(MULTI, 'mu-lost', 'Web'); // three web logins, two allowed
+  assert.deepEqual(await restStatus(MULTI, 'mu-lost'), { Status: 'Online', devices: ['Web:Online', 'Web:Online'] });
+  await w2.client.logout();
+  await w3.client.logout();
+  await watcher.waitFor((s) => s.userID === 'mu-lost' && s.statusType !== ONLINE);
+  assert.deepEqual(await restStatus(MULTI, 'mu-lost'), { Status: 'Offline', devices: [] });
+});

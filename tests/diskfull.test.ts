@@ -81,7 +81,10 @@ function fillDisk(): void {
 /** Resolves when the server's log has a line containing `text` (at most `count` times so far). */
 async function logLine(text: string): Promise<number> {
   for (;;) {
-    const n = srv.output().split('\n').filter((l) => l.includes(text)).length;
+    const n = srv
+      .output()
+      .split('\n')
+      .filter((l) => l.includes(text)).length;
     if (n > 0) return n;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -105,7 +105,9 @@ test('S32 a consumer that stops reading is closed with 4008 once its queue passe
     await new Promise((r) => setImmediate(r));
   }
   await slowGone;
-  console.log(`slow consumer: closed after ${i} status changes (~${Math.round((i * 150) / 1024)} KiB of pushes owed to it) in ${Date.now() - t0} ms; bound 64 KiB plus socket buffers`);
+  console.log(
+    `slow consumer: closed after ${i} status changes (~${Math.round((i * 150) / 1024)} KiB of pushes owed to it) in ${Date.now() - t0} ms; bound 64 KiB plus socket buffers`,
+  );
   const statusOfSlow = await watcher.request('getUserStatus', { userIDList: ['slow'] });
   assert.equal((statusOfSlow.data as { successUserList: Array<{ statusType: number }> }).successUserList[0]?.statusType, UserStatus.OFFLINE);
   // Once it reads again, it learns why it was closed.

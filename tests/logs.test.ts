@@ -25,7 +25,13 @@ test('S25 no secret key, UserSig or webhook secret appears in the logs (trace le
     await srv.stop({ keepData: true });
     const out = srv.output();
     assert.ok(out.length > 1000, 'trace logging produced output to inspect');
-    for (const [what, secret] of [['secret key', KEY], ['user UserSig', goodSig], ['refused UserSig', badSig], ['admin UserSig', adminSig], ['webhook secret', hookSecret]] as const) {
+    for (const [what, secret] of [
+      ['secret key', KEY],
+      ['user UserSig', goodSig],
+      ['refused UserSig', badSig],
+      ['admin UserSig', adminSig],
+      ['webhook secret', hookSecret],
+    ] as const) {
       assert.ok(!out.includes(secret), `${what} found in the logs`);
     }
   } finally {

@@ -54,10 +54,16 @@ test('S21b S21c subscribers and friends (switch on) hear a change; strangers and
   // A marker change from the stranger's own side proves its socket is flowing, then check silence.
   await stranger.client.setSelfStatus({ customStatus: 'marker' });
   await stranger.waitFor(is('n-stranger', ONLINE, 'marker'));
-  assert.deepEqual(stranger.updates.filter((u) => u.userID === 'n-star'), []);
+  assert.deepEqual(
+    stranger.updates.filter((u) => u.userID === 'n-star'),
+    [],
+  );
   await fan.client.setSelfStatus({ customStatus: 'marker' });
   await fan.waitFor(is('n-fan', ONLINE, 'marker'));
-  assert.deepEqual(fan.updates.filter((u) => u.userID === 'n-star'), []);
+  assert.deepEqual(
+    fan.updates.filter((u) => u.userID === 'n-star'),
+    [],
+  );
 });
 
 test('S21c with friend auto-notify off, a friend without a subscription hears nothing', async () => {
@@ -70,7 +76,10 @@ test('S21c with friend auto-notify off, a friend without a subscription hears no
   await sub.waitFor(is('q-star', ONLINE, 'x'));
   await friend.client.setSelfStatus({ customStatus: 'marker' });
   await friend.waitFor(is('q-friend', ONLINE, 'marker'));
-  assert.deepEqual(friend.updates.filter((u) => u.userID === 'q-star'), []);
+  assert.deepEqual(
+    friend.updates.filter((u) => u.userID === 'q-star'),
+    [],
+  );
 });
 
 test('S22 a receiver that is friend and subscriber, on two devices, gets each change once per session, in order', async () => {
@@ -116,7 +125,11 @@ test('S23 after a network cut the SDK reconnects, re-reads and reports only what
     await connected;
     await away.waitFor(is('n-f1', ONLINE, 'changed while you were away'));
     await away.waitFor(is('n-s1', OFFLINE));
-    assert.deepEqual(away.updates.filter((u) => u.userID === 'n-same'), [], 'unchanged users are not re-announced');
+    assert.deepEqual(
+      away.updates.filter((u) => u.userID === 'n-same'),
+      [],
+      'unchanged users are not re-announced',
+    );
     assert.ok(away.client.isReady());
   } finally {
     await proxy.close();

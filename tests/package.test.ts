@@ -88,7 +88,11 @@ before(async () => {
   const { dev: _dev, ...wsEntry } = ws;
   writeFileSync(
     join(project, 'package-lock.json'),
-    JSON.stringify({ name: 'consumer', version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': { name: 'consumer', version: '1.0.0' }, 'node_modules/ws': wsEntry } }, null, 2),
+    JSON.stringify(
+      { name: 'consumer', version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': { name: 'consumer', version: '1.0.0' }, 'node_modules/ws': wsEntry } },
+      null,
+      2,
+    ),
   );
   const install = (mode: string) => run('npm', ['install', mode, '--no-audit', '--no-fund', tarball], { cwd: project, env: npmEnv(), timeout: 60_000 });
   try {
@@ -150,7 +154,17 @@ console.log(JSON.stringify({
   assert.match(String(esm.resolved), /node_modules\/@presently\/client\/dist\/index\.js$/);
   assert.deepEqual(
     { ...esm, resolved: undefined },
-    { resolved: undefined, create: 'function', TYPES: 'object', EVENT: 'object', namedCreate: 'function', namedTypes: 'object', namedEvent: 'object', online: ONLINE, updated: 'onUserStatusUpdated' },
+    {
+      resolved: undefined,
+      create: 'function',
+      TYPES: 'object',
+      EVENT: 'object',
+      namedCreate: 'function',
+      namedTypes: 'object',
+      namedEvent: 'object',
+      online: ONLINE,
+      updated: 'onUserStatusUpdated',
+    },
   );
   const cjs = JSON.parse(await run(process.execPath, ['load.cjs'], { cwd: project })) as Record<string, unknown>;
   assert.match(String(cjs.resolved), /node_modules\/@presently\/client\/dist\/index\.cjs$/);
@@ -205,9 +219,21 @@ export const viaDefault = Presently.default.create;
 `,
   );
   // No DOM, no @types/node, and the declaration files checked too (skipLibCheck off).
-  const strict = { strict: true, noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true, noEmit: true, skipLibCheck: false, target: 'ES2022', lib: ['ES2022'], types: [] };
+  const strict = {
+    strict: true,
+    noUncheckedIndexedAccess: true,
+    exactOptionalPropertyTypes: true,
+    noEmit: true,
+    skipLibCheck: false,
+    target: 'ES2022',
+    lib: ['ES2022'],
+    types: [],
+  };
   writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { ...strict, module: 'NodeNext', moduleResolution: 'NodeNext' }, include: ['src'] }, null, 2));
-  writeFileSync(join(project, 'tsconfig.bundler.json'), JSON.stringify({ compilerOptions: { ...strict, module: 'ESNext', moduleResolution: 'Bundler' }, files: ['src/app.ts'] }, null, 2));
+  writeFileSync(
+    join(project, 'tsconfig.bundler.json'),
+    JSON.stringify({ compilerOptions: { ...strict, module: 'ESNext', moduleResolution: 'Bundler' }, files: ['src/app.ts'] }, null, 2),
+  );
 
   const nodenext = await run(process.execPath, [TSC, '-p', 'tsconfig.json', '--listFiles'], { cwd: project });
   const bundler = await run(process.execPath, [TSC, '-p', 'tsconfig.bundler.json', '--listFiles'], { cwd: project });
@@ -225,10 +251,23 @@ export const client = Presently.create({ SDKAppID: 1400000001, url: 'wss://prese
 export const online = Presently.TYPES.USER_STATUS_ONLINE;
 `,
   );
-  const result = await build({ absWorkingDir: project, entryPoints: ['web.js'], bundle: true, platform: 'browser', format: 'esm', write: false, metafile: true, minify: true, logLevel: 'silent' });
+  const result = await build({
+    absWorkingDir: project,
+    entryPoints: ['web.js'],
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    write: false,
+    metafile: true,
+    minify: true,
+    logLevel: 'silent',
+  });
   const inputs = Object.keys(result.metafile.inputs);
   assert.ok(inputs.includes('node_modules/@presently/client/dist/browser.min.js'), `the browser condition did not pick dist/browser.min.js: ${inputs.join(', ')}`);
-  assert.deepEqual(inputs.filter((p) => /node_modules\/ws\/|^node:|^(events|net|tls|http|https|crypto|stream|zlib|url|buffer)$/.test(p)), []);
+  assert.deepEqual(
+    inputs.filter((p) => /node_modules\/ws\/|^node:|^(events|net|tls|http|https|crypto|stream|zlib|url|buffer)$/.test(p)),
+    [],
+  );
   const code = result.outputFiles[0]!.text;
   assert.doesNotMatch(code, /\b(?:import|require)\s*\(\s*["'](?:ws|node:[a-z_/]+)["']\s*\)|\bfrom\s*["'](?:ws|node:[a-z_/]+)["']/);
   assert.match(code, /onUserStatusUpdated/);

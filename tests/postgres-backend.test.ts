@@ -16,7 +16,6 @@ const skip = await postgresSkip('the PostgreSQL backend end-to-end test');
 const dbName = `presently_e2e_${process.pid}_${Math.floor(Math.random() * 1e6)}`;
 const servers: TestServer[] = [];
 
-
 before(async () => {
   if (!skip) await pgQuery(`CREATE DATABASE ${dbName}`);
 });
@@ -43,7 +42,10 @@ test('S3 S4 S16 with DATABASE_URL the durable facts live in PostgreSQL and survi
   await c.connect();
   const rows = await c.query('SELECT user_id FROM accounts WHERE app = $1 ORDER BY user_id', [APP]);
   await c.end();
-  assert.deepEqual(rows.rows.map((r: { user_id: string }) => r.user_id), ['alice', 'bob', 'carol']);
+  assert.deepEqual(
+    rows.rows.map((r: { user_id: string }) => r.user_id),
+    ['alice', 'bob', 'carol'],
+  );
 
   await first.stop({ kill: true, keepData: true });
   const second = await first.restart();

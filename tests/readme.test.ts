@@ -155,12 +155,15 @@ test('README: with a config file the banner lists the SDKAppIDs, no secret key; 
   assert.deepEqual(await demo.json(), { devMode: false, prefix: 'demo-' });
 });
 
-test('README: the SIG line without the server\'s app fails in one line, leaves SIG empty and makes no app', async () => {
+test("README: the SIG line without the server's app fails in one line, leaves SIG empty and makes no app", async () => {
   const empty = tempDir();
   const { sig, code, stderr } = await readmeSig({ PRESENTLY_DATA_DIR: empty });
   assert.equal(code, 2);
   assert.equal(sig, '');
-  assert.match(stderr, /^presently: no development app in .*dev-app\.json: start the server first \(npm start\) with the same PRESENTLY_DATA_DIR, or set PRESENTLY_CONFIG to the server's config file\n$/);
+  assert.match(
+    stderr,
+    /^presently: no development app in .*dev-app\.json: start the server first \(npm start\) with the same PRESENTLY_DATA_DIR, or set PRESENTLY_CONFIG to the server's config file\n$/,
+  );
   assert.deepEqual(readdirSync(empty), []);
 });
 
@@ -211,7 +214,10 @@ test("README: the SDK's core snippet runs as written with plain node, through th
     assert.equal(r.code, 0, r.stderr);
     const data = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { successUserList: unknown[]; failureUserList: Array<{ userID: string; code: number }> };
     // alice has no account on this server: the query answers her as unknown (70107), as documented.
-    assert.deepEqual(data.failureUserList.map((f) => [f.userID, f.code]), [['alice', 70107]]);
+    assert.deepEqual(
+      data.failureUserList.map((f) => [f.userID, f.code]),
+      [['alice', 70107]],
+    );
   } finally {
     await srv.stop();
   }

@@ -38,8 +38,7 @@ const fail = (code: number, info: string) => ({ ActionStatus: 'FAIL', ErrorCode:
 const failSns = (code: number, info: string) => ({ ...fail(code, info), ErrorDisplay: '' });
 
 const call = (command: string, body: unknown, opts: Parameters<typeof rest>[3] = {}) => rest(srv, command, body, opts);
-const app2 = (command: string, body: unknown) =>
-  rest(srv, command, body, { sdkappid: String(APP2), usersig: srv.sig('administrator', { SDKAppID: APP2 }) });
+const app2 = (command: string, body: unknown) => rest(srv, command, body, { sdkappid: String(APP2), usersig: srv.sig('administrator', { SDKAppID: APP2 }) });
 
 async function connect(): Promise<RawPeer> {
   const p = await RawPeer.connect(srv.ws);
@@ -118,7 +117,10 @@ test('S32 REST does not tell an unknown SDKAppID from a known one: a ticket fail
   assert.deepEqual(unknown, known);
   assert.equal(known.ErrorCode, ErrorCode.USERSIG_KEY_MISMATCH);
   // Garbage and a ticket made for the other app id read the same way too.
-  assert.deepEqual(await call('openim/query_online_status', { To_Account: ['x'] }, { sdkappid: '42', usersig: 'garbage' }), await call('openim/query_online_status', { To_Account: ['x'] }, { usersig: 'garbage' }));
+  assert.deepEqual(
+    await call('openim/query_online_status', { To_Account: ['x'] }, { sdkappid: '42', usersig: 'garbage' }),
+    await call('openim/query_online_status', { To_Account: ['x'] }, { usersig: 'garbage' }),
+  );
   assert.deepEqual(
     await call('openim/query_online_status', { To_Account: ['x'] }, { sdkappid: '42', usersig: guess(43) }),
     await call('openim/query_online_status', { To_Account: ['x'] }, { usersig: guess(43) }),
@@ -275,10 +277,7 @@ test('S14 S31 query_online_status refusals: empty list, more than 500 ids (72002
   assert.deepEqual(await call('openim/query_online_status', {}), fail(70402, 'To_Account is required'));
   assert.deepEqual(await call('openim/query_online_status', { To_Account: 'qs-on' }), fail(70402, 'To_Account must be an array'));
   assert.deepEqual(await call('openim/query_online_status', { To_Account: ['qs-on', 7] }), fail(70402, 'To_Account[1] must be a string'));
-  assert.deepEqual(
-    await call('openim/query_online_status', { To_Account: ['qs-on'], IsNeedDetail: 2 }),
-    fail(70402, 'IsNeedDetail must be one of 0, 1'),
-  );
+  assert.deepEqual(await call('openim/query_online_status', { To_Account: ['qs-on'], IsNeedDetail: 2 }), fail(70402, 'IsNeedDetail must be one of 0, 1'));
   const ids = Array.from({ length: 501 }, (_, i) => `qs-${i}`);
   assert.deepEqual(await call('openim/query_online_status', { To_Account: ids }), fail(72002, 'To_Account holds 501 entries, at most 500 are allowed'));
   // 500 is allowed; an invalid userID is reported like an unknown account.
@@ -343,33 +342,24 @@ test('account_import creates an account (Offline, UNLOGINED); importing again su
   assert.deepEqual((await online(['ai-one'])).QueryResult, [{ To_Account: 'ai-one', Status: 'Offline' }]);
 
   assert.deepEqual(await call('im_open_login_svc/account_import', {}), fail(70402, 'UserID is required'));
-  assert.deepEqual(
-    await call('im_open_login_svc/account_import', { UserID: 'x'.repeat(33) }),
-    fail(70402, 'UserID must be 1-32 bytes of UTF-8 without control characters'),
-  );
+  assert.deepEqual(await call('im_open_login_svc/account_import', { UserID: 'x'.repeat(33) }), fail(70402, 'UserID must be 1-32 bytes of UTF-8 without control characters'));
   assert.deepEqual(await call('im_open_login_svc/account_import', { UserID: 'ai-bad', Nick: 5 }), fail(70402, 'Nick must be a string'));
   assert.deepEqual(await checkAccounts('ai-bad'), ['NotImported']);
 });
 
 test('multiaccount_import: AccountList and the older Accounts form; invalid ids in FailAccounts; refusals', async () => {
   const bad = 'y'.repeat(33);
-  assert.deepEqual(
-    await call('im_open_login_svc/multiaccount_import', { AccountList: [{ UserID: 'ma-1', Nick: 'M1' }, { UserID: bad }, { UserID: 'ma-2' }] }),
-    { ...OK, FailAccounts: [bad] },
-  );
+  assert.deepEqual(await call('im_open_login_svc/multiaccount_import', { AccountList: [{ UserID: 'ma-1', Nick: 'M1' }, { UserID: bad }, { UserID: 'ma-2' }] }), {
+    ...OK,
+    FailAccounts: [bad],
+  });
   assert.deepEqual(await call('im_open_login_svc/multiaccount_import', { Accounts: ['ma-3', 'ma-4'] }), { ...OK, FailAccounts: [] });
   assert.deepEqual(await checkAccounts('ma-1', 'ma-2', 'ma-3', 'ma-4'), ['Imported', 'Imported', 'Imported', 'Imported']);
 
   const many = Array.from({ length: 101 }, (_, i) => ({ UserID: `ma-x${i}` }));
-  assert.deepEqual(
-    await call('im_open_login_svc/multiaccount_import', { AccountList: many }),
-    fail(70402, 'AccountList holds 101 entries, at most 100 are allowed'),
-  );
+  assert.deepEqual(await call('im_open_login_svc/multiaccount_import', { AccountList: many }), fail(70402, 'AccountList holds 101 entries, at most 100 are allowed'));
   assert.deepEqual(await call('im_open_login_svc/multiaccount_import', {}), fail(70402, 'AccountList is required'));
-  assert.deepEqual(
-    await call('im_open_login_svc/multiaccount_import', { AccountList: [{ UserID: 'ma-5' }, 'ma-6'] }),
-    fail(70402, 'AccountList[1] must be an object'),
-  );
+  assert.deepEqual(await call('im_open_login_svc/multiaccount_import', { AccountList: [{ UserID: 'ma-5' }, 'ma-6'] }), fail(70402, 'AccountList[1] must be an object'));
   // A refused call imported nothing, not even the good entries before the bad one (S32).
   assert.deepEqual(await checkAccounts('ma-x0', 'ma-5'), ['NotImported', 'NotImported']);
 });
@@ -395,10 +385,11 @@ test('S31 account_delete: sessions kicked, watcher hears UNLOGINED, then getUser
   const doomed = await login('ad-doomed', 'Android');
   await importAccounts('ad-friend');
   await subscribe(watcher, 'ad-doomed');
-  assert.deepEqual(
-    await call('sns/friend_add', { From_Account: 'ad-friend', AddFriendItem: [{ To_Account: 'ad-doomed' }], AddType: 'Add_Type_Both' }),
-    { ...OK_SNS, ResultItem: [{ To_Account: 'ad-doomed', ResultCode: 0, ResultInfo: '' }], Fail_Account: [] },
-  );
+  assert.deepEqual(await call('sns/friend_add', { From_Account: 'ad-friend', AddFriendItem: [{ To_Account: 'ad-doomed' }], AddType: 'Add_Type_Both' }), {
+    ...OK_SNS,
+    ResultItem: [{ To_Account: 'ad-doomed', ResultCode: 0, ResultInfo: '' }],
+    Fail_Account: [],
+  });
 
   assert.deepEqual(await call('im_open_login_svc/account_delete', { DeleteItem: [{ UserID: 'ad-doomed' }, { UserID: 'ad-nobody' }] }), {
     ...OK,
@@ -453,10 +444,10 @@ test('S21 friend_add takes effect for notifications at once, friend_delete stops
   assert.deepEqual(pushesAbout(u, 'fr-r'), []);
   await pushAbout(r, 'fr-u', 'u-barrier');
 
-  assert.deepEqual(
-    await call('sns/friend_delete', { From_Account: 'fr-r', To_Account: ['fr-u'], DeleteType: 'Delete_Type_Single' }),
-    { ...OK_SNS, ResultItem: [{ To_Account: 'fr-u', ResultCode: 0, ResultInfo: '' }] },
-  );
+  assert.deepEqual(await call('sns/friend_delete', { From_Account: 'fr-r', To_Account: ['fr-u'], DeleteType: 'Delete_Type_Single' }), {
+    ...OK_SNS,
+    ResultItem: [{ To_Account: 'fr-u', ResultCode: 0, ResultInfo: '' }],
+  });
   await setStatus(u, 'after-delete');
   // Barrier: R's own change comes after U's on R's socket; U's must not have come at all.
   await setStatus(r, 'r-2');
@@ -476,10 +467,10 @@ test('S21 friend_add Add_Type_Both makes both directions notify; friend_delete D
   await setStatus(b, 'b-1');
   assert.deepEqual(await pushAbout(a, 'fb-b'), { userID: 'fb-b', statusType: UserStatus.ONLINE, customStatus: 'b-1' });
 
-  assert.deepEqual(
-    await call('sns/friend_delete', { From_Account: 'fb-a', To_Account: ['fb-b'], DeleteType: 'Delete_Type_Both' }),
-    { ...OK_SNS, ResultItem: [{ To_Account: 'fb-b', ResultCode: 0, ResultInfo: '' }] },
-  );
+  assert.deepEqual(await call('sns/friend_delete', { From_Account: 'fb-a', To_Account: ['fb-b'], DeleteType: 'Delete_Type_Both' }), {
+    ...OK_SNS,
+    ResultItem: [{ To_Account: 'fb-b', ResultCode: 0, ResultInfo: '' }],
+  });
   assert.deepEqual(await friendsOf('fb-a'), []);
   assert.deepEqual(await friendsOf('fb-b'), []);
   await setStatus(a, 'a-2');
@@ -533,10 +524,7 @@ test('S31 friend_add refusals: per item (already a friend, oneself, unknown, mal
     failSns(30001, 'AddType must be one of "Add_Type_Both", "Add_Type_Single"'),
   );
   const many = Array.from({ length: 101 }, (_, i) => ({ To_Account: `fe-${i}` }));
-  assert.deepEqual(
-    await call('sns/friend_add', { From_Account: 'fe-b', AddFriendItem: many }),
-    failSns(30001, 'AddFriendItem holds 101 entries, at most 100 are allowed'),
-  );
+  assert.deepEqual(await call('sns/friend_add', { From_Account: 'fe-b', AddFriendItem: many }), failSns(30001, 'AddFriendItem holds 101 entries, at most 100 are allowed'));
   assert.deepEqual(await friendsOf('fe-b'), [], 'refused calls add nothing');
 });
 
@@ -647,12 +635,18 @@ test('friend_add records AddTime as the server second; friend_get pages by 100 i
     { FriendNum: 101, CompleteFlag: 0, NextStartIndex: 100, n: 100 },
   );
   const items = page1.UserDataItem as Array<{ To_Account: string; ValueItem: Array<{ Tag: string; Value: unknown }> }>;
-  assert.deepEqual(items.map((i) => i.To_Account), ids.slice(0, 100));
+  assert.deepEqual(
+    items.map((i) => i.To_Account),
+    ids.slice(0, 100),
+  );
   const addTime = items[0]!.ValueItem.find((v) => v.Tag === 'Tag_SNS_IM_AddTime')!.Value as number;
   assert.ok(addTime >= t0 && addTime <= t1, `AddTime ${addTime} in [${t0}, ${t1}]`);
 
   const page2 = await call('sns/friend_get', { From_Account: 'fg-owner', StartIndex: 100 });
-  assert.deepEqual((page2.UserDataItem as Array<{ To_Account: string }>).map((i) => i.To_Account), [ids[100]]);
+  assert.deepEqual(
+    (page2.UserDataItem as Array<{ To_Account: string }>).map((i) => i.To_Account),
+    [ids[100]],
+  );
   assert.deepEqual({ FriendNum: page2.FriendNum, CompleteFlag: page2.CompleteFlag, NextStartIndex: page2.NextStartIndex }, { FriendNum: 101, CompleteFlag: 1, NextStartIndex: 0 });
 
   assert.deepEqual(await call('sns/friend_get', { From_Account: 'fg-nobody' }), failSns(30003, 'From_Account "fg-nobody" does not exist'));
@@ -759,7 +753,15 @@ test('S31 REST ErrorCode values are the shared catalogue', () => {
     [60002, 60003, 60004, 60006, 60010, 60012],
   );
   assert.deepEqual(
-    [ErrorCode.USERSIG_INVALIDATED, ErrorCode.ACCOUNT_NOT_FOUND, ErrorCode.FRIEND_INVALID, ErrorCode.FRIEND_ACCOUNT_NOT_FOUND, ErrorCode.FRIEND_LIMIT, ErrorCode.FRIEND_NOT_FRIEND, ErrorCode.TOO_MANY_IDS],
+    [
+      ErrorCode.USERSIG_INVALIDATED,
+      ErrorCode.ACCOUNT_NOT_FOUND,
+      ErrorCode.FRIEND_INVALID,
+      ErrorCode.FRIEND_ACCOUNT_NOT_FOUND,
+      ErrorCode.FRIEND_LIMIT,
+      ErrorCode.FRIEND_NOT_FRIEND,
+      ErrorCode.TOO_MANY_IDS,
+    ],
     [70052, 70107, 30001, 30003, 30010, 31704, 72002],
   );
 });

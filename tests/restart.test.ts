@@ -44,28 +44,39 @@ for (const how of ['SIGTERM', 'kill -9'] as const) {
     const online = await rest(second, 'openim/query_online_status', { To_Account: ['alice', 'bob', 'u1'] });
     assert.deepEqual(
       (online.QueryResult as Array<{ To_Account: string; Status: string }>).map((r) => [r.To_Account, r.Status]),
-      [['alice', 'PushOnline'], ['bob', 'Offline'], ['u1', 'Offline']],
+      [
+        ['alice', 'PushOnline'],
+        ['bob', 'Offline'],
+        ['u1', 'Offline'],
+      ],
     );
     const eve = await login(second, 'eve');
     const q = await eve.request('getUserStatus', { userIDList: ['alice', 'bob', 'u4'] });
     assert.deepEqual(
       (q.data as { successUserList: Array<{ userID: string; statusType: number }> }).successUserList.map((s) => [s.userID, s.statusType]),
-      [['alice', UserStatus.OFFLINE], ['bob', UserStatus.UNLOGINED], ['u4', UserStatus.UNLOGINED]],
+      [
+        ['alice', UserStatus.OFFLINE],
+        ['bob', UserStatus.UNLOGINED],
+        ['u4', UserStatus.UNLOGINED],
+      ],
     );
     const friends = await rest(second, 'sns/friend_get', { From_Account: 'alice', StartIndex: 0 });
-    assert.deepEqual((friends.UserDataItem as Array<{ To_Account: string }>).map((f) => f.To_Account), ['bob']);
+    assert.deepEqual(
+      (friends.UserDataItem as Array<{ To_Account: string }>).map((f) => f.To_Account),
+      ['bob'],
+    );
 
     // Subscriptions and their order survived: u1 was evicted (cap 3), u2 is now the oldest.
     const alice2 = await login(second, 'alice', 'Android');
     const sync = await alice2.request('syncStatus');
-    assert.deepEqual(
-      (sync.data as { userList: Array<{ userID: string }> }).userList.map((s) => s.userID).sort(),
-      ['alice', 'bob', 'u2', 'u3', 'u4'],
-    );
+    assert.deepEqual((sync.data as { userList: Array<{ userID: string }> }).userList.map((s) => s.userID).sort(), ['alice', 'bob', 'u2', 'u3', 'u4']);
     assert.equal((await alice2.request('subscribeUserStatus', { userIDList: ['u1'] })).code, 0);
     const after2 = await alice2.request('syncStatus');
     assert.deepEqual(
-      (after2.data as { userList: Array<{ userID: string }> }).userList.map((s) => s.userID).filter((id) => id.startsWith('u')).sort(),
+      (after2.data as { userList: Array<{ userID: string }> }).userList
+        .map((s) => s.userID)
+        .filter((id) => id.startsWith('u'))
+        .sort(),
       ['u1', 'u3', 'u4'],
       'the oldest (u2) made room for u1',
     );

@@ -114,8 +114,28 @@ test('S30 get_app_settings answers every setting with its default and never the 
   assert.ok(!JSON.stringify(r).includes(KEY));
   // The rule's defaults (S30), whatever else the limits grow.
   assert.deepEqual(
-    Object.fromEntries(['maxQueryIDs', 'maxSubscribeIDsPerCall', 'maxSubscriptions', 'rateLimitCalls', 'rateLimitWindowSec', 'heartbeatTimeoutSec', 'subscriptionExpiryHours', 'customStatusMaxBytes'].map((k) => [k, (r.Settings as SettingsView).limits[k]])),
-    { maxQueryIDs: 500, maxSubscribeIDsPerCall: 100, maxSubscriptions: 200, rateLimitCalls: 20, rateLimitWindowSec: 5, heartbeatTimeoutSec: 400, subscriptionExpiryHours: 24, customStatusMaxBytes: 100 },
+    Object.fromEntries(
+      [
+        'maxQueryIDs',
+        'maxSubscribeIDsPerCall',
+        'maxSubscriptions',
+        'rateLimitCalls',
+        'rateLimitWindowSec',
+        'heartbeatTimeoutSec',
+        'subscriptionExpiryHours',
+        'customStatusMaxBytes',
+      ].map((k) => [k, (r.Settings as SettingsView).limits[k]]),
+    ),
+    {
+      maxQueryIDs: 500,
+      maxSubscribeIDsPerCall: 100,
+      maxSubscriptions: 200,
+      rateLimitCalls: 20,
+      rateLimitWindowSec: 5,
+      heartbeatTimeoutSec: 400,
+      subscriptionExpiryHours: 24,
+      customStatusMaxBytes: 100,
+    },
   );
 });
 
@@ -236,7 +256,10 @@ test('S30 maxFriends changed at run time applies to the next friend_add (30010)'
   });
   assert.deepEqual(
     (r.ResultItem as Array<{ To_Account: string; ResultCode: number }>).map((i) => [i.To_Account, i.ResultCode]),
-    [['mf-a', 0], ['mf-b', ErrorCode.FRIEND_LIMIT]],
+    [
+      ['mf-a', 0],
+      ['mf-b', ErrorCode.FRIEND_LIMIT],
+    ],
   );
 });
 
@@ -283,21 +306,18 @@ test('S5 a heartbeat timeout changed at run time applies to sessions logged in a
   assert.ok(watcher.client.isReady(), 'the watcher, heartbeating on the new interval, lives on');
 });
 
-test(
-  'S5 a session logged in before a heartbeat timeout change keeps the timeout it was told at login',
-  async () => {
-    const app = HEARTBEAT;
-    await change(srv, app, { limits: { heartbeatTimeoutSec: 400 } });
-    const old = await RawPeer.connect(srv.ws);
-    peers.push(old);
-    assert.equal((await old.login(app, 'hb-old', srv.sig('hb-old', { SDKAppID: app }), 'Mac')).code, 0);
-    await change(srv, app, { limits: { heartbeatTimeoutSec: 0.5 } });
-    await user(app, 'hb-new'); // a login after the change
-    // Told 400 s (heartbeat every 60 s) at login: 2 s of silence must not end it.
-    const outcome = await Promise.race([old.closed.then(() => 'closed'), new Promise((r) => setTimeout(r, 2000, 'alive'))]);
-    assert.equal(outcome, 'alive');
-  },
-);
+test('S5 a session logged in before a heartbeat timeout change keeps the timeout it was told at login', async () => {
+  const app = HEARTBEAT;
+  await change(srv, app, { limits: { heartbeatTimeoutSec: 400 } });
+  const old = await RawPeer.connect(srv.ws);
+  peers.push(old);
+  assert.equal((await old.login(app, 'hb-old', srv.sig('hb-old', { SDKAppID: app }), 'Mac')).code, 0);
+  await change(srv, app, { limits: { heartbeatTimeoutSec: 0.5 } });
+  await user(app, 'hb-new'); // a login after the change
+  // Told 400 s (heartbeat every 60 s) at login: 2 s of silence must not end it.
+  const outcome = await Promise.race([old.closed.then(() => 'closed'), new Promise((r) => setTimeout(r, 2000, 'alive'))]);
+  assert.equal(outcome, 'alive');
+});
 
 // ---- device policy -----------------------------------------------------------------------------
 
@@ -397,8 +417,7 @@ test('S29 a webhook set at run time gets the next event, signed with its secret;
       };
       check();
     });
-  const signedWith = (secret: string, g: (typeof got)[number]) =>
-    g.headers['x-presently-signature'] === signBody(secret, String(g.headers['x-presently-timestamp']), g.body);
+  const signedWith = (secret: string, g: (typeof got)[number]) => g.headers['x-presently-signature'] === signBody(secret, String(g.headers['x-presently-timestamp']), g.body);
   try {
     const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
     const view = await change(srv, WEBHOOK, { webhook: { url, secret: 'first-webhook-secret' } });
@@ -425,8 +444,7 @@ test('S29 a webhook set at run time gets the next event, signed with its secret;
 // ---- durability --------------------------------------------------------------------------------
 
 test('S30 settings changed at run time survive a restart (kill -9 after the reply) and win over the config file; untouched values follow the file; reset goes back to it', async () => {
-  const file = (limits: Record<string, number>) =>
-    writeFileSync(s.configPath, JSON.stringify({ apps: [appConfig({ userStatus: { friendAutoNotify: false }, limits })] }));
+  const file = (limits: Record<string, number>) => writeFileSync(s.configPath, JSON.stringify({ apps: [appConfig({ userStatus: { friendAutoNotify: false }, limits })] }));
   let s = await startServer({ apps: [appConfig({ userStatus: { friendAutoNotify: false } })] });
   try {
     await change(s, APP, {

@@ -20,8 +20,7 @@ after(async () => {
   await srv.stop();
 });
 
-const statusOf = async (asker: Awaited<ReturnType<typeof sdk>>, id: string) =>
-  (await asker.client.getUserStatus({ userIDList: [id] })).data.successUserList[0];
+const statusOf = async (asker: Awaited<ReturnType<typeof sdk>>, id: string) => (await asker.client.getUserStatus({ userIDList: [id] })).data.successUserList[0];
 
 test('S1 S4 an imported account that never logged in is UNLOGINED (3)', async () => {
   assert.equal((await rest(srv, 'im_open_login_svc/account_import', { UserID: 's1-never' })).ActionStatus, 'OK');
@@ -70,7 +69,10 @@ test('S5 an SDK that heartbeats stays ONLINE well past the timeout', async () =>
   // Three timeouts' worth of time, measured by the server's own sweep (any OFFLINE would show).
   await new Promise((r) => setTimeout(r, 3000));
   assert.equal((await statusOf(watcher, 's5b-alive'))?.statusType, ONLINE);
-  assert.deepEqual(watcher.updates.filter((u) => u.userID === 's5b-alive'), []);
+  assert.deepEqual(
+    watcher.updates.filter((u) => u.userID === 's5b-alive'),
+    [],
+  );
   assert.ok(alive.client.isReady());
 });
 

@@ -21,9 +21,11 @@ after(async () => {
 
 async function pool<T>(items: T[], width: number, fn: (t: T) => Promise<void>): Promise<void> {
   let i = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (i < items.length) await fn(items[i++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (i < items.length) await fn(items[i++]!);
+    }),
+  );
 }
 
 /** One scrape (prom-client resets the event-loop histogram when it is read). */
@@ -70,11 +72,12 @@ test(`S3 S23 reconnect storm: ${N} sessions dropped at once come back; watchers 
     await c.subscribeUserStatus({ userIDList: mine.slice(100) });
     await c.getUserStatus({ userIDList: mine }); // what the app was last told: all ONLINE
     c.on(Presently.EVENT.USER_STATUS_UPDATED, (e) => {
-      for (const s of e.data) if (s.userID.startsWith('storm') && !s.userID.startsWith('storm-w')) {
-        const list = seen.get(s.userID) ?? [];
-        list.push(s.statusType);
-        seen.set(s.userID, list);
-      }
+      for (const s of e.data)
+        if (s.userID.startsWith('storm') && !s.userID.startsWith('storm-w')) {
+          const list = seen.get(s.userID) ?? [];
+          list.push(s.statusType);
+          seen.set(s.userID, list);
+        }
     });
     watchers.push(c);
   }
@@ -90,19 +93,21 @@ test(`S3 S23 reconnect storm: ${N} sessions dropped at once come back; watchers 
   while (reconnects - baseline < total) await new Promise((r) => setTimeout(r, 100));
   const stormMs = Date.now() - t1;
   // Let the last pushes land: a marker change of each watcher's own is the last frame it needs.
-  await Promise.all(watchers.map(async (w) => {
-    const got = new Promise<void>((resolve) => {
-      const h = (e: { data: UserStatusInfo[] }) => {
-        if (e.data.some((s) => s.customStatus === 'end')) {
-          w.off(Presently.EVENT.USER_STATUS_UPDATED, h);
-          resolve();
-        }
-      };
-      w.on(Presently.EVENT.USER_STATUS_UPDATED, h);
-    });
-    await w.setSelfStatus({ customStatus: 'end' });
-    await got;
-  }));
+  await Promise.all(
+    watchers.map(async (w) => {
+      const got = new Promise<void>((resolve) => {
+        const h = (e: { data: UserStatusInfo[] }) => {
+          if (e.data.some((s) => s.customStatus === 'end')) {
+            w.off(Presently.EVENT.USER_STATUS_UPDATED, h);
+            resolve();
+          }
+        };
+        w.on(Presently.EVENT.USER_STATUS_UPDATED, h);
+      });
+      await w.setSelfStatus({ customStatus: 'end' });
+      await got;
+    }),
+  );
 
   const [lagP99 = NaN, lagMax = NaN] = await metrics(again, ['presently_nodejs_eventloop_lag_p99_seconds', 'presently_nodejs_eventloop_lag_max_seconds']);
   let twice = 0;

@@ -97,7 +97,10 @@ test('S14 S30 too many ids (72002) and too many calls in the window (72003); eac
   // it left out with 72002: nothing partial is hidden.
   const me = await sdk(srv, 'rate-me');
   const r = await me.client.getUserStatus({ userIDList: ['acc0', 'acc1', 'acc2', 'acc3', 'acc4', 'acc5'] });
-  assert.deepEqual(r.data.successUserList.map((u) => u.userID), ['acc0', 'acc1', 'acc2', 'acc3', 'acc4']);
+  assert.deepEqual(
+    r.data.successUserList.map((u) => u.userID),
+    ['acc0', 'acc1', 'acc2', 'acc3', 'acc4'],
+  );
   assert.deepEqual(r.data.failureUserList, [{ userID: 'acc5', code: ErrorCode.TOO_MANY_IDS, message: 'not sent: more than 5 userIDs in one call' }]);
   for (let i = 0; i < 2; i++) await me.client.getUserStatus({ userIDList: ['acc0'] });
   await assert.rejects(me.client.getUserStatus({ userIDList: ['acc0'] }), codeIs(ErrorCode.TOO_MANY_CALLS));
@@ -108,7 +111,10 @@ test('S14 S30 too many ids (72002) and too many calls in the window (72003); eac
   const t0 = Date.now();
   let ok = false;
   while (!ok) {
-    ok = await me.client.getUserStatus({ userIDList: ['acc0'] }).then(() => true, () => false);
+    ok = await me.client.getUserStatus({ userIDList: ['acc0'] }).then(
+      () => true,
+      () => false,
+    );
     if (!ok) await new Promise((r) => setTimeout(r, 100));
   }
   assert.ok(Date.now() - t0 < 1500);
@@ -141,13 +147,19 @@ test('S16 past the cap (4 here) the oldest subscriptions are evicted first, sile
   await acc4.client.setSelfStatus({ customStatus: 'evicted?' });
   await acc5.client.setSelfStatus({ customStatus: 'kept' });
   await me.waitFor(is('acc5', ONLINE, 'kept'));
-  assert.deepEqual(me.updates.filter((u) => u.userID === 'acc4'), []);
+  assert.deepEqual(
+    me.updates.filter((u) => u.userID === 'acc4'),
+    [],
+  );
 });
 
 test('S17 subscribing to oneself is refused (72004) and changes nothing; own changes still arrive', async () => {
   const me = await sdk(srv, 'self-me');
   const r = await me.client.subscribeUserStatus({ userIDList: ['self-me'] });
-  assert.deepEqual(r.data.failureUserList.map((f) => f.code), [ErrorCode.SUBSCRIBE_SELF]);
+  assert.deepEqual(
+    r.data.failureUserList.map((f) => f.code),
+    [ErrorCode.SUBSCRIBE_SELF],
+  );
   await me.client.setSelfStatus({ customStatus: 'mine' });
   await me.waitFor(is('self-me', ONLINE, 'mine'));
   assert.equal(me.updates.filter((u) => u.userID === 'self-me').length, 1, 'once, not twice');
@@ -166,7 +178,10 @@ test('S19 unsubscribe a list, then all with an empty list', async () => {
   await me.client.subscribeUserStatus({ userIDList: ['acc2'] });
   await acc2.client.setSelfStatus({ customStatus: 'c' });
   await me.waitFor(is('acc2', ONLINE, 'c'));
-  assert.deepEqual(me.updates.map((u) => u.customStatus), ['c']);
+  assert.deepEqual(
+    me.updates.map((u) => u.customStatus),
+    ['c'],
+  );
 });
 
 test('S19 subscriptions of a user offline past the expiry (1.8 s here) are dropped', async () => {
@@ -181,5 +196,8 @@ test('S19 subscriptions of a user offline past the expiry (1.8 s here) are dropp
   await control.client.subscribeUserStatus({ userIDList: ['acc9'] });
   await acc9.client.setSelfStatus({ customStatus: 'now' });
   await control.waitFor(is('acc9', ONLINE, 'now'));
-  assert.deepEqual(back.updates.filter((u) => u.userID === 'acc9'), []);
+  assert.deepEqual(
+    back.updates.filter((u) => u.userID === 'acc9'),
+    [],
+  );
 });

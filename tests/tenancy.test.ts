@@ -32,14 +32,14 @@ after(async () => {
 
 const leaks = (x: unknown) => JSON.stringify(x).includes('secret of app B');
 
-test('tenancy: getUserStatus of another app\'s user answers 70107, nothing else', async () => {
+test("tenancy: getUserStatus of another app's user answers 70107, nothing else", async () => {
   const r = await alice.request('getUserStatus', { userIDList: ['bob'] });
   assert.deepEqual((r.data as { successUserList: unknown[] }).successUserList, []);
   assert.equal((r.data as { failureUserList: Array<{ code: number }> }).failureUserList[0]?.code, ErrorCode.ACCOUNT_NOT_FOUND);
   assert.ok(!leaks(r));
 });
 
-test('tenancy: subscribe/unsubscribe/sync cannot reach another app\'s user; its changes never arrive', async () => {
+test("tenancy: subscribe/unsubscribe/sync cannot reach another app's user; its changes never arrive", async () => {
   const s = await alice.request('subscribeUserStatus', { userIDList: ['bob'] });
   assert.equal((s.data as { failureUserList: Array<{ code: number }> }).failureUserList[0]?.code, ErrorCode.ACCOUNT_NOT_FOUND);
   const u = await alice.request('unsubscribeUserStatus', { userIDList: ['bob'] });
@@ -62,18 +62,40 @@ test('tenancy: a ticket of app B does not log in to app A, and the reverse', asy
   p.close();
 });
 
-test('tenancy: every REST command of app A naming app B\'s user finds nothing and changes nothing', async () => {
+test("tenancy: every REST command of app A naming app B's user finds nothing and changes nothing", async () => {
   const calls: Array<[string, unknown, (r: Record<string, unknown>) => void]> = [
     ['openim/query_online_status', { To_Account: ['bob'] }, (r) => assert.equal((r.ErrorList as Array<{ ErrorCode: number }>)[0]?.ErrorCode, ErrorCode.ACCOUNT_NOT_FOUND)],
-    ['im_open_login_svc/account_check', { CheckItem: [{ UserID: 'bob' }] }, (r) => assert.equal((r.ResultItem as Array<{ AccountStatus: string }>)[0]?.AccountStatus, 'NotImported')],
+    [
+      'im_open_login_svc/account_check',
+      { CheckItem: [{ UserID: 'bob' }] },
+      (r) => assert.equal((r.ResultItem as Array<{ AccountStatus: string }>)[0]?.AccountStatus, 'NotImported'),
+    ],
     ['im_open_login_svc/kick', { UserID: 'bob' }, (r) => assert.equal(r.ErrorCode, ErrorCode.ACCOUNT_NOT_FOUND)],
-    ['im_open_login_svc/account_delete', { DeleteItem: [{ UserID: 'bob' }] }, (r) => assert.equal((r.ResultItem as Array<{ ResultCode: number }>)[0]?.ResultCode, ErrorCode.ACCOUNT_NOT_FOUND)],
+    [
+      'im_open_login_svc/account_delete',
+      { DeleteItem: [{ UserID: 'bob' }] },
+      (r) => assert.equal((r.ResultItem as Array<{ ResultCode: number }>)[0]?.ResultCode, ErrorCode.ACCOUNT_NOT_FOUND),
+    ],
     ['sns/friend_get', { From_Account: 'bob', StartIndex: 0 }, (r) => assert.equal(r.ActionStatus, 'FAIL')],
     ['sns/friend_add', { From_Account: 'alice', AddFriendItem: [{ To_Account: 'bob' }] }, (r) => assert.deepEqual(r.Fail_Account, ['bob'])],
-    ['sns/friend_check', { From_Account: 'alice', To_Account: ['bob'], CheckType: 'CheckResult_Type_Both' }, (r) =>
-      assert.deepEqual((r.InfoItem as Array<{ Relation: string }>).map((i) => i.Relation), ['CheckResult_Type_NoRelation'])],
-    ['sns/friend_delete', { From_Account: 'alice', To_Account: ['bob'] }, (r) =>
-      assert.deepEqual((r.ResultItem as Array<{ ResultCode: number }>).map((i) => i.ResultCode), [ErrorCode.FRIEND_NOT_FRIEND])],
+    [
+      'sns/friend_check',
+      { From_Account: 'alice', To_Account: ['bob'], CheckType: 'CheckResult_Type_Both' },
+      (r) =>
+        assert.deepEqual(
+          (r.InfoItem as Array<{ Relation: string }>).map((i) => i.Relation),
+          ['CheckResult_Type_NoRelation'],
+        ),
+    ],
+    [
+      'sns/friend_delete',
+      { From_Account: 'alice', To_Account: ['bob'] },
+      (r) =>
+        assert.deepEqual(
+          (r.ResultItem as Array<{ ResultCode: number }>).map((i) => i.ResultCode),
+          [ErrorCode.FRIEND_NOT_FRIEND],
+        ),
+    ],
   ];
   for (const [command, body, check] of calls) {
     const r = await rest(srv, command, body);

@@ -47,18 +47,30 @@ test('S20 S21 the tour runs against a server started with PORT and PRESENTLY_CON
   ]);
 });
 
-test('the tour without the server\'s app: no development app in the data directory', async () => {
-  oneLine(await tour({ PORT: port, PRESENTLY_DATA_DIR: scratch }), 2, /no development app in .*dev-app\.json: start the server first \(npm start\) with the same PRESENTLY_DATA_DIR, or set PRESENTLY_CONFIG/);
+test("the tour without the server's app: no development app in the data directory", async () => {
+  oneLine(
+    await tour({ PORT: port, PRESENTLY_DATA_DIR: scratch }),
+    2,
+    /no development app in .*dev-app\.json: start the server first \(npm start\) with the same PRESENTLY_DATA_DIR, or set PRESENTLY_CONFIG/,
+  );
 });
 
-test('the tour with another app\'s key: the server refuses the UserSig, and the tour says which environment to give', async () => {
+test("the tour with another app's key: the server refuses the UserSig, and the tour says which environment to give", async () => {
   const other = join(scratch, 'other.json');
   writeFileSync(other, JSON.stringify({ apps: [appConfig({ secretKey: 'not-the-servers-key' })] }));
-  oneLine(await tour({ PORT: port, PRESENTLY_CONFIG: other }), 1, new RegExp(`refused the UserSig for app ${APP} from ${other} \\(70009: .*\\): run the tour with the server's PRESENTLY_DATA_DIR or PRESENTLY_CONFIG`));
+  oneLine(
+    await tour({ PORT: port, PRESENTLY_CONFIG: other }),
+    1,
+    new RegExp(`refused the UserSig for app ${APP} from ${other} \\(70009: .*\\): run the tour with the server's PRESENTLY_DATA_DIR or PRESENTLY_CONFIG`),
+  );
 });
 
 test('the tour with no server at PORT, or with PORT=0: says how to point it at the server', async () => {
   const closed = String(await freePort());
-  oneLine(await tour({ PORT: closed, PRESENTLY_CONFIG: srv.configPath }), 1, new RegExp(`cannot reach the server at ws://127\\.0\\.0\\.1:${closed} .*: start it \\(npm start\\) and run the tour with the same HOST and PORT`));
+  oneLine(
+    await tour({ PORT: closed, PRESENTLY_CONFIG: srv.configPath }),
+    1,
+    new RegExp(`cannot reach the server at ws://127\\.0\\.0\\.1:${closed} .*: start it \\(npm start\\) and run the tour with the same HOST and PORT`),
+  );
   oneLine(await tour({ PORT: '0', PRESENTLY_CONFIG: srv.configPath }), 2, /PORT=0: the server picked a free port; run the tour with PORT set to it/);
 });

@@ -96,7 +96,10 @@ test('TUIKit on a premium app: online status switches on, queries, subscriptions
     data: { successUserList: unknown[]; failureUserList: Array<{ userID: string; code: number }> };
   };
   assert.deepEqual(got.data.successUserList, [{ userID: 'tk-carol', statusType: 3, customStatus: '' }]);
-  assert.deepEqual(got.data.failureUserList.map((f) => [f.userID, f.code]), [['tk-nobody', 70107]]);
+  assert.deepEqual(
+    got.data.failureUserList.map((f) => [f.userID, f.code]),
+    [['tk-nobody', 70107]],
+  );
   await storeValue<StatusMap>(StoreName.USER, 'userStatusList', statusIn('tk-carol', 3, ''));
   await TUIUserService.subscribeUserStatus({ userIDList: ['tk-carol'] });
 

@@ -358,7 +358,10 @@ test('a receiver that is down (500s, then connection refused) gets every event o
 
   r.reply = () => 500;
   await setStatus(p, 'd1');
-  const d1 = await r.until('d1 tried twice', () => r.of('down-erin').filter((h) => h.body.Info.CustomStatus === 'd1').length >= 2 && r.of('down-erin').find((h) => h.body.Info.CustomStatus === 'd1'));
+  const d1 = await r.until(
+    'd1 tried twice',
+    () => r.of('down-erin').filter((h) => h.body.Info.CustomStatus === 'd1').length >= 2 && r.of('down-erin').find((h) => h.body.Info.CustomStatus === 'd1'),
+  );
 
   await r.down();
   const triedSoFar = r.of('down-erin').filter((h) => h.eventId === d1.eventId).length;
@@ -377,7 +380,10 @@ test('a receiver that is down (500s, then connection refused) gets every event o
   assert.deepEqual(statuses(acked), ['Login/Register', 'd1', 'd2', 'd3', 'after']);
   assert.equal(new Set(acked.map((h) => h.eventId)).size, acked.length, 'no event acknowledged twice');
   const d1Hits = r.of('down-erin').filter((h) => h.eventId === d1.eventId);
-  assert.ok(d1Hits.every((h, i) => h.attempt > (d1Hits[i - 1]?.attempt ?? 0)), 'attempt numbers grow');
+  assert.ok(
+    d1Hits.every((h, i) => h.attempt > (d1Hits[i - 1]?.attempt ?? 0)),
+    'attempt numbers grow',
+  );
   // A delivered row is deleted right after its 2xx (committed before the user's next request).
   await outboxUntil(srv, 'delivered rows deleted', (rows) => !rows.some((row) => row.user_id === 'down-erin'));
 });
@@ -429,7 +435,10 @@ test('a graceful stop keeps undelivered events, the disconnects of the shutdown 
   const second = await first.restart();
   servers.push(second);
   const acked = await r.until('login and disconnect', () => r.acked('gs-kim').length >= 2 && r.acked('gs-kim'));
-  assert.deepEqual(acked.map((h) => h.body.Info), [info('Login', 'gs-kim', 'Register'), info('Disconnect', 'gs-kim', 'LinkClose')]);
+  assert.deepEqual(
+    acked.map((h) => h.body.Info),
+    [info('Login', 'gs-kim', 'Register'), info('Disconnect', 'gs-kim', 'LinkClose')],
+  );
   assert.equal(acked[1]!.query.OptPlatform, 'Android');
 });
 
@@ -445,7 +454,13 @@ test('after maxAttempts an event is a dead letter, and the next event of that us
   const hits = r.of('dl-gina');
   assert.deepEqual(
     hits.map((h) => [statuses([h])[0], h.attempt, h.answered]),
-    [['Login/Register', 1, 200], ['poison', 1, 500], ['poison', 2, 500], ['poison', 3, 500], ['after', 1, 200]],
+    [
+      ['Login/Register', 1, 200],
+      ['poison', 1, 500],
+      ['poison', 2, 500],
+      ['poison', 3, 500],
+      ['after', 1, 200],
+    ],
   );
   // The dead letter was recorded before 'after' went out; 'after' itself is deleted once acknowledged.
   const rows = await outboxUntil(srv, "'after' deleted", (all) => {
@@ -502,7 +517,13 @@ test('a receiver that never answers does not slow status changes; its events arr
   r.release();
   await r.until('j9', () => r.acked('slow-jack').some((h) => h.body.Info.CustomStatus === 'j9'));
   assert.deepEqual(statuses(r.acked('slow-jack')), ['Login/Register', ...Array.from({ length: 10 }, (_, i) => `j${i}`)]);
-  assert.ok(r.of('slow-jack').slice(0, 2).every((h) => h.body.Info.Action === 'Login'), 'nothing overtook the stuck login');
+  assert.ok(
+    r
+      .of('slow-jack')
+      .slice(0, 2)
+      .every((h) => h.body.Info.Action === 'Login'),
+    'nothing overtook the stuck login',
+  );
 });
 
 test('egress: without the allow-list a loopback receiver gets nothing; get_webhook_log says "egress refused", with no address or reply', async () => {
@@ -519,9 +540,18 @@ test('egress: without the allow-list a loopback receiver gets nothing; get_webho
   assert.equal(r.hits.length, 0, 'the receiver got no request');
   const attempts = log.Attempts as Array<{ userID: string; status: number; outcome: string; error: string }>;
   assert.ok(attempts.length >= 4);
-  assert.ok(attempts.every((a) => a.userID === 'eg-lena' && a.status === 0 && a.error === 'egress refused'), JSON.stringify(attempts));
+  assert.ok(
+    attempts.every((a) => a.userID === 'eg-lena' && a.status === 0 && a.error === 'egress refused'),
+    JSON.stringify(attempts),
+  );
   const dead = log.DeadLetters as Array<{ lastError: string; attempts: number }>;
-  assert.deepEqual(dead.map((d) => [d.lastError, d.attempts]), [['egress refused', 2], ['egress refused', 2]]);
+  assert.deepEqual(
+    dead.map((d) => [d.lastError, d.attempts]),
+    [
+      ['egress refused', 2],
+      ['egress refused', 2],
+    ],
+  );
   // The URL the admin set is shown as set; nothing else names the address or the port.
   const shown = JSON.stringify({ Attempts: log.Attempts, DeadLetters: log.DeadLetters });
   assert.ok(!shown.includes('127.0.0.1') && !shown.includes(`:${r.port}`), shown);
@@ -540,7 +570,10 @@ test('egress: an allowed receiver that fails shows only its status in get_webhoo
     if ((log.DeadLetters as unknown[]).length >= 1) break;
     if (Date.now() > deadline) throw new Error(`no dead letter: ${JSON.stringify(log)}`);
   }
-  assert.deepEqual((log.Attempts as Array<{ status: number; error: string }>).map((a) => [a.status, a.error]), [[503, 'HTTP 503']]);
+  assert.deepEqual(
+    (log.Attempts as Array<{ status: number; error: string }>).map((a) => [a.status, a.error]),
+    [[503, 'HTTP 503']],
+  );
   assert.equal((log.DeadLetters as Array<{ lastError: string }>)[0]!.lastError, 'HTTP 503');
   // The receiver answered {"ActionStatus":"FAIL","ErrorInfo":"down",...}: none of it is shown.
   const shown = JSON.stringify(log);

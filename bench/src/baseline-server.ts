@@ -68,8 +68,7 @@ function fanOut(u: number, change: string, self: Sock | null): void {
   }
 }
 
-const statusJson = (id: string, type: number, custom: string): string =>
-  `{"userID":${JSON.stringify(id)},"statusType":${type},"customStatus":${JSON.stringify(custom)}}`;
+const statusJson = (id: string, type: number, custom: string): string => `{"userID":${JSON.stringify(id)},"statusType":${type},"customStatus":${JSON.stringify(custom)}}`;
 
 interface Frame {
   id?: number;

@@ -183,7 +183,7 @@ export async function sqlSeed(url: string, n: number, k: number, graphSeed: numb
     }
     const adj = friendGraph(n, k, graphSeed);
     const addTime = Math.floor(Date.now() / 1000);
-    const per = Math.ceil(CHUNK * 5 / k);
+    const per = Math.ceil((CHUNK * 5) / k);
     for (let i = 0; i < n; i += per) {
       const from: string[] = [];
       const to: string[] = [];
@@ -270,7 +270,9 @@ export class ClusterInfra {
       rmSync(dir, { recursive: true, force: true });
     }
     if (!overRest) await sqlSeed(dbUrl(name), n, this.ws.k, this.ws.seed);
-    this.log(`  seeded ${n} accounts and ${n * this.ws.k} friend entries into PostgreSQL (${overRest ? 'over REST' : 'schema by the server, rows in bulk SQL'}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    this.log(
+      `  seeded ${n} accounts and ${n * this.ws.k} friend entries into PostgreSQL (${overRest ? 'over REST' : 'schema by the server, rows in bulk SQL'}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
     this.templates.set(n, name);
     return name;
   }
@@ -299,12 +301,17 @@ export class ClusterInfra {
       Array.from({ length: nodes }, (_, i) => {
         const dir = mkdtempSync(join(this.ws.dir, `node${i}-`));
         dirs.push(dir);
-        return startPresently(dir, this.ws.configPath, { ...this.ws.plans.server, ...plan }, {
-          DATABASE_URL: dbUrl(db),
-          REDIS_URL: redis.url,
-          PRESENTLY_REDIS_PREFIX: prefix,
-          PRESENTLY_NODE_ID: `n${i}`,
-        });
+        return startPresently(
+          dir,
+          this.ws.configPath,
+          { ...this.ws.plans.server, ...plan },
+          {
+            DATABASE_URL: dbUrl(db),
+            REDIS_URL: redis.url,
+            PRESENTLY_REDIS_PREFIX: prefix,
+            PRESENTLY_NODE_ID: `n${i}`,
+          },
+        );
       }),
     );
     for (const r of started) if (r.status === 'fulfilled') procs.push(r.value);

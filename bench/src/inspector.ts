@@ -88,7 +88,8 @@ export function summarizeProfile(profile: unknown, top = 25): string[] {
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const total = p.nodes.reduce((a, n) => a + (n.hitCount ?? 0), 0) || 1;
-  const key = (n: ProfileNode) => `${n.callFrame.functionName || '(anonymous)'} (${n.callFrame.url.replace(/^.*\/(packages|node_modules)\//, '$1/')}:${n.callFrame.lineNumber + 1})`;
+  const key = (n: ProfileNode) =>
+    `${n.callFrame.functionName || '(anonymous)'} (${n.callFrame.url.replace(/^.*\/(packages|node_modules)\//, '$1/')}:${n.callFrame.lineNumber + 1})`;
   const self = new Map<string, number>();
   const incl = new Map<string, number>();
   for (const n of p.nodes) {

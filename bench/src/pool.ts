@@ -57,16 +57,18 @@ export class Pool {
   static async start(count: number, initFor: (w: number) => InitArgs, plan: SpawnPlan = {}): Promise<Pool> {
     const script = join(BENCH_DIR, 'src/worker.ts');
     const workers = Array.from({ length: count }, (_, w) => {
-      const proc = spawnNode(script, [], { ...plan, nodeFlags: nodeFlagsFromEnv('BENCH_WORKER_NODE_FLAGS'), stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+      const proc = spawnNode(script, [], {
+        ...plan,
+        nodeFlags: nodeFlagsFromEnv('BENCH_WORKER_NODE_FLAGS'),
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        serialization: 'advanced',
+      });
       return new WorkerHandle(w, proc);
     });
     const pool = new Pool(workers);
     await Promise.all(
       workers.map(async (w) => {
-        await Promise.race([
-          w.ready,
-          new Promise((_, reject) => w.proc.once('exit', (c) => reject(new Error(`worker ${w.index} exited (${c}) while starting`)))),
-        ]);
+        await Promise.race([w.ready, new Promise((_, reject) => w.proc.once('exit', (c) => reject(new Error(`worker ${w.index} exited (${c}) while starting`))))]);
         await w.call('init', initFor(w.index));
       }),
     );

@@ -107,7 +107,9 @@ async function replicated(port: number, pid: number, nodes: number, changes: num
   await new Promise((resolve) => setTimeout(resolve, 300)); // the readers are blocked on '$'
   const cpu0 = cpuSeconds(pid);
   const append = origin as unknown as { append(...a: string[]): Promise<unknown> };
-  await pump(changes.length, (i) => append.append(log, `{costs:${nodes}}:live:n0`, `{costs:${nodes}}:seq`, JSON.stringify({ t: 'status', u: userID(changes[i]!), c: `s${i}` }), '100000', ''));
+  await pump(changes.length, (i) =>
+    append.append(log, `{costs:${nodes}}:live:n0`, `{costs:${nodes}}:seq`, JSON.stringify({ t: 'status', u: userID(changes[i]!), c: `s${i}` }), '100000', ''),
+  );
   while (received < changes.length * nodes) await new Promise((resolve) => setTimeout(resolve, 20));
   const cpu = cpuSeconds(pid) - cpu0;
   stop = true;

@@ -173,23 +173,68 @@ function figures(c: Collected, mode: Mode): Figure[] {
   const L = c.login;
   if (L.presently.length > 0) {
     const name = `W2 login storm (N=${mode.w2N.toLocaleString('en-US')}, ≤${mode.w2InFlight} in flight)`;
-    F.push({ scenario: name, metric: 'logins/s', fmt: 'int', p: L.presently.map((r) => r.perSec), b: L.baseline.map((r) => r.perSec), target: `≥ 2,000 (ejabberd ${EJABBERD.loginsPerSec})`, pass: (p) => p >= 2000 });
-    F.push({ scenario: name, metric: 'login latency p99, ms', fmt: 'ms', p: L.presently.map((r) => r.p99), b: L.baseline.map((r) => r.p99), target: `≤ 500 ms (ejabberd 2.6 s)`, pass: (p) => p <= 500 });
-    F.push({ scenario: name, metric: 'login latency p50, ms', fmt: 'ms', p: L.presently.map((r) => r.p50), b: L.baseline.map((r) => r.p50), target: 'info' });
-    F.push({ scenario: name, metric: 'failed logins', fmt: 'int', p: L.presently.map((r) => r.failed), b: L.baseline.map((r) => r.failed), target: '0', pass: (p) => p === 0 });
-    F.push({ scenario: name, metric: 'server CPU during the storm, cores (load generator in the log)', fmt: 'dec', p: L.presently.map((r) => r.cores), b: L.baseline.map((r) => r.cores), target: 'info' });
-    F.push({ scenario: name, metric: 'WebSocket handshake p99, ms', fmt: 'ms', p: L.presently.map((r) => r.handshakeP99), b: L.baseline.map((r) => r.handshakeP99), target: 'info' });
-    F.push({ scenario: name, metric: 'login frame to login reply p99, ms', fmt: 'ms', p: L.presently.map((r) => r.replyP99), b: L.baseline.map((r) => r.replyP99), target: 'info' });
     F.push({
       scenario: name,
-      metric: `friend pairs with no ONLINE push (each of the ${(mode.w2N * mode.k / 2).toLocaleString('en-US')} pairs owes exactly one)`,
+      metric: 'logins/s',
+      fmt: 'int',
+      p: L.presently.map((r) => r.perSec),
+      b: L.baseline.map((r) => r.perSec),
+      target: `≥ 2,000 (ejabberd ${EJABBERD.loginsPerSec})`,
+      pass: (p) => p >= 2000,
+    });
+    F.push({
+      scenario: name,
+      metric: 'login latency p99, ms',
+      fmt: 'ms',
+      p: L.presently.map((r) => r.p99),
+      b: L.baseline.map((r) => r.p99),
+      target: `≤ 500 ms (ejabberd 2.6 s)`,
+      pass: (p) => p <= 500,
+    });
+    F.push({ scenario: name, metric: 'login latency p50, ms', fmt: 'ms', p: L.presently.map((r) => r.p50), b: L.baseline.map((r) => r.p50), target: 'info' });
+    F.push({ scenario: name, metric: 'failed logins', fmt: 'int', p: L.presently.map((r) => r.failed), b: L.baseline.map((r) => r.failed), target: '0', pass: (p) => p === 0 });
+    F.push({
+      scenario: name,
+      metric: 'server CPU during the storm, cores (load generator in the log)',
+      fmt: 'dec',
+      p: L.presently.map((r) => r.cores),
+      b: L.baseline.map((r) => r.cores),
+      target: 'info',
+    });
+    F.push({
+      scenario: name,
+      metric: 'WebSocket handshake p99, ms',
+      fmt: 'ms',
+      p: L.presently.map((r) => r.handshakeP99),
+      b: L.baseline.map((r) => r.handshakeP99),
+      target: 'info',
+    });
+    F.push({
+      scenario: name,
+      metric: 'login frame to login reply p99, ms',
+      fmt: 'ms',
+      p: L.presently.map((r) => r.replyP99),
+      b: L.baseline.map((r) => r.replyP99),
+      target: 'info',
+    });
+    F.push({
+      scenario: name,
+      metric: `friend pairs with no ONLINE push (each of the ${((mode.w2N * mode.k) / 2).toLocaleString('en-US')} pairs owes exactly one)`,
       fmt: 'int',
       p: L.presently.map((r) => r.pairs - r.seenTotal),
       b: L.baseline.map((r) => r.pairs - r.seenTotal),
       target: '0',
       pass: (p) => p === 0,
     });
-    F.push({ scenario: name, metric: 'duplicated ONLINE pushes', fmt: 'int', p: L.presently.map((r) => r.dupOnline), b: L.baseline.map((r) => r.dupOnline), target: '0', pass: (p) => p === 0 });
+    F.push({
+      scenario: name,
+      metric: 'duplicated ONLINE pushes',
+      fmt: 'int',
+      p: L.presently.map((r) => r.dupOnline),
+      b: L.baseline.map((r) => r.dupOnline),
+      target: '0',
+      pass: (p) => p === 0,
+    });
     F.push({
       scenario: name,
       metric: `friends logged in first and not notified (of ${L.presently[0]!.required.toLocaleString('en-US')} such pairs)`,
@@ -203,32 +248,130 @@ function figures(c: Collected, mode: Mode): Figure[] {
   const H = c.hold;
   if (H.presently.length > 0) {
     const name = `W3 hold (${mode.w3Sessions.toLocaleString('en-US')} sessions in one process, K=${mode.k}, ${mode.w3Subs} subscriptions each)`;
-    F.push({ scenario: name, metric: 'server RSS per session after a full GC (last 90% of sessions), KiB', fmt: 'kib', p: H.presently.map((r) => r.rssPerSessionKiB), b: H.baseline.map((r) => r.rssPerSessionKiB), target: '≤ 20 KiB', pass: (p) => p <= 20 });
-    F.push({ scenario: name, metric: 'JS heap per session after a full GC (last 90%), KiB', fmt: 'kib', p: H.presently.map((r) => r.heapPerSessionKiB), b: H.baseline.map((r) => r.heapPerSessionKiB), target: 'info' });
-    F.push({ scenario: name, metric: 'server RSS per session (plain average, incl. warm-up), KiB', fmt: 'kib', p: H.presently.map((r) => r.rssAvgPerSessionKiB), b: H.baseline.map((r) => r.rssAvgPerSessionKiB), target: 'info' });
-    F.push({ scenario: name, metric: 'server RSS during the hold (no forced GC), MiB', fmt: 'int', p: H.presently.map((r) => r.rssHoldMiB), b: H.baseline.map((r) => r.rssHoldMiB), target: 'info' });
-    F.push({ scenario: name, metric: 'server RSS after the hold and a full GC, MiB', fmt: 'int', p: H.presently.map((r) => r.rssAfterMiB), b: H.baseline.map((r) => r.rssAfterMiB), target: 'info' });
-    F.push({ scenario: name, metric: `server CPU while holding (heartbeats every 60 s + sweep), % of one core`, fmt: 'pct', p: H.presently.map((r) => r.cpuPctOfCore), b: H.baseline.map((r) => r.cpuPctOfCore), target: '< 5%', pass: (p) => p < 5 });
-    F.push({ scenario: name, metric: 'sessions still open after the hold', fmt: 'int', p: H.presently.map((r) => r.ready), b: H.baseline.map((r) => r.ready), target: `${mode.w3Sessions}`, pass: (p) => p === mode.w3Sessions });
+    F.push({
+      scenario: name,
+      metric: 'server RSS per session after a full GC (last 90% of sessions), KiB',
+      fmt: 'kib',
+      p: H.presently.map((r) => r.rssPerSessionKiB),
+      b: H.baseline.map((r) => r.rssPerSessionKiB),
+      target: '≤ 20 KiB',
+      pass: (p) => p <= 20,
+    });
+    F.push({
+      scenario: name,
+      metric: 'JS heap per session after a full GC (last 90%), KiB',
+      fmt: 'kib',
+      p: H.presently.map((r) => r.heapPerSessionKiB),
+      b: H.baseline.map((r) => r.heapPerSessionKiB),
+      target: 'info',
+    });
+    F.push({
+      scenario: name,
+      metric: 'server RSS per session (plain average, incl. warm-up), KiB',
+      fmt: 'kib',
+      p: H.presently.map((r) => r.rssAvgPerSessionKiB),
+      b: H.baseline.map((r) => r.rssAvgPerSessionKiB),
+      target: 'info',
+    });
+    F.push({
+      scenario: name,
+      metric: 'server RSS during the hold (no forced GC), MiB',
+      fmt: 'int',
+      p: H.presently.map((r) => r.rssHoldMiB),
+      b: H.baseline.map((r) => r.rssHoldMiB),
+      target: 'info',
+    });
+    F.push({
+      scenario: name,
+      metric: 'server RSS after the hold and a full GC, MiB',
+      fmt: 'int',
+      p: H.presently.map((r) => r.rssAfterMiB),
+      b: H.baseline.map((r) => r.rssAfterMiB),
+      target: 'info',
+    });
+    F.push({
+      scenario: name,
+      metric: `server CPU while holding (heartbeats every 60 s + sweep), % of one core`,
+      fmt: 'pct',
+      p: H.presently.map((r) => r.cpuPctOfCore),
+      b: H.baseline.map((r) => r.cpuPctOfCore),
+      target: '< 5%',
+      pass: (p) => p < 5,
+    });
+    F.push({
+      scenario: name,
+      metric: 'sessions still open after the hold',
+      fmt: 'int',
+      p: H.presently.map((r) => r.ready),
+      b: H.baseline.map((r) => r.ready),
+      target: `${mode.w3Sessions}`,
+      pass: (p) => p === mode.w3Sessions,
+    });
   }
   const w4P = P.map((r) => r.w4).filter((x) => x !== null);
   const w4B = B.map((r) => r.w4).filter((x) => x !== null);
   if (w4P.length > 0) {
     const name = `W4 abrupt disconnects (${mode.w4Victims} of N=${mode.n.toLocaleString('en-US')} sockets destroyed at once)`;
-    F.push({ scenario: name, metric: 'friend sees OFFLINE, p99, ms', fmt: 'ms', p: w4P.map((r) => r.p99), b: w4B.map((r) => r.p99), target: `≤ 100 ms (ejabberd ${EJABBERD.offlineP99} ms)`, pass: (p) => p <= 100 });
+    F.push({
+      scenario: name,
+      metric: 'friend sees OFFLINE, p99, ms',
+      fmt: 'ms',
+      p: w4P.map((r) => r.p99),
+      b: w4B.map((r) => r.p99),
+      target: `≤ 100 ms (ejabberd ${EJABBERD.offlineP99} ms)`,
+      pass: (p) => p <= 100,
+    });
     F.push({ scenario: name, metric: 'every friend saw OFFLINE after (max), ms', fmt: 'ms', p: w4P.map((r) => r.max), b: w4B.map((r) => r.max), target: 'info' });
-    F.push({ scenario: name, metric: 'server CPU from the first destroy to the last OFFLINE, ms', fmt: 'ms', p: w4P.map((r) => r.serverCpuMs), b: w4B.map((r) => r.serverCpuMs), target: 'info' });
-    F.push({ scenario: name, metric: `friends never told (of ${w4P[0]!.pairs.toLocaleString('en-US')})`, fmt: 'int', p: w4P.map((r) => r.missing), b: w4B.map((r) => r.missing), target: '0', pass: (p) => p === 0 });
+    F.push({
+      scenario: name,
+      metric: 'server CPU from the first destroy to the last OFFLINE, ms',
+      fmt: 'ms',
+      p: w4P.map((r) => r.serverCpuMs),
+      b: w4B.map((r) => r.serverCpuMs),
+      target: 'info',
+    });
+    F.push({
+      scenario: name,
+      metric: `friends never told (of ${w4P[0]!.pairs.toLocaleString('en-US')})`,
+      fmt: 'int',
+      p: w4P.map((r) => r.missing),
+      b: w4B.map((r) => r.missing),
+      target: '0',
+      pass: (p) => p === 0,
+    });
   }
   const q = (runs: OnlineRun[], ids: number) => runs.map((r) => r.w5.find((x) => x.ids === ids)).filter((x) => x !== undefined);
   if (q(P, 1).length > 0) {
     const name = `W5 queries (N=${mode.n.toLocaleString('en-US')}, ${mode.w5Conns} connections, 1 in flight each)`;
-    F.push({ scenario: name, metric: 'getUserStatus(1 id): round-trips per server-core-second', fmt: 'int', p: q(P, 1).map((r) => r.perCoreSec), b: q(B, 1).map((r) => r.perCoreSec), target: '≥ 50% of the raw echo', pass: (p, b) => p >= 0.5 * b });
+    F.push({
+      scenario: name,
+      metric: 'getUserStatus(1 id): round-trips per server-core-second',
+      fmt: 'int',
+      p: q(P, 1).map((r) => r.perCoreSec),
+      b: q(B, 1).map((r) => r.perCoreSec),
+      target: '≥ 50% of the raw echo',
+      pass: (p, b) => p >= 0.5 * b,
+    });
     F.push({ scenario: name, metric: 'getUserStatus(1 id): round-trips/s', fmt: 'int', p: q(P, 1).map((r) => r.perSec), b: q(B, 1).map((r) => r.perSec), target: 'info' });
     F.push({ scenario: name, metric: 'getUserStatus(1 id): p99, ms', fmt: 'ms', p: q(P, 1).map((r) => r.p99), b: q(B, 1).map((r) => r.p99), target: 'info' });
-    F.push({ scenario: name, metric: 'getUserStatus(500 ids): round-trips per server-core-second', fmt: 'int', p: q(P, 500).map((r) => r.perCoreSec), b: q(B, 500).map((r) => r.perCoreSec), target: 'info' });
+    F.push({
+      scenario: name,
+      metric: 'getUserStatus(500 ids): round-trips per server-core-second',
+      fmt: 'int',
+      p: q(P, 500).map((r) => r.perCoreSec),
+      b: q(B, 500).map((r) => r.perCoreSec),
+      target: 'info',
+    });
     F.push({ scenario: name, metric: 'getUserStatus(500 ids): p99, ms', fmt: 'ms', p: q(P, 500).map((r) => r.p99), b: q(B, 500).map((r) => r.p99), target: 'info' });
-    F.push({ scenario: name, metric: 'query errors', fmt: 'int', p: q(P, 1).map((r, i) => r.errors + (q(P, 500)[i]?.errors ?? 0)), b: q(B, 1).map((r, i) => r.errors + (q(B, 500)[i]?.errors ?? 0)), target: '0', pass: (p) => p === 0 });
+    F.push({
+      scenario: name,
+      metric: 'query errors',
+      fmt: 'int',
+      p: q(P, 1).map((r, i) => r.errors + (q(P, 500)[i]?.errors ?? 0)),
+      b: q(B, 1).map((r, i) => r.errors + (q(B, 500)[i]?.errors ?? 0)),
+      target: '0',
+      pass: (p) => p === 0,
+    });
   }
   return F;
 }
@@ -243,10 +386,7 @@ function verdict(f: Figure): string {
 
 export function summaryTable(c: Collected, mode: Mode): string {
   const rows = figures(c, mode);
-  const out = [
-    '| Scenario (size) | Figure | Presently | Raw-ws baseline | Ratio | Target | Result |',
-    '|---|---|---:|---:|---:|---|---|',
-  ];
+  const out = ['| Scenario (size) | Figure | Presently | Raw-ws baseline | Ratio | Target | Result |', '|---|---|---:|---:|---:|---|---|'];
   let last = '';
   for (const f of rows) {
     const scen = f.scenario === last ? '' : f.scenario;
@@ -267,10 +407,43 @@ function stepTable(runs: OnlineRun[]): string {
     const m = (f: (x: W1Step) => number) => median(s.map(f));
     const sat = s.filter((x) => x.saturated);
     lines.push(
-      `| ${rate.toLocaleString('en-US')} | ${fmt(m((x) => x.sentPerSec), 'int')} | ${fmt(m((x) => x.offeredPerSec), 'int')} | ${fmt(m((x) => x.deliveredPerSec), 'int')} | ` +
-        `${cell(s.map((x) => x.perCoreSec), 'int')} | ${fmt(m((x) => x.p50), 'ms')} | ${fmt(m((x) => x.p99), 'ms')} | ${fmt(m((x) => x.max), 'ms')} | ` +
+      `| ${rate.toLocaleString('en-US')} | ${fmt(
+        m((x) => x.sentPerSec),
+        'int',
+      )} | ${fmt(
+        m((x) => x.offeredPerSec),
+        'int',
+      )} | ${fmt(
+        m((x) => x.deliveredPerSec),
+        'int',
+      )} | ` +
+        `${cell(
+          s.map((x) => x.perCoreSec),
+          'int',
+        )} | ${fmt(
+          m((x) => x.p50),
+          'ms',
+        )} | ${fmt(
+          m((x) => x.p99),
+          'ms',
+        )} | ${fmt(
+          m((x) => x.max),
+          'ms',
+        )} | ` +
         `${s.reduce((a, x) => a + x.missing, 0)}/${s.reduce((a, x) => a + x.dup, 0)}/${s.reduce((a, x) => a + x.outOfOrder, 0)} | ` +
-        `${fmt(m((x) => x.cores), 'dec')} | ${fmt(m((x) => x.rssMiB), 'int')} | ${fmt(m((x) => x.loadgenCores), 'dec')} | ${fmt(m((x) => x.foreignCores), 'dec')} | ` +
+        `${fmt(
+          m((x) => x.cores),
+          'dec',
+        )} | ${fmt(
+          m((x) => x.rssMiB),
+          'int',
+        )} | ${fmt(
+          m((x) => x.loadgenCores),
+          'dec',
+        )} | ${fmt(
+          m((x) => x.foreignCores),
+          'dec',
+        )} | ` +
         `${sat.length}/${s.length}${sat.length ? ` (${sat[0]!.why})` : ''} |`,
     );
   }
@@ -313,7 +486,14 @@ function commonRateOf(...lists: OnlineRun[][]): number {
   let best = first.steps[0]?.rate ?? NaN;
   for (const s of first.steps) {
     let ok = 0;
-    for (let i = 0; i < runs; i++) if (lists.every((l) => { const st = l[i] ? stepAt(l[i]!, s.rate) : undefined; return st !== undefined && !st.saturated; })) ok++;
+    for (let i = 0; i < runs; i++)
+      if (
+        lists.every((l) => {
+          const st = l[i] ? stepAt(l[i]!, s.rate) : undefined;
+          return st !== undefined && !st.saturated;
+        })
+      )
+        ok++;
     if (ok * 2 >= runs) best = Math.max(best, s.rate);
   }
   return best;
@@ -371,7 +551,14 @@ function c1Rows(c: Collected, mode: Mode): CRow[] {
   ] as const) {
     rows.push({ metric, fmt: 'ms', x: at(X, 1000, f), p: at(P, 1000, f), b: at(B, 1000, f), target: metric.includes('p99') ? 'info (W1 on one process: ≤ 20 ms)' : 'info' });
   }
-  rows.push({ metric: 'cross-node pairs (sender and receiver on different nodes): p50 at 1,000 changes/s, ms', fmt: 'ms', x: at(X, 1000, (s) => s.p50Cross), p: at(P, 1000, (s) => s.p50), b: [], target: 'info' });
+  rows.push({
+    metric: 'cross-node pairs (sender and receiver on different nodes): p50 at 1,000 changes/s, ms',
+    fmt: 'ms',
+    x: at(X, 1000, (s) => s.p50Cross),
+    p: at(P, 1000, (s) => s.p50),
+    b: [],
+    target: 'info',
+  });
   rows.push({ metric: 'cross-node pairs: p99 at 1,000 changes/s, ms', fmt: 'ms', x: at(X, 1000, (s) => s.p99Cross), p: at(P, 1000, (s) => s.p99), b: [], target: 'info' });
   rows.push({ metric: 'same-node pairs: p99 at 1,000 changes/s, ms', fmt: 'ms', x: at(X, 1000, (s) => s.p99Same), p: at(P, 1000, (s) => s.p99), b: [], target: 'info' });
   for (const [metric, key] of [
@@ -379,15 +566,45 @@ function c1Rows(c: Collected, mode: Mode): CRow[] {
     ['duplicated notifications (all steps)', 'dup'],
     ['out-of-order notifications (all steps)', 'outOfOrder'],
   ] as const) {
-    rows.push(row(metric, 'int', (r) => r.steps.reduce((a, s) => a + s[key], 0), '0', (x) => x === 0));
+    rows.push(
+      row(
+        metric,
+        'int',
+        (r) => r.steps.reduce((a, s) => a + s[key], 0),
+        '0',
+        (x) => x === 0,
+      ),
+    );
   }
-  rows.push(row('sockets closed by the server', 'int', (r) => r.closedUnexpected, '0', (x) => x === 0));
+  rows.push(
+    row(
+      'sockets closed by the server',
+      'int',
+      (r) => r.closedUnexpected,
+      '0',
+      (x) => x === 0,
+    ),
+  );
   for (const rate of new Set([1000, ...rates])) {
     const rt = rate.toLocaleString('en-US');
-    rows.push({ metric: `server CPU, cores (sum of the nodes), at ${rt} changes/s`, fmt: 'dec', x: at(X, rate, (s) => s.cores), p: at(P, rate, (s) => s.cores), b: at(B, rate, (s) => s.cores), target: 'info' });
+    rows.push({
+      metric: `server CPU, cores (sum of the nodes), at ${rt} changes/s`,
+      fmt: 'dec',
+      x: at(X, rate, (s) => s.cores),
+      p: at(P, rate, (s) => s.cores),
+      b: at(B, rate, (s) => s.cores),
+      target: 'info',
+    });
     rows.push({ metric: `Redis CPU, cores, at ${rt} changes/s`, fmt: 'dec', x: at(X, rate, (s) => s.redisCores), p: [], b: [], target: 'info' });
     if (rate === 1000) {
-      rows.push({ metric: `server RSS per node (largest node), MiB, at ${rt} changes/s`, fmt: 'int', x: at(X, rate, (s) => Math.max(...s.nodeRssMiB)), p: at(P, rate, (s) => s.rssMiB), b: at(B, rate, (s) => s.rssMiB), target: 'info' });
+      rows.push({
+        metric: `server RSS per node (largest node), MiB, at ${rt} changes/s`,
+        fmt: 'int',
+        x: at(X, rate, (s) => Math.max(...s.nodeRssMiB)),
+        p: at(P, rate, (s) => s.rssMiB),
+        b: at(B, rate, (s) => s.rssMiB),
+        target: 'info',
+      });
     }
   }
   // Commands of at least 0.005 per change at some step (the lease and leader rounds are far below).
@@ -395,11 +612,22 @@ function c1Rows(c: Collected, mode: Mode): CRow[] {
   for (const r of X) for (const s of r.steps) for (const [k, v] of Object.entries(s.redisPerChange)) if (v >= 0.005) cmds.add(k);
   const order = ['total', 'eval', 'evalsha', 'xread', 'xadd', 'hset', 'hdel'];
   for (const cmd of [...order.filter((k) => cmds.has(k)), ...[...cmds].filter((k) => !order.includes(k)).sort()]) {
-    const label = cmd === 'total' ? 'Redis commands per status change, all commands (INFO commandstats delta / changes sent)' : `… of which ${cmd.toUpperCase()}${cmd === 'xadd' || cmd === 'hset' || cmd === 'hdel' ? ' (run inside the EVAL)' : ''}`;
+    const label =
+      cmd === 'total'
+        ? 'Redis commands per status change, all commands (INFO commandstats delta / changes sent)'
+        : `… of which ${cmd.toUpperCase()}${cmd === 'xadd' || cmd === 'hset' || cmd === 'hdel' ? ' (run inside the EVAL)' : ''}`;
     rows.push({ metric: `${label}, at 1,000 changes/s`, fmt: 'dec', x: at(X, 1000, (s) => s.redisPerChange[cmd] ?? 0), p: [], b: [], target: 'info' });
     if (cmd === 'total') {
       for (const rate of new Set(rates)) {
-        if (rate !== 1000) rows.push({ metric: `${label}, at ${rate.toLocaleString('en-US')} changes/s`, fmt: 'dec', x: at(X, rate, (s) => s.redisPerChange[cmd] ?? 0), p: [], b: [], target: 'info' });
+        if (rate !== 1000)
+          rows.push({
+            metric: `${label}, at ${rate.toLocaleString('en-US')} changes/s`,
+            fmt: 'dec',
+            x: at(X, rate, (s) => s.redisPerChange[cmd] ?? 0),
+            p: [],
+            b: [],
+            target: 'info',
+          });
       }
     }
   }
@@ -419,13 +647,56 @@ function c1StepTable(runs: OnlineRun[]): string {
     const sat = s.filter((x) => x.saturated);
     const nodes = Math.max(...s.map((x) => x.nodeCores.length));
     const perNode = (f: (x: W1Step) => number[], d: Fmt) => Array.from({ length: nodes }, (_, i) => fmt(median(s.map((x) => f(x)[i] ?? NaN)), d)).join(' + ');
-    const rc = (cmd: string) => fmt(m((x) => x.redisPerChange[cmd] ?? 0), 'dec');
+    const rc = (cmd: string) =>
+      fmt(
+        m((x) => x.redisPerChange[cmd] ?? 0),
+        'dec',
+      );
     lines.push(
-      `| ${rate.toLocaleString('en-US')} | ${fmt(m((x) => x.sentPerSec), 'int')} | ${fmt(m((x) => x.deliveredPerSec), 'int')} | ${cell(s.map((x) => x.perCoreSec), 'int')} | ${fmt(m((x) => x.perCoreSecWithRedis), 'int')} | ` +
-        `${fmt(m((x) => x.p50), 'ms')} | ${fmt(m((x) => x.p99), 'ms')} | ${fmt(m((x) => x.max), 'ms')} | ${fmt(m((x) => x.p50Cross), 'ms')} / ${fmt(m((x) => x.p99Cross), 'ms')} | ${fmt(m((x) => x.p99Same), 'ms')} | ` +
+      `| ${rate.toLocaleString('en-US')} | ${fmt(
+        m((x) => x.sentPerSec),
+        'int',
+      )} | ${fmt(
+        m((x) => x.deliveredPerSec),
+        'int',
+      )} | ${cell(
+        s.map((x) => x.perCoreSec),
+        'int',
+      )} | ${fmt(
+        m((x) => x.perCoreSecWithRedis),
+        'int',
+      )} | ` +
+        `${fmt(
+          m((x) => x.p50),
+          'ms',
+        )} | ${fmt(
+          m((x) => x.p99),
+          'ms',
+        )} | ${fmt(
+          m((x) => x.max),
+          'ms',
+        )} | ${fmt(
+          m((x) => x.p50Cross),
+          'ms',
+        )} / ${fmt(
+          m((x) => x.p99Cross),
+          'ms',
+        )} | ${fmt(
+          m((x) => x.p99Same),
+          'ms',
+        )} | ` +
         `${s.reduce((a, x) => a + x.missing, 0)}/${s.reduce((a, x) => a + x.dup, 0)}/${s.reduce((a, x) => a + x.outOfOrder, 0)} | ` +
-        `${perNode((x) => x.nodeCores, 'dec')} | ${perNode((x) => x.nodeRssMiB, 'int').replaceAll(' + ', ' / ')} | ${fmt(m((x) => x.redisCores), 'dec')} | ${rc('total')}; ${rc('eval')}, ${rc('xread')} | ` +
-        `${fmt(m((x) => x.loadgenCores), 'dec')} | ${fmt(m((x) => x.foreignCores), 'dec')} | ${sat.length}/${s.length}${sat.length ? ` (${sat[0]!.why})` : ''} |`,
+        `${perNode((x) => x.nodeCores, 'dec')} | ${perNode((x) => x.nodeRssMiB, 'int').replaceAll(' + ', ' / ')} | ${fmt(
+          m((x) => x.redisCores),
+          'dec',
+        )} | ${rc('total')}; ${rc('eval')}, ${rc('xread')} | ` +
+        `${fmt(
+          m((x) => x.loadgenCores),
+          'dec',
+        )} | ${fmt(
+          m((x) => x.foreignCores),
+          'dec',
+        )} | ${sat.length}/${s.length}${sat.length ? ` (${sat[0]!.why})` : ''} |`,
     );
   }
   return lines.join('\n');
@@ -439,9 +710,30 @@ function w3cRows(c: Collected, mode: Mode): CRow[] {
   const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   return [
     { metric: 'sessions still open after the hold', fmt: 'int', x: X.map((r) => r.ready), p: P.map((r) => r.ready), target: fmtInt(S), pass: (x) => x === S },
-    { metric: 'sessions closed by a server (client side)', fmt: 'int', x: X.map((r) => r.closedUnexpected), p: P.map((r) => r.closedUnexpected), target: '0', pass: (x) => x === 0 },
-    { metric: 'sessions the nodes timed out for missing heartbeats (presently_heartbeat_timeouts_total, all nodes)', fmt: 'int', x: X.map((r) => r.heartbeatTimeouts), p: [], target: '0', pass: (x) => x === 0 },
-    { metric: 'heartbeats left unanswered (of all the clients sent)', fmt: 'int', x: X.map((r) => r.heartbeatsMissed), p: P.map((r) => r.heartbeatsMissed), target: '0', pass: (x) => x === 0 },
+    {
+      metric: 'sessions closed by a server (client side)',
+      fmt: 'int',
+      x: X.map((r) => r.closedUnexpected),
+      p: P.map((r) => r.closedUnexpected),
+      target: '0',
+      pass: (x) => x === 0,
+    },
+    {
+      metric: 'sessions the nodes timed out for missing heartbeats (presently_heartbeat_timeouts_total, all nodes)',
+      fmt: 'int',
+      x: X.map((r) => r.heartbeatTimeouts),
+      p: [],
+      target: '0',
+      pass: (x) => x === 0,
+    },
+    {
+      metric: 'heartbeats left unanswered (of all the clients sent)',
+      fmt: 'int',
+      x: X.map((r) => r.heartbeatsMissed),
+      p: P.map((r) => r.heartbeatsMissed),
+      target: '0',
+      pass: (x) => x === 0,
+    },
     { metric: 'heartbeats sent by the clients (60 s interval)', fmt: 'int', x: X.map((r) => r.heartbeats), p: P.map((r) => r.heartbeats), target: 'info' },
     { metric: `time to log every session in (≤${mode.w2InFlight} logins in flight), s`, fmt: 'dec', x: X.map((r) => r.loginSec), p: P.map((r) => r.loginSec), target: 'info' },
     { metric: 'logins/s over that time', fmt: 'int', x: X.map((r) => r.loginsPerSec), p: P.map((r) => r.sessions / r.loginSec), target: 'info' },
@@ -454,15 +746,58 @@ function w3cRows(c: Collected, mode: Mode): CRow[] {
     { metric: '… Redis', fmt: 'dec', x: X.map((r) => r.subscribePhase.redis), p: [], target: 'info' },
     { metric: '… PostgreSQL', fmt: 'dec', x: X.map((r) => r.subscribePhase.pg), p: [], target: 'info' },
     { metric: '… other work on the machine', fmt: 'dec', x: X.map((r) => r.subscribePhase.other), p: [], target: 'info' },
-    { metric: 'RSS of a node before any session (after GC: the accounts and friend graph), MiB, largest node', fmt: 'int', x: X.map((r) => maxOf(r.rssIdleMiB)), p: P.map((r) => r.rssIdleMiB), target: 'info' },
+    {
+      metric: 'RSS of a node before any session (after GC: the accounts and friend graph), MiB, largest node',
+      fmt: 'int',
+      x: X.map((r) => maxOf(r.rssIdleMiB)),
+      p: P.map((r) => r.rssIdleMiB),
+      target: 'info',
+    },
     { metric: 'RSS per node after the hold and a full GC, MiB, largest node', fmt: 'int', x: X.map((r) => maxOf(r.rssAfterMiB)), p: P.map((r) => r.rssAfterMiB), target: 'info' },
     { metric: 'RSS per node during the hold (no forced GC), MiB, largest node', fmt: 'int', x: X.map((r) => maxOf(r.rssHoldMiB)), p: P.map((r) => r.rssHoldMiB), target: 'info' },
-    { metric: 'RSS of all nodes together after the hold and a full GC, MiB', fmt: 'int', x: X.map((r) => r.rssAfterMiB.reduce((a, b) => a + b, 0)), p: P.map((r) => r.rssAfterMiB), target: 'info' },
-    { metric: "RSS per node per session of the cluster (marginal, after GC; mean of the nodes), KiB", fmt: 'kib', x: X.map((r) => meanOf(r.rssPerSessionKiB)), p: P.map((r) => r.rssPerSessionKiB), target: 'info' },
-    { metric: 'RSS per session, all nodes together (marginal, after GC), KiB', fmt: 'kib', x: X.map((r) => r.clusterRssPerSessionKiB), p: P.map((r) => r.rssPerSessionKiB), target: 'info (one process: ≤ 20 KiB)' },
-    { metric: 'JS heap per node per session of the cluster (marginal; mean of the nodes), KiB', fmt: 'kib', x: X.map((r) => meanOf(r.heapPerSessionKiB)), p: P.map((r) => r.heapPerSessionKiB), target: 'info' },
-    { metric: 'CPU of a node while holding, % of one core, busiest node', fmt: 'pct', x: X.map((r) => maxOf(r.cpuPctOfCore)), p: P.map((r) => r.cpuPctOfCore), target: '< 5% (W3)', pass: (x) => x < 5 },
-    { metric: 'CPU of all nodes together while holding, % of one core', fmt: 'pct', x: X.map((r) => r.cpuPctOfCore.reduce((a, b) => a + b, 0)), p: P.map((r) => r.cpuPctOfCore), target: 'info' },
+    {
+      metric: 'RSS of all nodes together after the hold and a full GC, MiB',
+      fmt: 'int',
+      x: X.map((r) => r.rssAfterMiB.reduce((a, b) => a + b, 0)),
+      p: P.map((r) => r.rssAfterMiB),
+      target: 'info',
+    },
+    {
+      metric: 'RSS per node per session of the cluster (marginal, after GC; mean of the nodes), KiB',
+      fmt: 'kib',
+      x: X.map((r) => meanOf(r.rssPerSessionKiB)),
+      p: P.map((r) => r.rssPerSessionKiB),
+      target: 'info',
+    },
+    {
+      metric: 'RSS per session, all nodes together (marginal, after GC), KiB',
+      fmt: 'kib',
+      x: X.map((r) => r.clusterRssPerSessionKiB),
+      p: P.map((r) => r.rssPerSessionKiB),
+      target: 'info (one process: ≤ 20 KiB)',
+    },
+    {
+      metric: 'JS heap per node per session of the cluster (marginal; mean of the nodes), KiB',
+      fmt: 'kib',
+      x: X.map((r) => meanOf(r.heapPerSessionKiB)),
+      p: P.map((r) => r.heapPerSessionKiB),
+      target: 'info',
+    },
+    {
+      metric: 'CPU of a node while holding, % of one core, busiest node',
+      fmt: 'pct',
+      x: X.map((r) => maxOf(r.cpuPctOfCore)),
+      p: P.map((r) => r.cpuPctOfCore),
+      target: '< 5% (W3)',
+      pass: (x) => x < 5,
+    },
+    {
+      metric: 'CPU of all nodes together while holding, % of one core',
+      fmt: 'pct',
+      x: X.map((r) => r.cpuPctOfCore.reduce((a, b) => a + b, 0)),
+      p: P.map((r) => r.cpuPctOfCore),
+      target: 'info',
+    },
     { metric: 'Redis CPU while holding, % of one core', fmt: 'pct', x: X.map((r) => r.redisCores * 100), p: [], target: 'info' },
     { metric: 'Redis commands/s while holding', fmt: 'int', x: X.map((r) => r.redisCallsPerSec), p: [], target: 'info' },
     { metric: 'Redis memory (used_memory) after the hold, MiB', fmt: 'int', x: X.map((r) => r.redisMemMiB), p: [], target: 'info' },
@@ -494,7 +829,7 @@ export function clusterSection(c: Collected, mode: Mode): string {
   out.push('## Cluster', '');
   out.push(
     'Presently nodes (`npm start` with REDIS_URL, DATABASE_URL, PRESENTLY_REDIS_PREFIX, PRESENTLY_NODE_ID) sharing one Redis',
-    '(a private `redis-server` the bench starts, so its counters are the cluster\'s alone) and one fresh PostgreSQL database per run.',
+    "(a private `redis-server` the bench starts, so its counters are the cluster's alone) and one fresh PostgreSQL database per run.",
     "Every node applies the app's one command log (a Redis stream) and holds a full replica of the presence state; it delivers to its own sockets only.",
     'Everything runs on the same machine: the nodes, Redis and the load generator share its cores.',
     '',
@@ -562,7 +897,10 @@ export function machine(): Machine {
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     memGiB: os.totalmem() / 2 ** 30,
     nofile: sh('/bin/sh', ['-c', 'echo "soft $(ulimit -Sn), hard $(ulimit -Hn)"']),
-    loadStart: os.loadavg().map((x) => x.toFixed(2)).join(' '),
+    loadStart: os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' '),
     git: `${sh('git', ['rev-parse', '--short', 'HEAD']) || 'unknown'}${dirty} (packages/ content fingerprint ${codeFingerprint()})`,
   };
 }

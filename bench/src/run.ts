@@ -61,9 +61,7 @@ const seed = Number(opt('seed') ?? 1);
 const outFile = opt('out') ?? join(BENCH_DIR, 'RESULTS.md');
 const pinned = flag('pin') && os.availableParallelism() >= 2;
 const lastCpu = os.availableParallelism() - 1;
-const plans = pinned
-  ? { server: { cpus: String(lastCpu) }, workers: { cpus: lastCpu === 1 ? '0' : `0-${lastCpu - 1}` } }
-  : { server: {}, workers: {} };
+const plans = pinned ? { server: { cpus: String(lastCpu) }, workers: { cpus: lastCpu === 1 ? '0' : `0-${lastCpu - 1}` } } : { server: {}, workers: {} };
 
 const logLines: string[] = [];
 const log = (s: string): void => {
@@ -151,7 +149,12 @@ const fpEnd = codeFingerprint();
 if (!m.git.includes(fpEnd)) {
   log(`WARNING: the uncommitted code in packages/ changed during the run (fingerprint now ${fpEnd}): servers started at different times may have run different code`);
 }
-log(`done in ${seconds.toFixed(0)} s; load average now ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+log(
+  `done in ${seconds.toFixed(0)} s; load average now ${os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
 // The raw figures too, so the tables can be made again (node -e with results.ts) without a re-run.
 writeFileSync(`${outFile.replace(/\.md$/, '')}.json`, JSON.stringify({ c, mode, m, command, started, seconds, pinned, seed }, null, 1));
 writeFileSync(outFile, writeResults({ c, mode, m, command, started, seconds, log: logLines, pinned, seed }));

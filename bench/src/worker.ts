@@ -209,7 +209,12 @@ function connectAndLogin(p: Peer, hists: LoginHists, times: LoginTimes, errors: 
     };
     const t0 = now();
     times.sentAt[p.l] = t0;
-    const ws = new WebSocket(cfg.urls[p.l % cfg.urls.length]!, { localAddress: cfg.localAddresses[p.l % cfg.localAddresses.length], perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: 60_000 });
+    const ws = new WebSocket(cfg.urls[p.l % cfg.urls.length]!, {
+      localAddress: cfg.localAddresses[p.l % cfg.localAddresses.length],
+      perMessageDeflate: false,
+      skipUTF8Validation: true,
+      handshakeTimeout: 60_000,
+    });
     p.ws = ws;
     p.dropped = false;
     ws.on('message', (data: Buffer) => onMessage(p, data));
@@ -268,14 +273,10 @@ async function login(a: ArgsOf<'login'>): Promise<LoginResult> {
   const errors: string[] = [];
   let ok = 0;
   let failed = 0;
-  await pool(
-    peers.filter((p) => !p.ready && !p.dropped).slice(0, a.count ?? peers.length),
-    a.concurrency,
-    async (p) => {
-      if (await connectAndLogin(p, hists, times, errors)) ok++;
-      else failed++;
-    },
-  );
+  await pool(peers.filter((p) => !p.ready && !p.dropped).slice(0, a.count ?? peers.length), a.concurrency, async (p) => {
+    if (await connectAndLogin(p, hists, times, errors)) ok++;
+    else failed++;
+  });
   startHeartbeats();
   return { ok, failed, errors, hist: hists.total.data(), handshake: hists.handshake.data(), reply: hists.reply.data(), ...times };
 }

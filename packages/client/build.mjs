@@ -66,8 +66,7 @@ const noWs = {
   setup(b) {
     b.onResolve({ filter: /^ws$/ }, () => ({ path: 'ws', namespace: 'presently-no-ws' }));
     b.onLoad({ filter: /.*/, namespace: 'presently-no-ws' }, () => ({
-      contents:
-        "export default class { constructor() { throw new Error('no global WebSocket here: pass options.WebSocket to Presently.create'); } }",
+      contents: "export default class { constructor() { throw new Error('no global WebSocket here: pass options.WebSocket to Presently.create'); } }",
       loader: 'js',
     }));
   },
@@ -96,9 +95,7 @@ const BUDGETED = ['browser.min.js', 'presently.min.js'];
 /** Files under `dir`, as paths relative to it. */
 function listFiles(dir, prefix = '') {
   if (!existsSync(join(dir, prefix))) return [];
-  return readdirSync(join(dir, prefix), { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? listFiles(dir, join(prefix, e.name)) : [join(prefix, e.name)],
-  );
+  return readdirSync(join(dir, prefix), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? listFiles(dir, join(prefix, e.name)) : [join(prefix, e.name)]));
 }
 
 class BuildError extends Error {}
@@ -247,6 +244,4 @@ if (process.exitCode) process.exit();
 
 const kb = (n) => `${(n / 1000).toFixed(1)} KB`;
 const budgeted = sizes.filter((s) => BUDGETED.includes(s.outfile)).map((s) => `${s.outfile} ${kb(s.raw)} / ${kb(s.gzip)} gzip`);
-console.log(
-  `@presently/client: built dist/ in ${Date.now() - started} ms${withTypes ? '' : ' (no types)'}; ${budgeted.join(', ')} (budget ${kb(BUDGET_BYTES)} gzip)`,
-);
+console.log(`@presently/client: built dist/ in ${Date.now() - started} ms${withTypes ? '' : ' (no types)'}; ${budgeted.join(', ')} (budget ${kb(BUDGET_BYTES)} gzip)`);

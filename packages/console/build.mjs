@@ -19,9 +19,7 @@ const started = Date.now();
 /** Files under `dir`, as paths relative to it. */
 function listFiles(dir, prefix = '') {
   if (!existsSync(dir)) return [];
-  return readdirSync(join(dir, prefix), { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? listFiles(dir, join(prefix, e.name)) : [join(prefix, e.name)],
-  );
+  return readdirSync(join(dir, prefix), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? listFiles(dir, join(prefix, e.name)) : [join(prefix, e.name)]));
 }
 
 rmSync(tmp, { recursive: true, force: true });

@@ -37,22 +37,26 @@ const jsonValue = fc.letrec((tie) => ({
 /** A frame: a valid one mutated, a random object, deep nesting, garbage text or bytes. */
 export const frameArb = fc.oneof(
   // Valid shapes with one field replaced by anything.
-  fc.record({
-    op: fc.constantFrom(...OPS, 'dance', ''),
-    field: fc.constantFrom('id', 'op', 'userIDList', 'customStatus', 'SDKAppID', 'userID', 'userSig', 'platform', 'instanceId', 'extra'),
-    value: jsonValue,
-    id: fc.oneof(fc.nat({ max: 1_000 }), fc.constant(undefined)),
-  }).map(({ op, field, value, id }) => {
-    const f: Record<string, unknown> = { id, op, userIDList: ['victim-a'], customStatus: 'fuzz', SDKAppID: APP, userID: 'fuzzer', userSig: 'x' };
-    f[field] = value;
-    return { kind: 'text' as const, data: JSON.stringify(f) };
-  }),
+  fc
+    .record({
+      op: fc.constantFrom(...OPS, 'dance', ''),
+      field: fc.constantFrom('id', 'op', 'userIDList', 'customStatus', 'SDKAppID', 'userID', 'userSig', 'platform', 'instanceId', 'extra'),
+      value: jsonValue,
+      id: fc.oneof(fc.nat({ max: 1_000 }), fc.constant(undefined)),
+    })
+    .map(({ op, field, value, id }) => {
+      const f: Record<string, unknown> = { id, op, userIDList: ['victim-a'], customStatus: 'fuzz', SDKAppID: APP, userID: 'fuzzer', userSig: 'x' };
+      f[field] = value;
+      return { kind: 'text' as const, data: JSON.stringify(f) };
+    }),
   fc.dictionary(fc.string({ maxLength: 12 }), jsonValue, { maxKeys: 8 }).map((o) => ({ kind: 'text' as const, data: JSON.stringify(o) })),
   fc.nat({ max: 5000 }).map((n) => ({ kind: 'text' as const, data: '['.repeat(n) + ']'.repeat(n) })),
   fc.string({ maxLength: 300 }).map((s) => ({ kind: 'text' as const, data: s })),
   fc.uint8Array({ maxLength: 300 }).map((b) => ({ kind: 'binary' as const, data: Buffer.from(b) })),
   // Invalid UTF-8 in a text frame.
-  fc.uint8Array({ minLength: 1, maxLength: 50 }).map((b) => ({ kind: 'rawtext' as const, data: Buffer.concat([Buffer.from('{"op":"heartbeat","x":"'), Buffer.from([0xc3, 0x28, ...b]), Buffer.from('"}')]) })),
+  fc
+    .uint8Array({ minLength: 1, maxLength: 50 })
+    .map((b) => ({ kind: 'rawtext' as const, data: Buffer.concat([Buffer.from('{"op":"heartbeat","x":"'), Buffer.from([0xc3, 0x28, ...b]), Buffer.from('"}')]) })),
   fc.nat({ max: 40_000 }).map((n) => ({ kind: 'text' as const, data: JSON.stringify({ id: 1, op: 'setSelfStatus', customStatus: 'y'.repeat(n) }) })),
 );
 
@@ -145,10 +149,20 @@ export async function fuzzProtocol(w: FuzzWorld, opts: { numRuns: number; seed: 
 }
 
 const COMMANDS = [
-  'openim/query_online_status', 'im_open_login_svc/kick', 'im_open_login_svc/account_import',
-  'im_open_login_svc/multiaccount_import', 'im_open_login_svc/account_delete', 'im_open_login_svc/account_check',
-  'sns/friend_add', 'sns/friend_import', 'sns/friend_delete', 'sns/friend_delete_all', 'sns/friend_get', 'sns/friend_check',
-  'nope/nothing', 'presently/get_app_settings',
+  'openim/query_online_status',
+  'im_open_login_svc/kick',
+  'im_open_login_svc/account_import',
+  'im_open_login_svc/multiaccount_import',
+  'im_open_login_svc/account_delete',
+  'im_open_login_svc/account_check',
+  'sns/friend_add',
+  'sns/friend_import',
+  'sns/friend_delete',
+  'sns/friend_delete_all',
+  'sns/friend_get',
+  'sns/friend_check',
+  'nope/nothing',
+  'presently/get_app_settings',
 ];
 
 /** REST: random bodies to every command, as an admin and as nobody. */

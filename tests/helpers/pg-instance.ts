@@ -96,8 +96,7 @@ export async function startPostgres(): Promise<PgInstance> {
       throw new Error(`${bin} ${args.join(' ')} failed: ${err.message}\n${err.stdout ?? ''}${err.stderr ?? ''}\n${readLog()}`, { cause: e });
     }
   };
-  const pgCtl = (action: string, extra: string[] = []) =>
-    exec('pg_ctl', ['-D', data, '-l', logPath, '-w', '-t', '30', ...extra, action]);
+  const pgCtl = (action: string, extra: string[] = []) => exec('pg_ctl', ['-D', data, '-l', logPath, '-w', '-t', '30', ...extra, action]);
   const start = async () => {
     await pgCtl('start', ['-o', serverOpts]);
     running.set(data, dir);

@@ -177,10 +177,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisInstance
     mkdirSync(dir, { recursive: true });
     // Output goes to a file, not a pipe: the parent holds no stream that could keep it alive.
     const fd = openSync(logPath, 'a');
-    const args = [
-      '--port', String(port), '--bind', HOST, '--dir', dir, '--save', '', '--appendonly', 'no',
-      '--logfile', '', '--daemonize', 'no', ...(opts.args ?? []),
-    ];
+    const args = ['--port', String(port), '--bind', HOST, '--dir', dir, '--save', '', '--appendonly', 'no', '--logfile', '', '--daemonize', 'no', ...(opts.args ?? [])];
     const p = spawn(REDIS_SERVER, args, { stdio: ['ignore', fd, fd] });
     closeSync(fd);
     proc = p;
@@ -254,8 +251,14 @@ export async function startRedisCluster(opts: { nodeTimeoutMs?: number } = {}): 
         port,
         dir,
         args: [
-          '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`),
-          '--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 2000), '--cluster-port', String(bus),
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(dir, `nodes-${port}.conf`),
+          '--cluster-node-timeout',
+          String(opts.nodeTimeoutMs ?? 2000),
+          '--cluster-port',
+          String(bus),
         ],
       }),
     ),

@@ -84,11 +84,7 @@ export function watch(client: PresentlyClient, userID: string): Watched {
 }
 
 /** A new SDK instance logged in as `userID`. */
-export async function sdk(
-  srv: TestServer,
-  userID: string,
-  opts: { platform?: Platform; url?: string; sig?: string; SDKAppID?: number } = {},
-): Promise<Watched> {
+export async function sdk(srv: TestServer, userID: string, opts: { platform?: Platform; url?: string; sig?: string; SDKAppID?: number } = {}): Promise<Watched> {
   const client = Presently.create({
     SDKAppID: opts.SDKAppID ?? APP,
     url: opts.url ?? srv.ws,

@@ -75,7 +75,16 @@ export async function startServer(
   }
   const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', MAIN, 'start'], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(opts.port ?? 0), HOST: '127.0.0.1', PRESENTLY_DATA_DIR: dataDir, PRESENTLY_CONFIG: configPath, LOG_LEVEL: opts.logLevel ?? 'info', PRESENTLY_PARENT_PID: String(process.pid), ...(opts.env ?? {}) },
+    env: {
+      ...process.env,
+      PORT: String(opts.port ?? 0),
+      HOST: '127.0.0.1',
+      PRESENTLY_DATA_DIR: dataDir,
+      PRESENTLY_CONFIG: configPath,
+      LOG_LEVEL: opts.logLevel ?? 'info',
+      PRESENTLY_PARENT_PID: String(process.pid),
+      ...(opts.env ?? {}),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // A test file that ends or crashes takes its servers with it (no orphans between runs).

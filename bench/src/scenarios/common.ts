@@ -127,6 +127,10 @@ export async function profiled<T>(ctx: Ctx, t: Target, name: string, fn: () => P
   const [out, profile] = await cpuProfile(url, fn, intervalUs);
   const file = join(dir, `${name}.cpuprofile`);
   writeFileSync(file, JSON.stringify(profile));
-  ctx.log(`  CPU profile of ${t.kind} ${t.nodes.length > 1 ? 'node n0' : 'server'} during ${name}: ${file}; top functions by self time:\n${summarizeProfile(profile).map((l) => `      ${l}`).join('\n')}`);
+  ctx.log(
+    `  CPU profile of ${t.kind} ${t.nodes.length > 1 ? 'node n0' : 'server'} during ${name}: ${file}; top functions by self time:\n${summarizeProfile(profile)
+      .map((l) => `      ${l}`)
+      .join('\n')}`,
+  );
   return out;
 }

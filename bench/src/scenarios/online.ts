@@ -296,13 +296,22 @@ async function w4(ctx: Ctx, t: Target, run: number): Promise<W4Result> {
   const victims = pickUsers(t.n, mode.w4Victims, ctx.seed * 977 + run);
   await t.pool.all('track', { offline: true });
   await sleep(200);
-  const meter = new Meter(t.nodes.map((n) => n.pid), t.pool.pids);
-  const waits = await profiled(ctx, t, `w4-${t.kind}-${run}`, async () => {
-    const res = await t.pool.all('destroy', (w) => ({ users: victims.filter((v) => v % t.workers === w) }));
-    const victimTime = new Float64Array(t.n);
-    for (const r of res) for (let i = 0; i < r.times.length; i += 2) victimTime[r.times[i]!] = r.times[i + 1]!;
-    return t.pool.all('offlineWait', { victimTime, timeoutMs: mode.w4TimeoutSec * 1000 });
-  }, 200);
+  const meter = new Meter(
+    t.nodes.map((n) => n.pid),
+    t.pool.pids,
+  );
+  const waits = await profiled(
+    ctx,
+    t,
+    `w4-${t.kind}-${run}`,
+    async () => {
+      const res = await t.pool.all('destroy', (w) => ({ users: victims.filter((v) => v % t.workers === w) }));
+      const victimTime = new Float64Array(t.n);
+      for (const r of res) for (let i = 0; i < r.times.length; i += 2) victimTime[r.times[i]!] = r.times[i + 1]!;
+      return t.pool.all('offlineWait', { victimTime, timeoutMs: mode.w4TimeoutSec * 1000 });
+    },
+    200,
+  );
   const cpu = meter.end();
   const hist = Hist.from(waits.map((x) => x.hist));
   const r: W4Result = {

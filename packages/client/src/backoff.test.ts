@@ -13,16 +13,28 @@ test('backoff: the window doubles per attempt (random = 1 shows the window)', ()
 });
 
 test('backoff: full jitter scales the whole window', () => {
-  assert.equal(backoff(3, opts, () => 0), 0);
-  assert.equal(backoff(3, opts, () => 0.5), 2000);
-  assert.equal(backoff(3, opts, () => 0.25), 1000);
+  assert.equal(
+    backoff(3, opts, () => 0),
+    0,
+  );
+  assert.equal(
+    backoff(3, opts, () => 0.5),
+    2000,
+  );
+  assert.equal(
+    backoff(3, opts, () => 0.25),
+    1000,
+  );
 });
 
 test('backoff: the cap bounds the window, even for huge attempts', () => {
   const one = (): number => 1;
   assert.equal(backoff(6, opts, one), 30_000); // 500 * 64 = 32000 > cap
   assert.equal(backoff(1000, opts, one), 30_000); // 2^1000 overflows to Infinity
-  assert.equal(backoff(1000, opts, () => 0.5), 15_000);
+  assert.equal(
+    backoff(1000, opts, () => 0.5),
+    15_000,
+  );
 });
 
 test('backoff: negative or fractional attempts count as their floor, at least 0', () => {

@@ -75,22 +75,19 @@ test('create: a new independent instance per call; default export carries create
 test('TYPES and EVENT have the hosted SDK names and values (compat.md §1)', T, () => {
   // A numeric enum also maps its values back to names (TYPES[1] === 'USER_STATUS_ONLINE').
   const named = Object.fromEntries(Object.entries(TYPES).filter(([key]) => !/^\d+$/.test(key)));
-  assert.deepEqual(
-    named,
-    {
-      USER_STATUS_UNKNOWN: 0,
-      USER_STATUS_ONLINE: 1,
-      USER_STATUS_OFFLINE: 2,
-      USER_STATUS_UNLOGINED: 3,
-      NET_STATE_CONNECTED: 'connected',
-      NET_STATE_CONNECTING: 'connecting',
-      NET_STATE_DISCONNECTED: 'disconnected',
-      KICKED_OUT_MULT_ACCOUNT: 'multipleAccount',
-      KICKED_OUT_MULT_DEVICE: 'multipleDevice',
-      KICKED_OUT_USERSIG_EXPIRED: 'userSigExpired',
-      KICKED_OUT_REST_API: 'REST_API_Kick',
-    },
-  );
+  assert.deepEqual(named, {
+    USER_STATUS_UNKNOWN: 0,
+    USER_STATUS_ONLINE: 1,
+    USER_STATUS_OFFLINE: 2,
+    USER_STATUS_UNLOGINED: 3,
+    NET_STATE_CONNECTED: 'connected',
+    NET_STATE_CONNECTING: 'connecting',
+    NET_STATE_DISCONNECTED: 'disconnected',
+    KICKED_OUT_MULT_ACCOUNT: 'multipleAccount',
+    KICKED_OUT_MULT_DEVICE: 'multipleDevice',
+    KICKED_OUT_USERSIG_EXPIRED: 'userSigExpired',
+    KICKED_OUT_REST_API: 'REST_API_Kick',
+  });
   const fired = {
     SDK_READY: 'sdkStateReady',
     SDK_NOT_READY: 'sdkStateNotReady',
@@ -115,12 +112,15 @@ test('create refuses invalid options with a clear PresentlyError', T, () => {
     { url: 'ws://h', backoffBaseMs: 1000, backoffCapMs: 10 },
   ];
   for (const opts of bad) {
-    assert.throws(() => create({ SDKAppID: APP, ...opts }), (err: unknown) => {
-      assert.ok(err instanceof PresentlyError);
-      assert.equal(err.code, 70402);
-      assert.match(err.message, /invalid option/);
-      return true;
-    });
+    assert.throws(
+      () => create({ SDKAppID: APP, ...opts }),
+      (err: unknown) => {
+        assert.ok(err instanceof PresentlyError);
+        assert.equal(err.code, 70402);
+        assert.match(err.message, /invalid option/);
+        return true;
+      },
+    );
   }
 });
 
@@ -198,7 +198,9 @@ for (const code of [70001, 70009, 70052]) {
     assert.equal(client.isReady(), false);
     assert.equal(client.getLoginUser(), '');
     await allRejectWith(client, 3001);
-    await (await server.connection(0)).closed; // the SDK closed the refused connection
+    await (
+      await server.connection(0)
+    ).closed; // the SDK closed the refused connection
     assert.deepEqual(events, [
       { name: EVENT.NET_STATE_CHANGE, data: { state: 'connecting' } },
       { name: EVENT.NET_STATE_CHANGE, data: { state: 'disconnected' } },
@@ -388,14 +390,17 @@ test('calls resolve {code:0, data} with the compat shapes and send the right fra
     { op: 'unsubscribeUserStatus' },
   ]);
   const ids = sock.frames.filter((f) => f.id !== undefined).map((f) => f.id as number);
-  assert.deepEqual(ids, [...ids].sort((a, b) => a - b), 'request ids increase');
+  assert.deepEqual(
+    ids,
+    [...ids].sort((a, b) => a - b),
+    'request ids increase',
+  );
   assert.equal(new Set(ids).size, ids.length);
 });
 
 test('calls: a server refusal rejects with its code, message and data; bad arguments reject 70402', T, async (t) => {
   const { server, client } = await setup(t);
-  server.handlers.subscribeUserStatus = (frame, sock) =>
-    void sock.send({ id: frame.id, op: frame.op, code: 72001, message: 'not enabled', data: { hint: 1 } });
+  server.handlers.subscribeUserStatus = (frame, sock) => void sock.send({ id: frame.id, op: frame.op, code: 72001, message: 'not enabled', data: { hint: 1 } });
   await loginReady(client, { userID: 'u1', userSig: 's' });
   const err = await rejectsWith(client.subscribeUserStatus({ userIDList: ['u2'] }), 72001);
   assert.equal(err.message, 'not enabled');
@@ -424,7 +429,13 @@ test('pushes: each userStatusUpdated frame is one USER_STATUS_UPDATED with its l
   await loginReady(client, { userID: 'u1', userSig: 's' });
   const sock = await server.connection(0);
   const first = nextEvent(client, EVENT.USER_STATUS_UPDATED);
-  await sock.send({ op: 'userStatusUpdated', data: [{ userID: 'u2', statusType: 1, customStatus: 'a' }, { userID: 'u3', statusType: 2 }] });
+  await sock.send({
+    op: 'userStatusUpdated',
+    data: [
+      { userID: 'u2', statusType: 1, customStatus: 'a' },
+      { userID: 'u3', statusType: 2 },
+    ],
+  });
   assert.deepEqual((await first).data, [
     { userID: 'u2', statusType: 1, customStatus: 'a' },
     { userID: 'u3', statusType: 2, customStatus: '' },
@@ -503,12 +514,16 @@ test('destroy during the WebSocket handshake: login rejects 2999, no login frame
   const gate = new Promise<void>((resolve) => (accept = resolve));
   let arrived: (() => void) | undefined;
   const handshake = new Promise<void>((resolve) => (arrived = resolve));
-  const { server, client } = await setup(t, {}, {
-    beforeAccept: () => {
-      arrived?.();
-      return gate;
+  const { server, client } = await setup(
+    t,
+    {},
+    {
+      beforeAccept: () => {
+        arrived?.();
+        return gate;
+      },
     },
-  });
+  );
   const events = recordEvents(client);
   const login = rejectsWith(client.login({ userID: 'u1', userSig: 's' }), 2999);
   await handshake;
@@ -519,5 +534,8 @@ test('destroy during the WebSocket handshake: login rejects 2999, no login frame
   const sock = await server.connection(0);
   await sock.closed;
   assert.equal(sock.count('login'), 0);
-  assert.deepEqual(events.map((e) => e.name), [EVENT.NET_STATE_CHANGE]); // only "connecting", before destroy
+  assert.deepEqual(
+    events.map((e) => e.name),
+    [EVENT.NET_STATE_CHANGE],
+  ); // only "connecting", before destroy
 });

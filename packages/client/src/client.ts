@@ -3,17 +3,7 @@
  * `_setState()`, which emits the matching events (style.md habit 2). Each connection attempt gets
  * a new epoch; callbacks of an older connection compare their epoch and are dropped (habit 3).
  */
-import {
-  CloseCode,
-  ErrorCode,
-  KickType,
-  PresentlyError,
-  type KickTypeValue,
-  type LoginResult,
-  type StatusType,
-  type UserStatusInfo,
-  type FailureItem,
-} from '@presently/protocol';
+import { CloseCode, ErrorCode, KickType, PresentlyError, type KickTypeValue, type LoginResult, type StatusType, type UserStatusInfo, type FailureItem } from '@presently/protocol';
 import { backoff } from './backoff.js';
 import { EVENT, TYPES, type EventMap, type EventName, type NetState, type PresentlyEvent } from './constants.js';
 import { Emitter, type AnyHandler } from './emitter.js';
@@ -154,9 +144,7 @@ function normalizeList(raw: unknown): UserStatusInfo[] {
 
 function failureList(raw: unknown): FailureItem[] {
   if (!Array.isArray(raw)) return [];
-  return raw.filter(
-    (f): f is FailureItem => typeof f === 'object' && f !== null && typeof (f as FailureItem).userID === 'string',
-  );
+  return raw.filter((f): f is FailureItem => typeof f === 'object' && f !== null && typeof (f as FailureItem).userID === 'string');
 }
 
 function checkUserIDList(list: unknown, optional: boolean): string[] | undefined {
@@ -526,8 +514,7 @@ export class PresentlyClient {
     const link = this._readyLink();
     const asked = unique(checkUserIDList(params?.userIDList, false) ?? []);
     const others = asked.filter((id) => id !== this._userID);
-    const self: UserStatusInfo[] =
-      others.length < asked.length ? [{ userID: this._userID, statusType: TYPES.USER_STATUS_ONLINE, customStatus: this._selfCustomStatus }] : [];
+    const self: UserStatusInfo[] = others.length < asked.length ? [{ userID: this._userID, statusType: TYPES.USER_STATUS_ONLINE, customStatus: this._selfCustomStatus }] : [];
     if (self.length > 0 && others.length === 0) return { code: 0, data: { successUserList: self, failureUserList: [] } };
     const { sent, left } = this._trim('getUserStatus', others, this._limit('maxQueryIDs', 500));
     const raw = await this._request(link, 'getUserStatus', { userIDList: sent });

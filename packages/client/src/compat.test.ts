@@ -41,11 +41,14 @@ async function loginWithout(t: TestContext, options: Omit<PresentlyOptions, 'SDK
 }
 
 test('create({ SDKAppID }) with no address anywhere throws 70402 saying how to give one', T, () => {
-  assert.throws(() => create({ SDKAppID: APP }), (err: unknown) => {
-    codeIs(70402)(err);
-    assert.match((err as Error).message, /no server address.*configure\(\{ url \}\).*PRESENTLY_URL/);
-    return true;
-  });
+  assert.throws(
+    () => create({ SDKAppID: APP }),
+    (err: unknown) => {
+      codeIs(70402)(err);
+      assert.match((err as Error).message, /no server address.*configure\(\{ url \}\).*PRESENTLY_URL/);
+      return true;
+    },
+  );
 });
 
 test('create: the hosted proxyServer option is taken as the server address', T, async (t) => {
@@ -199,7 +202,10 @@ test('getUserStatus: own status first (from this instance), repeats asked once, 
     { userID: 'u3', statusType: 3, customStatus: '' },
     { userID: 'u2', statusType: 1, customStatus: 'coding' },
   ]);
-  assert.deepEqual(sock.frames.filter((f) => f.op === 'getUserStatus').map((f) => f.userIDList), [['u3', 'u2']]);
+  assert.deepEqual(
+    sock.frames.filter((f) => f.op === 'getUserStatus').map((f) => f.userIDList),
+    [['u3', 'u2']],
+  );
   const self = await client.getUserStatus({ userIDList: ['u1'] });
   assert.deepEqual(self.data, { successUserList: [{ userID: 'u1', statusType: 1, customStatus: 'music' }], failureUserList: [] });
   assert.equal(sock.count('getUserStatus'), 1, 'no request for oneself alone');
@@ -221,7 +227,10 @@ test("past the app's per-call limit the lists are trimmed; each id left out is i
   const sock = await server.connection(0);
   const left = (ids: string[], max: number) => ids.map((userID) => ({ userID, code: 72002, message: `not sent: more than ${max} userIDs in one call` }));
   const got = await client.getUserStatus({ userIDList: ['u1', 'a', 'b', 'c'] });
-  assert.deepEqual(got.data.successUserList.map((s) => s.userID), ['u1', 'a', 'b']);
+  assert.deepEqual(
+    got.data.successUserList.map((s) => s.userID),
+    ['u1', 'a', 'b'],
+  );
   assert.deepEqual(got.data.failureUserList, left(['c'], 2));
   const sub = await client.subscribeUserStatus({ userIDList: ['a', 'b', 'c'] });
   assert.deepEqual(sub.data.failureUserList, left(['b', 'c'], 1));

@@ -67,13 +67,7 @@ export enum EVENT {
 }
 
 /** The events Presently fires. */
-export type EventName =
-  | EVENT.SDK_READY
-  | EVENT.SDK_NOT_READY
-  | EVENT.USER_STATUS_UPDATED
-  | EVENT.KICKED_OUT
-  | EVENT.NET_STATE_CHANGE
-  | EVENT.ERROR;
+export type EventName = EVENT.SDK_READY | EVENT.SDK_NOT_READY | EVENT.USER_STATUS_UPDATED | EVENT.KICKED_OUT | EVENT.NET_STATE_CHANGE | EVENT.ERROR;
 
 /** `connected`: logged in over a live connection; `connecting`: (re)connecting; `disconnected`: no connection. */
 export type NetState = TYPES.NET_STATE_CONNECTED | TYPES.NET_STATE_CONNECTING | TYPES.NET_STATE_DISCONNECTED;

@@ -40,8 +40,7 @@ async function rejectsWith(p: Promise<unknown>, code: number): Promise<void> {
   });
 }
 
-const connected = (client: ReturnType<typeof create>) =>
-  nextEvent(client, EVENT.NET_STATE_CHANGE, (e) => e.data.state === TYPES.NET_STATE_CONNECTED);
+const connected = (client: ReturnType<typeof create>) => nextEvent(client, EVENT.NET_STATE_CHANGE, (e) => e.data.state === TYPES.NET_STATE_CONNECTED);
 
 // ---- kicks ------------------------------------------------------------------------------------------
 
@@ -182,7 +181,10 @@ test('S23: after a reconnect, syncStatus runs and ONE USER_STATUS_UPDATED lists 
   await back;
   await (await server.connection(2)).next('syncStatus');
   await client.getUserStatus({ userIDList: ['u3'] }); // a round trip after the sync reply
-  assert.deepEqual(quiet.filter((e) => e.name === EVENT.USER_STATUS_UPDATED), []);
+  assert.deepEqual(
+    quiet.filter((e) => e.name === EVENT.USER_STATUS_UPDATED),
+    [],
+  );
 });
 
 test('close 4010 (server restart): reconnects after a short jittered delay, not the backoff', T, async (t) => {
@@ -337,13 +339,17 @@ test('destroy while reconnecting: the attempt is abandoned, no events, no new se
   let handshakes = 0;
   let second: (() => void) | undefined;
   const secondArrived = new Promise<void>((resolve) => (second = resolve));
-  const { server, client, sock } = await setup(t, {}, {
-    beforeAccept: () => {
-      if (++handshakes === 1) return Promise.resolve();
-      second?.();
-      return gate;
+  const { server, client, sock } = await setup(
+    t,
+    {},
+    {
+      beforeAccept: () => {
+        if (++handshakes === 1) return Promise.resolve();
+        second?.();
+        return gate;
+      },
     },
-  });
+  );
   const events = recordEvents(client);
   sock.terminate();
   await secondArrived;

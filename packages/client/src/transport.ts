@@ -62,16 +62,11 @@ export async function openSocket(ctor: WebSocketConstructor | undefined, url: st
       closeQuietly(ws);
       reject(err);
     };
-    const timer = setTimeout(
-      () => settle(new PresentlyError(ErrorCode.NETWORK_TIMEOUT, `connecting to ${url} timed out after ${timeoutMs} ms`)),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => settle(new PresentlyError(ErrorCode.NETWORK_TIMEOUT, `connecting to ${url} timed out after ${timeoutMs} ms`)), timeoutMs);
     ws.addEventListener('open', () => settle(null));
     // Browsers hide the reason of a failed handshake; so do we: "cannot connect" is all we know.
     ws.addEventListener('error', () => settle(new PresentlyError(ErrorCode.NETWORK_ERROR, `cannot connect to ${url}`)));
-    ws.addEventListener('close', (ev: CloseEventLike) =>
-      settle(new PresentlyError(ErrorCode.NETWORK_ERROR, `cannot connect to ${url} (closed with ${ev.code})`)),
-    );
+    ws.addEventListener('close', (ev: CloseEventLike) => settle(new PresentlyError(ErrorCode.NETWORK_ERROR, `cannot connect to ${url} (closed with ${ev.code})`)));
   });
 }
 
@@ -146,12 +141,7 @@ export class Link {
    * 2800. `onReply` runs synchronously when the reply is read, before the frames behind it (a
    * promise continuation would run after them).
    */
-  request<Op extends RequestOp>(
-    op: Op,
-    fields: Record<string, unknown>,
-    timeoutMs: number,
-    onReply?: (data: ReplyDataMap[Op]) => void,
-  ): Promise<ReplyDataMap[Op]> {
+  request<Op extends RequestOp>(op: Op, fields: Record<string, unknown>, timeoutMs: number, onReply?: (data: ReplyDataMap[Op]) => void): Promise<ReplyDataMap[Op]> {
     if (this.closed) return Promise.reject(this.closed);
     const id = this.nextId++;
     return new Promise<ReplyDataMap[Op]>((resolve, reject) => {

@@ -24,40 +24,74 @@ export interface LoginRequest {
    */
   instanceId?: string;
 }
-export interface LogoutRequest { id: number; op: 'logout' }
-export interface HeartbeatRequest { id?: number; op: 'heartbeat' }
-export interface SetSelfStatusRequest { id: number; op: 'setSelfStatus'; customStatus?: string | null }
-export interface GetUserStatusRequest { id: number; op: 'getUserStatus'; userIDList: string[] }
-export interface SubscribeRequest { id: number; op: 'subscribeUserStatus'; userIDList: string[] }
-export interface UnsubscribeRequest { id: number; op: 'unsubscribeUserStatus'; userIDList?: string[] }
+export interface LogoutRequest {
+  id: number;
+  op: 'logout';
+}
+export interface HeartbeatRequest {
+  id?: number;
+  op: 'heartbeat';
+}
+export interface SetSelfStatusRequest {
+  id: number;
+  op: 'setSelfStatus';
+  customStatus?: string | null;
+}
+export interface GetUserStatusRequest {
+  id: number;
+  op: 'getUserStatus';
+  userIDList: string[];
+}
+export interface SubscribeRequest {
+  id: number;
+  op: 'subscribeUserStatus';
+  userIDList: string[];
+}
+export interface UnsubscribeRequest {
+  id: number;
+  op: 'unsubscribeUserStatus';
+  userIDList?: string[];
+}
 /** S23: statuses of oneself, one's subscriptions and (when friend auto-notify is on) friends. */
-export interface SyncRequest { id: number; op: 'syncStatus' }
+export interface SyncRequest {
+  id: number;
+  op: 'syncStatus';
+}
 /**
  * Admin stream (the console's live view): instead of `login`, an app admin proves who it is with
  * a UserSig and from then on hears every status change of the app as `userStatusUpdated`. No
  * session is opened: the admin does not become ONLINE. Non-admins get 70403.
  */
-export interface WatchAllRequest { id: number; op: 'watchAll'; SDKAppID: number; userID: string; userSig: string }
+export interface WatchAllRequest {
+  id: number;
+  op: 'watchAll';
+  SDKAppID: number;
+  userID: string;
+  userSig: string;
+}
 
 export type ClientFrame =
-  | LoginRequest
-  | LogoutRequest
-  | HeartbeatRequest
-  | SetSelfStatusRequest
-  | GetUserStatusRequest
-  | SubscribeRequest
-  | UnsubscribeRequest
-  | SyncRequest
-  | WatchAllRequest;
+  LoginRequest | LogoutRequest | HeartbeatRequest | SetSelfStatusRequest | GetUserStatusRequest | SubscribeRequest | UnsubscribeRequest | SyncRequest | WatchAllRequest;
 export type ClientOp = ClientFrame['op'];
 export const CLIENT_OPS: readonly ClientOp[] = [
-  'login', 'logout', 'heartbeat', 'setSelfStatus', 'getUserStatus',
-  'subscribeUserStatus', 'unsubscribeUserStatus', 'syncStatus', 'watchAll',
+  'login',
+  'logout',
+  'heartbeat',
+  'setSelfStatus',
+  'getUserStatus',
+  'subscribeUserStatus',
+  'unsubscribeUserStatus',
+  'syncStatus',
+  'watchAll',
 ];
 
 // ---- server -> client -------------------------------------------------------------------------
 
-export interface FailureItem { userID: string; code: number; message: string }
+export interface FailureItem {
+  userID: string;
+  code: number;
+  message: string;
+}
 
 /** What the app's settings allow this session, as of its login (the SDK's `callExperimentalAPI`). */
 export interface AppFeatures {
@@ -88,11 +122,22 @@ export interface LoginResult {
   features: AppFeatures;
   limits: CallLimits;
 }
-export interface GetUserStatusResult { successUserList: UserStatusInfo[]; failureUserList: FailureItem[] }
-export interface SubscribeResult { failureUserList: FailureItem[] }
-export interface SyncResult { userList: UserStatusInfo[] }
+export interface GetUserStatusResult {
+  successUserList: UserStatusInfo[];
+  failureUserList: FailureItem[];
+}
+export interface SubscribeResult {
+  failureUserList: FailureItem[];
+}
+export interface SyncResult {
+  userList: UserStatusInfo[];
+}
 /** Counts of the app's accounts per general status. */
-export interface StatusCounts { online: number; offline: number; unlogined: number }
+export interface StatusCounts {
+  online: number;
+  offline: number;
+  unlogined: number;
+}
 export interface WatchAllResult {
   userID: string;
   /** Send a heartbeat at least this often (ms); the stream is closed after the timeout. */
@@ -117,23 +162,38 @@ export interface ReplyDataMap {
 }
 
 export type OkReply<Op extends ClientOp = ClientOp> = { id: number; op: Op; code: 0; data: ReplyDataMap[Op] };
-export interface ErrorReply { id?: number; op: ClientOp | 'error'; code: number; message: string; data?: unknown }
+export interface ErrorReply {
+  id?: number;
+  op: ClientOp | 'error';
+  code: number;
+  message: string;
+  data?: unknown;
+}
 
 /** Push: status changes, oldest first (S20, S22). */
-export interface StatusPush { op: 'userStatusUpdated'; data: UserStatusInfo[] }
+export interface StatusPush {
+  op: 'userStatusUpdated';
+  data: UserStatusInfo[];
+}
 /** Push: this session was kicked; the server closes the socket with CloseCode.KICKED next (S27). */
-export interface KickedPush { op: 'kickedOut'; data: { type: KickTypeValue } }
+export interface KickedPush {
+  op: 'kickedOut';
+  data: { type: KickTypeValue };
+}
 
 /** The answer to a heartbeat; it carries the request's `id` only when the heartbeat had one. */
-export interface HeartbeatReply { id?: number; op: 'heartbeat'; code: 0; data: Record<string, never> }
+export interface HeartbeatReply {
+  id?: number;
+  op: 'heartbeat';
+  code: 0;
+  data: Record<string, never>;
+}
 
 export type ServerFrame = OkReply | HeartbeatReply | ErrorReply | StatusPush | KickedPush;
 
 // ---- validation -------------------------------------------------------------------------------
 
-export type ParseResult =
-  | { ok: true; frame: ClientFrame }
-  | { ok: false; id?: number; op?: ClientOp; code: number; message: string };
+export type ParseResult = { ok: true; frame: ClientFrame } | { ok: false; id?: number; op?: ClientOp; code: number; message: string };
 
 /** Longest custom status or userSig we even look at; real limits are per app. */
 const MAX_LIST = 10_000;

@@ -5,18 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  CLIENT_OPS,
-  CloseCode,
-  ErrorCode,
-  PresentlyError,
-  isPlatform,
-  isValidUserID,
-  isWellFormed,
-  messageFor,
-  parseClientFrame,
-  utf8Length,
-} from './index.js';
+import { CLIENT_OPS, CloseCode, ErrorCode, PresentlyError, isPlatform, isValidUserID, isWellFormed, messageFor, parseClientFrame, utf8Length } from './index.js';
 
 const ok = (text: string) => {
   const r = parseClientFrame(text);
@@ -33,7 +22,13 @@ test('S32 frames: every op parses with its fields; extra fields are dropped', ()
   assert.deepEqual(ok('{"op":"heartbeat"}'), { op: 'heartbeat' });
   assert.deepEqual(ok('{"id":3,"op":"heartbeat"}'), { id: 3, op: 'heartbeat' });
   assert.deepEqual(ok('{"id":1,"op":"login","SDKAppID":1400000001,"userID":"a","userSig":"s","platform":"Android","instanceId":"i","extra":1}'), {
-    id: 1, op: 'login', SDKAppID: 1400000001, userID: 'a', userSig: 's', platform: 'Android', instanceId: 'i',
+    id: 1,
+    op: 'login',
+    SDKAppID: 1400000001,
+    userID: 'a',
+    userSig: 's',
+    platform: 'Android',
+    instanceId: 'i',
   });
   assert.deepEqual(ok('{"id":2,"op":"watchAll","SDKAppID":1,"userID":"adm","userSig":"s"}'), { id: 2, op: 'watchAll', SDKAppID: 1, userID: 'adm', userSig: 's' });
   assert.deepEqual(ok('{"id":4,"op":"logout"}'), { id: 4, op: 'logout' });
@@ -46,7 +41,17 @@ test('S32 frames: every op parses with its fields; extra fields are dropped', ()
   assert.deepEqual(ok('{"id":9,"op":"unsubscribeUserStatus","userIDList":null}'), { id: 9, op: 'unsubscribeUserStatus' });
   assert.deepEqual(ok('{"id":9,"op":"unsubscribeUserStatus","userIDList":["x"]}'), { id: 9, op: 'unsubscribeUserStatus', userIDList: ['x'] });
   // Every op of the catalogue is covered above.
-  assert.deepEqual([...CLIENT_OPS].sort(), ['getUserStatus', 'heartbeat', 'login', 'logout', 'setSelfStatus', 'subscribeUserStatus', 'syncStatus', 'unsubscribeUserStatus', 'watchAll']);
+  assert.deepEqual([...CLIENT_OPS].sort(), [
+    'getUserStatus',
+    'heartbeat',
+    'login',
+    'logout',
+    'setSelfStatus',
+    'subscribeUserStatus',
+    'syncStatus',
+    'unsubscribeUserStatus',
+    'watchAll',
+  ]);
 });
 
 test('S32 frames: bad input is refused with 70402 and a message naming the fault; the id is kept when readable', () => {

@@ -44,7 +44,7 @@ export function createMetrics(gw: Gateway): Registry {
   });
   const cluster = gw.cluster;
   if (cluster) {
-    counterFrom('presently_cluster_log_appends_total', 'Entries this node appended to the apps\' command logs (one Redis EVAL each).', () => cluster.counters.appends);
+    counterFrom('presently_cluster_log_appends_total', "Entries this node appended to the apps' command logs (one Redis EVAL each).", () => cluster.counters.appends);
     counterFrom('presently_cluster_log_reads_total', 'XREAD calls of this node that returned (each brings up to 1,000 entries).', () => cluster.counters.reads);
     counterFrom('presently_cluster_entries_applied_total', 'Log entries this node applied to its replicas (every entry of every node).', () => cluster.counters.entriesApplied);
     new Gauge({

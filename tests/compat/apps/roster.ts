@@ -52,17 +52,32 @@ export async function startRoster(config: RosterConfig): Promise<Roster> {
     [TencentCloudChat.EVENT.SDK_READY, () => timeline.push('ready')],
     [eventName, () => timeline.push('not ready')],
     [TencentCloudChat.EVENT.MESSAGE_RECEIVED, () => timeline.push('message')],
-    [TencentCloudChat.EVENT.KICKED_OUT, (event: any) => { kickedOutType = event.data.type; timeline.push('kicked'); }],
-    [TencentCloudChat.EVENT.NET_STATE_CHANGE, (event: any) => { netState = event.data.state; }],
+    [
+      TencentCloudChat.EVENT.KICKED_OUT,
+      (event: any) => {
+        kickedOutType = event.data.type;
+        timeline.push('kicked');
+      },
+    ],
+    [
+      TencentCloudChat.EVENT.NET_STATE_CHANGE,
+      (event: any) => {
+        netState = event.data.state;
+      },
+    ],
     [TencentCloudChat.EVENT.ERROR, (event: any) => timeline.push(`error ${event.data.code}`)],
   ];
   for (const [name, handler] of handlers) chat.on(name, handler);
-  chat.on(TencentCloudChat.EVENT.USER_STATUS_UPDATED, function (this: { contacts: Map<string, Contact> }, event: any) {
-    for (const item of event.data as Array<{ userID: string; statusType: number; customStatus: string }>) {
-      this.contacts.set(item.userID, { statusType: item.statusType, customStatus: item.customStatus });
-    }
-    for (const w of waiters.splice(0)) w();
-  }, { contacts });
+  chat.on(
+    TencentCloudChat.EVENT.USER_STATUS_UPDATED,
+    function (this: { contacts: Map<string, Contact> }, event: any) {
+      for (const item of event.data as Array<{ userID: string; statusType: number; customStatus: string }>) {
+        this.contacts.set(item.userID, { statusType: item.statusType, customStatus: item.customStatus });
+      }
+      for (const w of waiters.splice(0)) w();
+    },
+    { contacts },
+  );
 
   const ready = new Promise<void>((resolve) => chat.on(TencentCloudChat.EVENT.SDK_READY, () => resolve()));
   const login = await chat.login({ userID: config.userID, userSig: config.userSig });

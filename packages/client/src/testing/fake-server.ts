@@ -185,9 +185,7 @@ export class FakeServer {
     const wss = new WebSocketServer({
       host: '127.0.0.1',
       port: 0,
-      ...(beforeAccept
-        ? { verifyClient: (info: { req: IncomingMessage }, done: (ok: boolean) => void) => void beforeAccept(info.req).then(() => done(true)) }
-        : {}),
+      ...(beforeAccept ? { verifyClient: (info: { req: IncomingMessage }, done: (ok: boolean) => void) => void beforeAccept(info.req).then(() => done(true)) } : {}),
     });
     await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
     const { port } = wss.address() as AddressInfo;
@@ -229,11 +227,7 @@ export function recordEvents(client: PresentlyClient): Recorded[] {
 }
 
 /** The next event of that name (matching `pred`, when given). */
-export function nextEvent<K extends EventName>(
-  client: PresentlyClient,
-  name: K,
-  pred: (e: PresentlyEvent<K>) => boolean = () => true,
-): Promise<PresentlyEvent<K>> {
+export function nextEvent<K extends EventName>(client: PresentlyClient, name: K, pred: (e: PresentlyEvent<K>) => boolean = () => true): Promise<PresentlyEvent<K>> {
   return new Promise((resolve) => {
     const handler = (e: PresentlyEvent<K>): void => {
       if (!pred(e)) return;

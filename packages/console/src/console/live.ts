@@ -173,9 +173,7 @@ export class LiveView {
       ? h(
           'ul',
           { class: 'devices' },
-          ...u.devices.map((d) =>
-            h('li', {}, `${d.platform} · ${d.online ? 'online' : 'offline'}`, d.since ? h('span', { class: 'muted' }, ` since ${dateTime(d.since)}`) : null),
-          ),
+          ...u.devices.map((d) => h('li', {}, `${d.platform} · ${d.online ? 'online' : 'offline'}`, d.since ? h('span', { class: 'muted' }, ` since ${dateTime(d.since)}`) : null)),
         )
       : h('span', { class: 'muted' }, 'none');
     const tr = h(

@@ -107,9 +107,7 @@ export class SettingsView {
     this.populate(this.loaded);
     const at = r.UpdatedAt as number;
     const stored = Object.keys((r.StoredChanges as Obj) ?? {});
-    this.updated.textContent = at
-      ? `Last changed ${dateTime(at)}; values changed at run time: ${stored.join(', ') || 'none'}.`
-      : 'All values come from the config file.';
+    this.updated.textContent = at ? `Last changed ${dateTime(at)}; values changed at run time: ${stored.join(', ') || 'none'}.` : 'All values come from the config file.';
   }
 
   private populate(s: Obj): void {

@@ -80,9 +80,12 @@ export class AdminStream {
         }
         const data = frame.data as { heartbeatIntervalMs: number; counts: StatusCounts };
         this.failures = 0;
-        this.heartbeat = setInterval(() => {
-          if (ws.readyState === WebSocket.OPEN) ws.send('{"op":"heartbeat"}');
-        }, Math.max(1000, data.heartbeatIntervalMs));
+        this.heartbeat = setInterval(
+          () => {
+            if (ws.readyState === WebSocket.OPEN) ws.send('{"op":"heartbeat"}');
+          },
+          Math.max(1000, data.heartbeatIntervalMs),
+        );
         this.handlers.onStart(data.counts);
         this.handlers.onState('live', '');
       }

@@ -68,10 +68,7 @@ export class WebhooksView {
         ? ['Callbacks go to ', h('code', {}, wh.url), wh.hasSecret ? ', signed.' : ', not signed.']
         : ['No webhook is set for this app: set its URL in ', h('a', { href: '#settings' }, 'Settings'), '.']),
     );
-    fill(
-      this.el.stats,
-      ...STAT_WORDS.filter(([k]) => k in stats).map(([k, label]) => h('div', {}, h('dt', {}, label), h('dd', { 'data-stat': k }, String(stats[k])))),
-    );
+    fill(this.el.stats, ...STAT_WORDS.filter(([k]) => k in stats).map(([k, label]) => h('div', {}, h('dt', {}, label), h('dd', { 'data-stat': k }, String(stats[k])))));
     fill(
       this.el.attempts,
       ...attempts.map((a) =>

@@ -179,7 +179,13 @@ function renderOther(o: Other): void {
   sub.addEventListener('click', () => void toggleSubscribe(o));
   const friend = h(
     'button',
-    { type: 'button', class: 'small', 'data-action': 'friend', disabled: o.friend || !config.devMode, title: config.devMode ? undefined : 'Only on a development server; use the REST API sns/friend_add' },
+    {
+      type: 'button',
+      class: 'small',
+      'data-action': 'friend',
+      disabled: o.friend || !config.devMode,
+      title: config.devMode ? undefined : 'Only on a development server; use the REST API sns/friend_add',
+    },
     o.friend ? 'Friends' : 'Add friend',
     h('span', { class: 'sr-only' }, o.friend ? ` with ${o.userID}` : ` ${o.userID}`),
   );
@@ -196,7 +202,12 @@ function renderOther(o: Other): void {
       { class: 'actions' },
       sub,
       friend,
-      h('a', { class: 'button small', href: `/demo/?as=${encodeURIComponent(o.userID)}`, target: '_blank', rel: 'noopener' }, 'Open in a new tab', h('span', { class: 'sr-only' }, ` as ${o.userID}`)),
+      h(
+        'a',
+        { class: 'button small', href: `/demo/?as=${encodeURIComponent(o.userID)}`, target: '_blank', rel: 'noopener' },
+        'Open in a new tab',
+        h('span', { class: 'sr-only' }, ` as ${o.userID}`),
+      ),
     ),
   );
 }

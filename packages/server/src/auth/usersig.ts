@@ -63,10 +63,7 @@ function refuse(code: number, message: string): VerifyResult {
  * Verifies a UserSig for an app and user. Codes follow compat.md §5. The HMAC is compared in
  * constant time; a forged ticket is refused as a key mismatch before its expiry is looked at.
  */
-export function verifyUserSig(
-  sig: string,
-  expect: { SDKAppID: number; secretKey: string; userID: string; nowSec: number },
-): VerifyResult {
+export function verifyUserSig(sig: string, expect: { SDKAppID: number; secretKey: string; userID: string; nowSec: number }): VerifyResult {
   if (sig.length === 0) return refuse(ErrorCode.USERSIG_EMPTY, 'UserSig is empty');
   if (sig.length > MAX_SIG_CHARS) return refuse(ErrorCode.USERSIG_DECODE_FAILED, 'UserSig is too long');
   let doc: Record<string, unknown>;

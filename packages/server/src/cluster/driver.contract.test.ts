@@ -233,7 +233,10 @@ for (const b of backends) {
       assert.deepEqual(await n1.subscribe(watcher.s, ['u1'], Date.now()), { failureUserList: [] });
       for (const v of ['a', 'b', 'c']) await n0.setCustomStatus(u.s, v, Date.now());
       await barrier(x, probes);
-      assert.deepEqual(watcher.sink.got.map((g) => g.customStatus), ['a', 'b', 'c']);
+      assert.deepEqual(
+        watcher.sink.got.map((g) => g.customStatus),
+        ['a', 'b', 'c'],
+      );
     });
 
     test('S2 S3 S4 S6 status aggregates the sessions of both nodes', { skip }, async () => {
@@ -281,7 +284,10 @@ for (const b of backends) {
       await n0.getUserStatus(a.s, ['t1'], Date.now());
       await n1.getUserStatus(b2.s, ['t1'], Date.now());
       await n0.getUserStatus(a.s, ['t1'], Date.now());
-      await assert.rejects(Promise.resolve().then(() => n1.getUserStatus(b2.s, ['t1'], Date.now())), (e: { code: number }) => e.code === ErrorCode.TOO_MANY_CALLS);
+      await assert.rejects(
+        Promise.resolve().then(() => n1.getUserStatus(b2.s, ['t1'], Date.now())),
+        (e: { code: number }) => e.code === ErrorCode.TOO_MANY_CALLS,
+      );
     });
 
     test('S21 S28 friends added through REST on one node; a REST kick ends sessions on the other', { skip }, async () => {
@@ -300,21 +306,28 @@ for (const b of backends) {
       assert.deepEqual(g.sink.got.at(-1), { userID: 'fa', statusType: UNLOGINED, customStatus: '' });
     });
 
-    test('S19 (cluster v2, where expiry is applied when the user is next written) a user back after the expiry has no subscriptions', { skip: skip || (b.replicated && 'the replicated designs sweep on a timer: tests/subscriptions.test.ts, tests/cluster.test.ts') }, async () => {
-      const x = await world();
-      const [n0, n1] = x.nodes as [AppDriver, AppDriver];
-      await login(n0, 'x-target');
-      const sub = await login(n1, 'x-subber');
-      assert.deepEqual(await n1.subscribe(sub.s, ['x-target'], Date.now()), { failureUserList: [] });
-      n1.disconnect(sub.s, 'close', Date.now());
-      await barrier(x, probes);
-      assert.deepEqual(await x.subscriptionsOf('x-subber'), [['x-target'], ['x-target']], 'kept while within the expiry');
-      const hours = settings.limits.subscriptionExpiryHours;
-      const later = Date.now() + hours * 3_600_000 + 1000;
-      const sink = new RecordingSink();
-      sink.session = await n0.login({ userID: 'x-subber', platform: 'Web', instanceId: 'later', sessionId: `c${process.pid}-${++seq}`, ticketTime: Math.floor(later / 1000), sink }, later);
-      assert.deepEqual(await x.subscriptionsOf('x-subber'), [[], []]);
-    });
+    test(
+      'S19 (cluster v2, where expiry is applied when the user is next written) a user back after the expiry has no subscriptions',
+      { skip: skip || (b.replicated && 'the replicated designs sweep on a timer: tests/subscriptions.test.ts, tests/cluster.test.ts') },
+      async () => {
+        const x = await world();
+        const [n0, n1] = x.nodes as [AppDriver, AppDriver];
+        await login(n0, 'x-target');
+        const sub = await login(n1, 'x-subber');
+        assert.deepEqual(await n1.subscribe(sub.s, ['x-target'], Date.now()), { failureUserList: [] });
+        n1.disconnect(sub.s, 'close', Date.now());
+        await barrier(x, probes);
+        assert.deepEqual(await x.subscriptionsOf('x-subber'), [['x-target'], ['x-target']], 'kept while within the expiry');
+        const hours = settings.limits.subscriptionExpiryHours;
+        const later = Date.now() + hours * 3_600_000 + 1000;
+        const sink = new RecordingSink();
+        sink.session = await n0.login(
+          { userID: 'x-subber', platform: 'Web', instanceId: 'later', sessionId: `c${process.pid}-${++seq}`, ticketTime: Math.floor(later / 1000), sink },
+          later,
+        );
+        assert.deepEqual(await x.subscriptionsOf('x-subber'), [[], []]);
+      },
+    );
 
     test('every node ends with the same state', { skip: skip || !b.replicated }, async () => {
       const x = await world();

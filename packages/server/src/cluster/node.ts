@@ -43,7 +43,6 @@ export interface ClusterOptions {
   onFatal?: (reason: string) => void;
 }
 
-
 interface Scripts {
   presentlyAppend(...keysThenArgs: string[]): Promise<unknown>;
   presentlyDown(...keysThenArgs: string[]): Promise<unknown>;
@@ -167,15 +166,7 @@ export class ClusterNode {
   /** Appends one entry to an app's log (the registry op with it: see redis.ts APPEND). */
   async append(app: number, entry: Entry, reg: { op: '' | 'set' | 'del' | 'reset'; args: string[] }, node = this.key): Promise<void> {
     this.counters.appends++;
-    await this.scripts.presentlyAppend(
-      this.keys.log(app),
-      this.keys.live(app, node),
-      this.keys.seq(app),
-      JSON.stringify(entry),
-      String(this.opts.logMaxLen),
-      reg.op,
-      ...reg.args,
-    );
+    await this.scripts.presentlyAppend(this.keys.log(app), this.keys.live(app, node), this.keys.seq(app), JSON.stringify(entry), String(this.opts.logMaxLen), reg.op, ...reg.args);
   }
 
   private async renewLease(): Promise<void> {

@@ -27,7 +27,10 @@ const BASE: RedisOptions = {
  */
 export function createRedis(url: string, name: string, mode: { sharded?: boolean; commandTimeoutMs?: number } = {}): RedisClient {
   const timeout = mode.commandTimeoutMs === undefined ? {} : { commandTimeout: mode.commandTimeoutMs };
-  const urls = url.split(',').map((u) => u.trim()).filter((u) => u !== '');
+  const urls = url
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '');
   if (urls.length > 1) {
     const seeds = urls.map((u) => {
       const x = new URL(u);

@@ -230,7 +230,6 @@ export class ClusterApp implements AppDriver {
     await this.node.append(this.app, { k: 'sync', node: this.node.key, ss: mine, o: this.node.key, i: 0, t: Date.now() }, { op: 'reset', args });
   }
 
-
   // ---- applying --------------------------------------------------------------------------------
 
   private applyQuietly(fn: () => void): void {

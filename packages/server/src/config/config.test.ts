@@ -148,7 +148,18 @@ test('environment variables: numbers and names within their ranges, refused nami
 test('weak secret keys are refused at start; a key from openssl rand -hex 16 passes', () => {
   const message =
     'apps[0].secretKey: must be 16 to 1024 characters with at least 8 different characters other than whitespace and no control characters (make one with: openssl rand -hex 16)';
-  for (const weak of [' '.repeat(8), ' '.repeat(40), '\t \n '.repeat(8), 'k'.repeat(16), 'abcabcabcabcabcabcabc', 'password', 'a1b2c3d4e5f6g7h', `${KEY}\u0000`, 'x'.repeat(1025), 12345678901234568]) {
+  for (const weak of [
+    ' '.repeat(8),
+    ' '.repeat(40),
+    '\t \n '.repeat(8),
+    'k'.repeat(16),
+    'abcabcabcabcabcabcabc',
+    'password',
+    'a1b2c3d4e5f6g7h',
+    `${KEY}\u0000`,
+    'x'.repeat(1025),
+    12345678901234568,
+  ]) {
     refused(() => fileWith({ apps: [app({ secretKey: weak })] }).load(), message);
   }
   refused(() => fileWith({ apps: [{ SDKAppID: 1 }] }).load(), 'apps[0].secretKey: is required');
@@ -166,7 +177,10 @@ test('stored strings have limits: admins follow userID rules, webhook url and se
   const url = `https://hooks.example/${'p'.repeat(2048)}`;
   refused(() => normalizeApp(app({ webhook: { url } }), 'apps[0]'), 'apps[0].webhook.url: must be an http(s) URL of at most 2048 characters');
   refused(() => normalizeApp(app({ webhook: { url: 'ftp://hooks.example/p' } }), 'apps[0]'), 'apps[0].webhook.url: must be an http(s) URL of at most 2048 characters');
-  refused(() => normalizeApp(app({ webhook: { url: 'https://hooks.example/p', secret: 's'.repeat(1025) } }), 'apps[0]'), 'apps[0].webhook.secret: must be a non-empty string of at most 1024 characters');
+  refused(
+    () => normalizeApp(app({ webhook: { url: 'https://hooks.example/p', secret: 's'.repeat(1025) } }), 'apps[0]'),
+    'apps[0].webhook.secret: must be a non-empty string of at most 1024 characters',
+  );
   refused(() => normalizeApp(app({ webhook: 'https://hooks.example/p' }), 'apps[0]'), 'apps[0].webhook: must be an object or null');
   refused(() => normalizeApp(app({ edition: 'gold' }), 'apps[0]'), 'apps[0].edition: must be "basic" or "premium"');
   refused(() => normalizeApp(app({ devices: { policy: 'many' } }), 'apps[0]'), 'apps[0].devices.policy: must be "single", "perPlatform" or "multi"');

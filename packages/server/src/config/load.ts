@@ -5,15 +5,7 @@ import { join, resolve } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { ConfigError, checkConfig, normalizeApp, type AppSettings } from './settings.js';
 import { cidrList, compile, describeProblem, firstProblem } from './schema.js';
-import {
-  DEFAULT_SERVER_OPTIONS,
-  FILE_SERVER_KEYS,
-  LogLevelSchema,
-  ServerFileSchema,
-  ServerOptionsSchema,
-  type ServerFileOptions,
-  type ServerOptions,
-} from './server-options.js';
+import { DEFAULT_SERVER_OPTIONS, FILE_SERVER_KEYS, LogLevelSchema, ServerFileSchema, ServerOptionsSchema, type ServerFileOptions, type ServerOptions } from './server-options.js';
 
 export interface LoadedConfig {
   apps: AppSettings[];
@@ -63,9 +55,14 @@ export function envFrom(env: NodeJS.ProcessEnv): Env {
     const text = env[name];
     if (text === undefined || text === '') continue;
     out[name] = NUMERIC_ENV.has(name)
-      ? /^\s*\d+\s*$/.test(text) ? Number(text) : text
+      ? /^\s*\d+\s*$/.test(text)
+        ? Number(text)
+        : text
       : LIST_ENV.has(name)
-        ? text.split(',').map((x) => x.trim()).filter((x) => x !== '')
+        ? text
+            .split(',')
+            .map((x) => x.trim())
+            .filter((x) => x !== '')
         : text;
   }
   const p = firstProblem(EnvCheck, out);

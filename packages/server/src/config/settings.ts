@@ -125,10 +125,10 @@ const secretKey = Type.String({
     `must be ${SECRET_KEY_MIN_CHARS} to ${SECRET_MAX_CHARS} characters with at least ${SECRET_KEY_MIN_DISTINCT} different ` +
     'characters other than whitespace and no control characters (make one with: openssl rand -hex 16)',
 });
-const admins = Type.Array(
-  Type.String({ format: 'presently-userid', maxLength: 32, errorMessage: 'must be a userID: 1-32 bytes of UTF-8, no control characters' }),
-  { maxItems: MAX_ADMINS, errorMessage: `must be a list of at most ${MAX_ADMINS} userIDs` },
-);
+const admins = Type.Array(Type.String({ format: 'presently-userid', maxLength: 32, errorMessage: 'must be a userID: 1-32 bytes of UTF-8, no control characters' }), {
+  maxItems: MAX_ADMINS,
+  errorMessage: `must be a list of at most ${MAX_ADMINS} userIDs`,
+});
 
 export const UserStatusSwitchesSchema = Type.Object(
   {

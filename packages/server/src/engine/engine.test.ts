@@ -6,7 +6,11 @@ import { AppEngine } from './engine.js';
 import type { Mutation } from './types.js';
 import { normalizeApp } from '../config/settings.js';
 
-interface Sink { name: string; got: UserStatusInfo[]; kicked: string[] }
+interface Sink {
+  name: string;
+  got: UserStatusInfo[];
+  kicked: string[];
+}
 
 function setup(over: Record<string, unknown> = {}) {
   const settings = normalizeApp({
@@ -95,7 +99,10 @@ test('S7 S8 custom status is set, limited to 100 bytes UTF-8, and cleared by emp
   const a = t.login('ann');
   t.engine.setCustomStatus(a.session, 'listening to music', t.now());
   assert.equal(t.engine.statusOf('ann')?.customStatus, 'listening to music');
-  assert.equal(codeOf(() => t.engine.setCustomStatus(a.session, 'é'.repeat(51), t.now())), ErrorCode.CUSTOM_STATUS_TOO_LONG);
+  assert.equal(
+    codeOf(() => t.engine.setCustomStatus(a.session, 'é'.repeat(51), t.now())),
+    ErrorCode.CUSTOM_STATUS_TOO_LONG,
+  );
   assert.equal(t.engine.statusOf('ann')?.customStatus, 'listening to music', 'a refused set changes nothing');
   t.engine.setCustomStatus(a.session, 'é'.repeat(50), t.now());
   t.engine.setCustomStatus(a.session, null, t.now());
@@ -136,7 +143,10 @@ test('S10 own status changes are bounded per user per minute against floods (720
   const before = heard();
   const t0 = t.now();
   for (let i = 0; i < 5; i++) t.engine.setCustomStatus(a.session, `s${i}`, t0);
-  assert.equal(codeOf(() => t.engine.setCustomStatus(a.session, 'flood', t0)), ErrorCode.TOO_MANY_CALLS);
+  assert.equal(
+    codeOf(() => t.engine.setCustomStatus(a.session, 'flood', t0)),
+    ErrorCode.TOO_MANY_CALLS,
+  );
   assert.equal(t.engine.statusOf('ann')?.customStatus, 's4');
   assert.equal(heard() - before, 5, 'a refused change is not announced');
   // The window slides: a minute later the budget is back.
@@ -154,7 +164,10 @@ test('S23 syncStatus is bounded per user per minute (72003); another user keeps 
   const b = t.login('bob');
   const t0 = t.now();
   for (let i = 0; i < 3; i++) t.engine.sync(a.session, t0);
-  assert.equal(codeOf(() => t.engine.sync(a.session, t0)), ErrorCode.TOO_MANY_CALLS);
+  assert.equal(
+    codeOf(() => t.engine.sync(a.session, t0)),
+    ErrorCode.TOO_MANY_CALLS,
+  );
   assert.equal(t.engine.sync(b.session, t0).length, 1);
   assert.equal(t.engine.sync(a.session, t0 + 60_001).length, 1);
 });
@@ -165,12 +178,18 @@ test('S11 S14 results in the order asked; unknown ids reported per id with 70107
   t.login('bob');
   t.engine.importAccount('cat');
   const r = t.engine.getUserStatus(a.session, ['cat', 'ghost', 'bob', 'ann'], t.now());
-  assert.deepEqual(r.successUserList.map((s) => [s.userID, s.statusType]), [
-    ['cat', UserStatus.UNLOGINED],
-    ['bob', UserStatus.ONLINE],
-    ['ann', UserStatus.ONLINE],
-  ]);
-  assert.deepEqual(r.failureUserList.map((f) => [f.userID, f.code]), [['ghost', ErrorCode.ACCOUNT_NOT_FOUND]]);
+  assert.deepEqual(
+    r.successUserList.map((s) => [s.userID, s.statusType]),
+    [
+      ['cat', UserStatus.UNLOGINED],
+      ['bob', UserStatus.ONLINE],
+      ['ann', UserStatus.ONLINE],
+    ],
+  );
+  assert.deepEqual(
+    r.failureUserList.map((f) => [f.userID, f.code]),
+    [['ghost', ErrorCode.ACCOUNT_NOT_FOUND]],
+  );
 });
 
 test('S13 S18 others need premium and the switch (72001)', () => {
@@ -178,9 +197,18 @@ test('S13 S18 others need premium and the switch (72001)', () => {
     const t = setup(over);
     const a = t.login('ann');
     t.login('bob');
-    assert.equal(codeOf(() => t.engine.getUserStatus(a.session, ['bob'], t.now())), ErrorCode.FEATURE_NOT_ENABLED);
-    assert.equal(codeOf(() => t.engine.subscribe(a.session, ['bob'], t.now())), ErrorCode.FEATURE_NOT_ENABLED);
-    assert.equal(codeOf(() => t.engine.unsubscribe(a.session, ['bob'], t.now())), ErrorCode.FEATURE_NOT_ENABLED);
+    assert.equal(
+      codeOf(() => t.engine.getUserStatus(a.session, ['bob'], t.now())),
+      ErrorCode.FEATURE_NOT_ENABLED,
+    );
+    assert.equal(
+      codeOf(() => t.engine.subscribe(a.session, ['bob'], t.now())),
+      ErrorCode.FEATURE_NOT_ENABLED,
+    );
+    assert.equal(
+      codeOf(() => t.engine.unsubscribe(a.session, ['bob'], t.now())),
+      ErrorCode.FEATURE_NOT_ENABLED,
+    );
   }
 });
 
@@ -188,10 +216,16 @@ test('S14 S30 per-call id limit and a sliding rate window per operation', () => 
   const t = setup({ limits: { maxQueryIDs: 3, rateLimitCalls: 2, rateLimitWindowSec: 5 } });
   const a = t.login('ann');
   t.login('bob');
-  assert.equal(codeOf(() => t.engine.getUserStatus(a.session, ['bob', 'b', 'c', 'd'], t.now())), ErrorCode.TOO_MANY_IDS);
+  assert.equal(
+    codeOf(() => t.engine.getUserStatus(a.session, ['bob', 'b', 'c', 'd'], t.now())),
+    ErrorCode.TOO_MANY_IDS,
+  );
   t.engine.getUserStatus(a.session, ['bob'], t.now());
   t.engine.getUserStatus(a.session, ['bob'], t.now());
-  assert.equal(codeOf(() => t.engine.getUserStatus(a.session, ['bob'], t.now())), ErrorCode.TOO_MANY_CALLS);
+  assert.equal(
+    codeOf(() => t.engine.getUserStatus(a.session, ['bob'], t.now())),
+    ErrorCode.TOO_MANY_CALLS,
+  );
   // Subscribe has its own budget.
   t.engine.subscribe(a.session, ['bob'], t.now());
   t.tick(5001);
@@ -214,13 +248,19 @@ test('S15 per-call subscribe limit; S17 no self-subscription', () => {
   const t = setup({ limits: { maxSubscribeIDsPerCall: 2 } });
   const a = t.login('ann');
   t.engine.importAccount('bob');
-  assert.equal(codeOf(() => t.engine.subscribe(a.session, ['a', 'b', 'c'], t.now())), ErrorCode.TOO_MANY_IDS);
+  assert.equal(
+    codeOf(() => t.engine.subscribe(a.session, ['a', 'b', 'c'], t.now())),
+    ErrorCode.TOO_MANY_IDS,
+  );
   const r = t.engine.subscribe(a.session, ['ann', 'bob'], t.now());
-  assert.deepEqual(r.failureUserList.map((f) => [f.userID, f.code]), [['ann', ErrorCode.SUBSCRIBE_SELF]]);
+  assert.deepEqual(
+    r.failureUserList.map((f) => [f.userID, f.code]),
+    [['ann', ErrorCode.SUBSCRIBE_SELF]],
+  );
   assert.deepEqual(t.engine.subscriptionsOf('ann'), ['bob']);
 });
 
-test('S19 unsubscribe of a list, of all, and expiry of an offline user\'s subscriptions', () => {
+test("S19 unsubscribe of a list, of all, and expiry of an offline user's subscriptions", () => {
   const t = setup({ limits: { subscriptionExpiryHours: 0.001 } }); // 3.6 s
   const a = t.login('ann');
   for (const id of ['u1', 'u2', 'u3']) t.engine.importAccount(id);
@@ -273,7 +313,10 @@ test('S22 a receiver both friend and subscriber gets each change once, in order'
   t.engine.addFriend('bob', 'ann', { remark: '', groups: [], addSource: '', addTime: 0 });
   t.engine.subscribe(bob.session, ['ann'], t.now());
   for (const s of ['1', '2', '3']) t.engine.setCustomStatus(ann.session, s, t.now());
-  assert.deepEqual(bob.sink.got.map((c) => c.customStatus), ['1', '2', '3']);
+  assert.deepEqual(
+    bob.sink.got.map((c) => c.customStatus),
+    ['1', '2', '3'],
+  );
 });
 
 test('S26 default policy: a newer login on the same platform kicks the older one', () => {
@@ -340,14 +383,20 @@ test('S20 S23 sync returns self, subscriptions and friends once each', () => {
   t.engine.subscribe(a.session, ['bob'], t.now());
   t.engine.addFriend('ann', 'bob', { remark: '', groups: [], addSource: '', addTime: 0 });
   t.engine.addFriend('ann', 'cat', { remark: '', groups: [], addSource: '', addTime: 0 });
-  assert.deepEqual(t.engine.sync(a.session, t.now()).map((s) => s.userID), ['ann', 'bob', 'cat']);
+  assert.deepEqual(
+    t.engine.sync(a.session, t.now()).map((s) => s.userID),
+    ['ann', 'bob', 'cat'],
+  );
 });
 
 test('S24 S32 a stale session handle cannot act', () => {
   const t = setup();
   const a = t.login('ann');
   t.engine.disconnect(a.session, 'close', t.now());
-  assert.equal(codeOf(() => t.engine.setCustomStatus(a.session, 'x', t.now())), ErrorCode.NOT_LOGGED_IN);
+  assert.equal(
+    codeOf(() => t.engine.setCustomStatus(a.session, 'x', t.now())),
+    ErrorCode.NOT_LOGGED_IN,
+  );
 });
 
 test('S29 every login, logout, disconnect, custom status and admin kick is reported, in order, with kicked devices', () => {
@@ -357,11 +406,13 @@ test('S29 every login, logout, disconnect, custom status and admin kick is repor
     deliver() {},
     kick() {},
     persist() {},
-    event: (e) => events.push(`${e.type}:${e.userID}:${'platform' in e ? e.platform : e.platforms.join('+')}${e.type === 'login' ? `:[${e.kicked.join(',')}]` : ''}${e.type === 'disconnect' ? `:${e.reason}` : ''}${e.type === 'customStatus' ? `:${e.customStatus}` : ''}`),
+    event: (e) =>
+      events.push(
+        `${e.type}:${e.userID}:${'platform' in e ? e.platform : e.platforms.join('+')}${e.type === 'login' ? `:[${e.kicked.join(',')}]` : ''}${e.type === 'disconnect' ? `:${e.reason}` : ''}${e.type === 'customStatus' ? `:${e.customStatus}` : ''}`,
+      ),
   });
   const sink = (): Sink => ({ name: '', got: [], kicked: [] });
-  const login = (platform: Platform, id: string) =>
-    engine.login({ userID: 'ann', platform, instanceId: id, sessionId: id, ticketTime: 1, sink: sink() }, 1000);
+  const login = (platform: Platform, id: string) => engine.login({ userID: 'ann', platform, instanceId: id, sessionId: id, ticketTime: 1, sink: sink() }, 1000);
   const a = login('Android', 'a');
   const b = login('Android', 'b'); // kicks a
   const w = login('Web', 'w');
@@ -414,24 +465,36 @@ test('S10 S22 opt-in announce window: one custom-status announcement per window,
   t.engine.setCustomStatus(ann.session, 'a1', t.now()); // first in a new window: announced at once
   t.engine.setCustomStatus(ann.session, 'a2', t.now());
   t.engine.setCustomStatus(ann.session, 'a3', t.now());
-  assert.deepEqual(bob.sink.got.map((c) => c.customStatus), ['a1']);
+  assert.deepEqual(
+    bob.sink.got.map((c) => c.customStatus),
+    ['a1'],
+  );
   assert.equal(t.engine.statusOf('ann')?.customStatus, 'a3', 'queries see the latest value at once');
   t.tick(999);
   t.engine.sweep(t.now());
-  assert.deepEqual(bob.sink.got.map((c) => c.customStatus), ['a1']);
+  assert.deepEqual(
+    bob.sink.got.map((c) => c.customStatus),
+    ['a1'],
+  );
   t.tick(1);
   t.engine.sweep(t.now());
-  assert.deepEqual(bob.sink.got.map((c) => c.customStatus), ['a1', 'a3']);
+  assert.deepEqual(
+    bob.sink.got.map((c) => c.customStatus),
+    ['a1', 'a3'],
+  );
   // A general status change is announced at once, carrying the latest value; no stale value follows.
   t.engine.setCustomStatus(ann.session, 'a4', t.now());
   t.engine.disconnect(ann.session, 'close', t.now());
   t.tick(5000);
   t.engine.sweep(t.now());
-  assert.deepEqual(bob.sink.got.map((c) => [c.statusType, c.customStatus]), [
-    [UserStatus.ONLINE, 'a1'],
-    [UserStatus.ONLINE, 'a3'],
-    [UserStatus.OFFLINE, ''],
-  ]);
+  assert.deepEqual(
+    bob.sink.got.map((c) => [c.statusType, c.customStatus]),
+    [
+      [UserStatus.ONLINE, 'a1'],
+      [UserStatus.ONLINE, 'a3'],
+      [UserStatus.OFFLINE, ''],
+    ],
+  );
 });
 
 test('S10 S22 by default every change is announced', () => {
@@ -440,7 +503,10 @@ test('S10 S22 by default every change is announced', () => {
   const bob = t.login('bob');
   t.engine.subscribe(bob.session, ['ann'], t.now());
   for (const v of ['1', '2', '3']) t.engine.setCustomStatus(ann.session, v, t.now());
-  assert.deepEqual(bob.sink.got.map((c) => c.customStatus), ['1', '2', '3']);
+  assert.deepEqual(
+    bob.sink.got.map((c) => c.customStatus),
+    ['1', '2', '3'],
+  );
 });
 
 test('S26 S4 single policy: a new login also ends the login state of a device that was lost', () => {
@@ -460,7 +526,10 @@ test('S26 multi policy: lost instances count toward the cap; the oldest go first
   const w2 = t.login('ann', 'Web', 'w2');
   const w3 = t.login('ann', 'Web', 'w3'); // third web instance: w1 (oldest, lost) is dropped, no kick
   assert.deepEqual([w2.sink.kicked, w3.sink.kicked], [[], []]);
-  assert.deepEqual(t.engine.queryOnline('ann', true)?.Detail?.map((d) => d.Status), ['Online', 'Online']);
+  assert.deepEqual(
+    t.engine.queryOnline('ann', true)?.Detail?.map((d) => d.Status),
+    ['Online', 'Online'],
+  );
   const w4 = t.login('ann', 'Web', 'w4'); // now w2 (oldest live) is kicked as another web instance
   assert.deepEqual(w2.sink.kicked, [KickType.MULT_ACCOUNT]);
   t.engine.logout(w3.session, t.now());

@@ -501,9 +501,7 @@ export class AppEngine<S> {
     const out = new Set(keys);
     // Live sessions go with their keys; with one session per platform (or at all), so does any
     // live session of that platform whatever key an earlier policy gave it.
-    const victims = u.sessions.filter(
-      (s) => out.has(s.deviceKey) || d.policy === 'single' || (d.policy === 'perPlatform' && s.platform === platform),
-    );
+    const victims = u.sessions.filter((s) => out.has(s.deviceKey) || d.policy === 'single' || (d.policy === 'perPlatform' && s.platform === platform));
     const kicked: Platform[] = [];
     for (const victim of victims) {
       this.endSession(u, victim, 'kicked');
@@ -602,8 +600,7 @@ export class AppEngine<S> {
    */
   private checkRate(u: UserRec<S>, op: RateOp, now: number): void {
     const l = this.settingsRef.limits;
-    const [calls, windowSec] =
-      op === 'self' ? [l.setSelfStatusPerMinute, 60] : op === 'sync' ? [l.syncStatusPerMinute, 60] : [l.rateLimitCalls, l.rateLimitWindowSec];
+    const [calls, windowSec] = op === 'self' ? [l.setSelfStatusPerMinute, 60] : op === 'sync' ? [l.syncStatusPerMinute, 60] : [l.rateLimitCalls, l.rateLimitWindowSec];
     if (calls === 0) return;
     u.rate ??= { query: [], subscribe: [], unsubscribe: [], self: [], sync: [] };
     const log = u.rate[op];
@@ -759,15 +756,8 @@ export class AppEngine<S> {
    * Recomputes U's status from its sessions and login state (S2-S4, S6), clears the custom
    * status when U stops being online (S9), and announces one change if anything changed (S20).
    */
-  private commit(
-    u: UserRec<S>,
-    before: { statusType: StatusType; customStatus: string },
-    now: number,
-    force: boolean,
-    exclude?: Session<S>,
-  ): void {
-    const statusType: StatusType =
-      u.sessions.length > 0 ? UserStatus.ONLINE : u.loginKeys.size > 0 ? UserStatus.OFFLINE : UserStatus.UNLOGINED;
+  private commit(u: UserRec<S>, before: { statusType: StatusType; customStatus: string }, now: number, force: boolean, exclude?: Session<S>): void {
+    const statusType: StatusType = u.sessions.length > 0 ? UserStatus.ONLINE : u.loginKeys.size > 0 ? UserStatus.OFFLINE : UserStatus.UNLOGINED;
     if (statusType !== UserStatus.ONLINE) u.customStatus = '';
     u.statusType = statusType;
     if (before.statusType === UserStatus.ONLINE && statusType !== UserStatus.ONLINE) {

@@ -5,7 +5,9 @@ import { UserStatus, type UserStatusInfo } from '@presently/protocol';
 import { AppEngine } from './engine.js';
 import { normalizeApp } from '../config/settings.js';
 
-interface Sink { got: UserStatusInfo[] }
+interface Sink {
+  got: UserStatusInfo[];
+}
 
 function setup(over: Record<string, unknown> = {}) {
   const settings = normalizeApp({ SDKAppID: 1400000001, secretKey: 'test-secret-key-0123456789', userStatus: { queryAndNotify: true }, ...over });
@@ -66,9 +68,24 @@ test('userDetail: status, custom status and devices, live and kept', () => {
   const d = t.engine.userDetail('ann')!;
   assert.equal(d.statusType, UserStatus.ONLINE);
   assert.equal(d.customStatus, 'coding');
-  assert.deepEqual(d.devices.map((x) => [x.platform, x.online]).sort(), [['Web', true], ['iPhone', true]].sort());
+  assert.deepEqual(
+    d.devices.map((x) => [x.platform, x.online]).sort(),
+    [
+      ['Web', true],
+      ['iPhone', true],
+    ].sort(),
+  );
   t.engine.disconnect(web, 'close', t.now + 1);
-  assert.deepEqual(t.engine.userDetail('ann')!.devices.map((x) => [x.platform, x.online]).sort(), [['Web', false], ['iPhone', true]].sort());
+  assert.deepEqual(
+    t.engine
+      .userDetail('ann')!
+      .devices.map((x) => [x.platform, x.online])
+      .sort(),
+    [
+      ['Web', false],
+      ['iPhone', true],
+    ].sort(),
+  );
   assert.equal(t.engine.userDetail('nobody'), undefined);
 });
 

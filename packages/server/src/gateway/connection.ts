@@ -134,7 +134,12 @@ export class Connection implements Sink {
         this.session = null;
         this.gw.untrack(this);
         this.setState('open');
-        this.answer(frame, () => then(driver.logout(session, now), () => ({})), true, () => this.close(CloseCode.LOGGED_OUT, 'logged out'));
+        this.answer(
+          frame,
+          () => then(driver.logout(session, now), () => ({})),
+          true,
+          () => this.close(CloseCode.LOGGED_OUT, 'logged out'),
+        );
         return;
       }
     }

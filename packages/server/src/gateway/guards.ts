@@ -122,11 +122,7 @@ export type TicketVerdict = { ok: true; claims: TicketClaims } | { ok: false; co
  * an admin kick's invalidation (S28). A failure counts against the guard; past its limit the
  * verdict is 70050 with `blocked`, and the caller ends the failing connection.
  */
-export function checkTicket(
-  guard: LoginGuard,
-  app: TicketApp | undefined,
-  p: { SDKAppID: number; userID: string; userSig: string; address: string; now: number },
-): TicketVerdict {
+export function checkTicket(guard: LoginGuard, app: TicketApp | undefined, p: { SDKAppID: number; userID: string; userSig: string; address: string; now: number }): TicketVerdict {
   const refused = (code: number, message: string): TicketVerdict => {
     const blocked = guard.fail(p.address, `${p.SDKAppID}/${p.userID}`, p.now);
     if (blocked) return { ok: false, code: ErrorCode.TOO_MANY_LOGIN_FAILURES, message: 'too many failed tickets from this address, try later', blocked };

@@ -59,9 +59,7 @@ export class ClientAddresses {
     const forwarded = req.headers.forwarded;
     const xff = req.headers['x-forwarded-for'];
     const chain =
-      typeof forwarded === 'string' && forwarded !== ''
-        ? forwardedFor(forwarded)
-        : (Array.isArray(xff) ? xff.join(',') : (xff ?? '')).split(',').filter((x) => x.trim() !== '');
+      typeof forwarded === 'string' && forwarded !== '' ? forwardedFor(forwarded) : (Array.isArray(xff) ? xff.join(',') : (xff ?? '')).split(',').filter((x) => x.trim() !== '');
     let client = peer;
     for (let i = chain.length - 1; i >= 0; i--) {
       const address = entryAddress(chain[i] as string);

@@ -50,11 +50,7 @@ function setup(over: Record<string, unknown> = {}) {
 
 /** A FAIL reply with exactly the envelope fields, an ErrorInfo matching `info`. */
 function assertFail(reply: RestReply, code: number, info: RegExp, sns = false): void {
-  assert.deepEqual(
-    { ...reply, ErrorInfo: '' },
-    { ActionStatus: 'FAIL', ErrorCode: code, ErrorInfo: '', ...(sns ? { ErrorDisplay: '' } : {}) },
-    JSON.stringify(reply),
-  );
+  assert.deepEqual({ ...reply, ErrorInfo: '' }, { ActionStatus: 'FAIL', ErrorCode: code, ErrorInfo: '', ...(sns ? { ErrorDisplay: '' } : {}) }, JSON.stringify(reply));
   assert.match(String(reply.ErrorInfo), info);
 }
 
@@ -380,7 +376,10 @@ test('friend_add Both: a full list on the reverse side fails the item (30010) an
   });
   assert.deepEqual([t.engine.isFriend('ann', 'bob'), t.engine.isFriend('bob', 'ann')], [false, false]);
   // What was written is undone in the same order, so the store ends where it began.
-  assert.deepEqual(t.persisted.slice(before).map((m) => m.t), ['friendAdd', 'friendRemove']);
+  assert.deepEqual(
+    t.persisted.slice(before).map((m) => m.t),
+    ['friendAdd', 'friendRemove'],
+  );
   // Own list full: 30010 from the forward side.
   t.run('sns/friend_add', { From_Account: 'ann', AddFriendItem: [{ To_Account: 'cat' }], AddType: 'Add_Type_Single' });
   const own = t.run('sns/friend_add', { From_Account: 'ann', AddFriendItem: [{ To_Account: 'bob' }], AddType: 'Add_Type_Single' });
@@ -438,7 +437,16 @@ test('friend_import: one way, with the given Remark, GroupName list, AddSource a
     t.run('sns/friend_import', {
       From_Account: 'ann',
       AddFriendItem: [
-        { To_Account: 'bob', Remark: 'B', RemarkTime: 1466154000, GroupName: ['g1', 'g2', 'g1', ''], AddSource: 'AddSource_Type_Android', AddTime: 1466154000, AddWording: 'w', CustomItem: [] },
+        {
+          To_Account: 'bob',
+          Remark: 'B',
+          RemarkTime: 1466154000,
+          GroupName: ['g1', 'g2', 'g1', ''],
+          AddSource: 'AddSource_Type_Android',
+          AddTime: 1466154000,
+          AddWording: 'w',
+          CustomItem: [],
+        },
         { To_Account: 'cat' },
         { To_Account: 'ghost', AddTime: 5 },
         { To_Account: 'bob' },

@@ -223,12 +223,7 @@ function isObject(v: unknown): v is Fields {
 // ---- commands ----------------------------------------------------------------------------------
 
 /** Commands that change nothing: their reply needs no durable write. */
-export const READ_ONLY_COMMANDS: ReadonlySet<string> = new Set([
-  'openim/query_online_status',
-  'im_open_login_svc/account_check',
-  'sns/friend_get',
-  'sns/friend_check',
-]);
+export const READ_ONLY_COMMANDS: ReadonlySet<string> = new Set(['openim/query_online_status', 'im_open_login_svc/account_check', 'sns/friend_get', 'sns/friend_check']);
 
 interface Command {
   /** `sns/*`: ErrorDisplay in the envelope and 30001 for bad parameters. */

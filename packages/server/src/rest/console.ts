@@ -84,7 +84,12 @@ function listUsers(ctx: ConsoleContext, body: Obj): Obj {
     status = STATUS_NAMES[statusName];
     if (status === undefined) bad('Status: must be "online", "offline" or "unlogined"');
   }
-  const page = ctx.engine.listUsers({ limit: limit(body, DEFAULT_USERS_PAGE), ...(prefix ? { prefix } : {}), ...(after ? { after } : {}), ...(status !== undefined ? { status } : {}) });
+  const page = ctx.engine.listUsers({
+    limit: limit(body, DEFAULT_USERS_PAGE),
+    ...(prefix ? { prefix } : {}),
+    ...(after ? { after } : {}),
+    ...(status !== undefined ? { status } : {}),
+  });
   return { Users: page.users, Next: page.next };
 }
 
@@ -101,7 +106,15 @@ async function webhookLog(ctx: ConsoleContext, body: Obj): Promise<Obj> {
     // Process-wide: one dispatcher serves every app of the server.
     Dispatcher: ctx.webhooks.stats(),
     Attempts: attempts,
-    DeadLetters: dead.map((d) => ({ id: d.id, userID: d.userID, attempts: d.attempts, lastError: publicError(d.lastError), createdAt: d.createdAt, deadAt: d.deadAt, body: d.body })),
+    DeadLetters: dead.map((d) => ({
+      id: d.id,
+      userID: d.userID,
+      attempts: d.attempts,
+      lastError: publicError(d.lastError),
+      createdAt: d.createdAt,
+      deadAt: d.deadAt,
+      body: d.body,
+    })),
   };
 }
 

@@ -71,7 +71,13 @@ export async function handleRest(
   if (command.startsWith(SETTINGS_SERVICE)) {
     // Durable before the reply on its own (the settings write is awaited inside).
     // In a cluster, a change reaches every node's engine through the driver.
-    const target = { app: engine.app, get settings() { return engine.settings; }, updateSettings: (next: AppSettings) => driver.updateSettings(next) };
+    const target = {
+      app: engine.app,
+      get settings() {
+        return engine.settings;
+      },
+      updateSettings: (next: AppSettings) => driver.updateSettings(next),
+    };
     return runSettingsCommand({ service: settings, engine: target, identifier, now: Date.now() }, command, parsed);
   }
   const writes = !READ_ONLY_COMMANDS.has(command);

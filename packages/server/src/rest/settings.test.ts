@@ -7,12 +7,7 @@ import { ConfigError, DEFAULT_LIMITS, normalizeApp, type AppSettings } from '../
 import { openPostgres, openSqlite, type SqlStore } from '../store/sql.js';
 import { PG_URL, dropSchema, freshSchema, postgresSkip } from '../testing/postgres.js';
 import { MemoryAppSettingsStore, SqlAppSettingsStore, appSettingsStoreFor, type AppSettingsStore } from '../store/app-settings.js';
-import {
-  AppSettingsService,
-  applyStoredChanges,
-  runSettingsCommand,
-  type SettingsReply,
-} from './settings.js';
+import { AppSettingsService, applyStoredChanges, runSettingsCommand, type SettingsReply } from './settings.js';
 
 const APP = 1400000001;
 const SECRET = 'the-secret-key-0123';
@@ -34,8 +29,7 @@ async function setup(opts: { base?: AppSettings; store?: AppSettingsStore } = {}
   const settings = await service.resolve(opts.base ?? fileSettings());
   const engine = new AppEngine<Sink>(settings, { deliver() {}, kick() {}, persist() {} });
   let n = 0;
-  const call = (command: string, body: unknown, identifier = 'administrator') =>
-    runSettingsCommand({ service, engine, identifier, now: NOW }, command, body);
+  const call = (command: string, body: unknown, identifier = 'administrator') => runSettingsCommand({ service, engine, identifier, now: NOW }, command, body);
   return {
     store,
     service,
@@ -43,8 +37,7 @@ async function setup(opts: { base?: AppSettings; store?: AppSettingsStore } = {}
     call,
     set: (Settings: unknown, identifier?: string) => call('presently/set_app_settings', { Settings }, identifier),
     get: () => call('presently/get_app_settings', {}),
-    login: (userID: string, platform: Platform = 'Web') =>
-      engine.login({ userID, platform, instanceId: `i${++n}`, sessionId: `s${n}`, ticketTime: 1, sink: { userID } }, NOW),
+    login: (userID: string, platform: Platform = 'Web') => engine.login({ userID, platform, instanceId: `i${++n}`, sessionId: `s${n}`, ticketTime: 1, sink: { userID } }, NOW),
   };
 }
 
@@ -89,10 +82,16 @@ test('S13 S30 set_app_settings deep-merges sections, replaces edition, and the e
   assert.equal((r.Settings.limits as { rateLimitCalls: number }).rateLimitCalls, 20, 'untouched limits stay');
   assert.deepEqual(r.StoredChanges, { userStatus: { queryAndNotify: false }, limits: { maxQueryIDs: 7 } });
   assert.equal(r.UpdatedAt, NOW);
-  assert.equal(codeOf(() => t.engine.getUserStatus(me, ['other'], NOW)), ErrorCode.FEATURE_NOT_ENABLED);
+  assert.equal(
+    codeOf(() => t.engine.getUserStatus(me, ['other'], NOW)),
+    ErrorCode.FEATURE_NOT_ENABLED,
+  );
   assert.equal(t.engine.getUserStatus(me, ['me'], NOW).successUserList.length, 1, 'S12 oneself stays free');
   await t.set({ edition: 'basic', userStatus: { queryAndNotify: true } });
-  assert.equal(codeOf(() => t.engine.getUserStatus(me, ['other'], NOW)), ErrorCode.FEATURE_NOT_ENABLED);
+  assert.equal(
+    codeOf(() => t.engine.getUserStatus(me, ['other'], NOW)),
+    ErrorCode.FEATURE_NOT_ENABLED,
+  );
   await t.set({ edition: 'premium' });
   assert.equal(t.engine.getUserStatus(me, ['other'], NOW).successUserList.length, 1);
   assert.equal(t.engine.settings.secretKey, SECRET);
@@ -253,7 +252,9 @@ test('S32 misspelt keys and out-of-range values in a change are refused with 704
 test('stored changes with an unknown key stop the start with a ConfigError naming it', () => {
   assert.throws(
     () => applyStoredChanges(fileSettings(), { limits: { maxQueryIds: 5 } }),
-    new ConfigError('stored settings of app 1400000001.limits.maxQueryIds: unknown key; did you mean maxQueryIDs? (table app_settings; delete that app\'s row to fall back to the config file)'),
+    new ConfigError(
+      "stored settings of app 1400000001.limits.maxQueryIds: unknown key; did you mean maxQueryIDs? (table app_settings; delete that app's row to fall back to the config file)",
+    ),
   );
 });
 
@@ -335,7 +336,10 @@ test('S14 S19 S30 the time limits changed at run time apply at once: rate window
   const other = t.login('other');
   await t.set({ limits: { rateLimitCalls: 1, rateLimitWindowSec: 60 } });
   t.engine.getUserStatus(me, ['other'], NOW);
-  assert.equal(codeOf(() => t.engine.getUserStatus(me, ['other'], NOW + 10_000)), ErrorCode.TOO_MANY_CALLS);
+  assert.equal(
+    codeOf(() => t.engine.getUserStatus(me, ['other'], NOW + 10_000)),
+    ErrorCode.TOO_MANY_CALLS,
+  );
   await t.set({ limits: { rateLimitWindowSec: 5 } });
   assert.equal(t.engine.getUserStatus(me, ['other'], NOW + 10_000).successUserList.length, 1, 'a shorter window lets the next call through');
 

@@ -218,7 +218,7 @@ export function recordChange(prev: StoredOverrides, patch: Obj, next: AppSetting
  */
 export function applyStoredChanges(base: AppSettings, stored: StoredOverrides): AppSettings {
   const where = `stored settings of app ${base.SDKAppID}`;
-  const hint = ' (table app_settings; delete that app\'s row to fall back to the config file)';
+  const hint = " (table app_settings; delete that app's row to fall back to the config file)";
   const p = firstProblem(SettingsChangeCheck, stored);
   if (p) throw new ConfigError(`${describeProblem(where, p)}${hint}`);
   const merged = clone(base) as unknown as Obj;

@@ -63,7 +63,13 @@ const SHAPES = {
       ),
   /** (app, user_id) */
   deleteAccounts: (db: Kysely<Schema>, rows: Row[]) =>
-    db.deleteFrom('accounts').where((eb) => eb(eb.refTuple('app', 'user_id'), 'in', rows.map(([app, user]) => eb.tuple(app as number, user as string)))),
+    db.deleteFrom('accounts').where((eb) =>
+      eb(
+        eb.refTuple('app', 'user_id'),
+        'in',
+        rows.map(([app, user]) => eb.tuple(app as number, user as string)),
+      ),
+    ),
   /** (app, user_id, deleted_at) */
   upsertTombstones: (db: Kysely<Schema>, rows: Row[]) =>
     db
@@ -95,9 +101,13 @@ const SHAPES = {
       ),
   /** (app, from_id, to_id) */
   deleteFriends: (db: Kysely<Schema>, rows: Row[]) =>
-    db
-      .deleteFrom('friends')
-      .where((eb) => eb(eb.refTuple('app', 'from_id', 'to_id'), 'in', rows.map(([app, from, to]) => eb.tuple(app as number, from as string, to as string)))),
+    db.deleteFrom('friends').where((eb) =>
+      eb(
+        eb.refTuple('app', 'from_id', 'to_id'),
+        'in',
+        rows.map(([app, from, to]) => eb.tuple(app as number, from as string, to as string)),
+      ),
+    ),
   /** (app, user_id, target, seq) */
   upsertSubscriptions: (db: Kysely<Schema>, rows: Row[]) =>
     db
@@ -106,9 +116,13 @@ const SHAPES = {
       .onConflict((oc) => oc.columns(['app', 'user_id', 'target']).doUpdateSet((eb) => ({ seq: eb.ref('excluded.seq') }))),
   /** (app, user_id, target) */
   deleteSubscriptions: (db: Kysely<Schema>, rows: Row[]) =>
-    db
-      .deleteFrom('subscriptions')
-      .where((eb) => eb(eb.refTuple('app', 'user_id', 'target'), 'in', rows.map(([app, user, target]) => eb.tuple(app as number, user as string, target as string)))),
+    db.deleteFrom('subscriptions').where((eb) =>
+      eb(
+        eb.refTuple('app', 'user_id', 'target'),
+        'in',
+        rows.map(([app, user, target]) => eb.tuple(app as number, user as string, target as string)),
+      ),
+    ),
 } satisfies Record<string, (db: Kysely<Schema>, rows: Row[]) => { compile(): CompiledQuery }>;
 
 type Shape = keyof typeof SHAPES;
@@ -210,10 +224,19 @@ export function batchQueries(db: Kysely<Schema>, batch: Mutation[]): CompiledQue
     'upsertFriends',
     friendWrites.flatMap((m) => (m.t === 'friendAdd' ? [[m.app, m.from, m.to, m.remark, JSON.stringify(m.groups), m.addSource, m.addTime]] : [])),
   );
-  put('deleteFriends', friendWrites.flatMap((m) => (m.t === 'friendRemove' ? [[m.app, m.from, m.to]] : [])));
+  put(
+    'deleteFriends',
+    friendWrites.flatMap((m) => (m.t === 'friendRemove' ? [[m.app, m.from, m.to]] : [])),
+  );
   const subWrites = sortedValues(subs);
-  put('upsertSubscriptions', subWrites.flatMap((m) => (m.t === 'subAdd' ? [[m.app, m.userID, m.target, m.seq]] : [])));
-  put('deleteSubscriptions', subWrites.flatMap((m) => (m.t === 'subRemove' ? [[m.app, m.userID, m.target]] : [])));
+  put(
+    'upsertSubscriptions',
+    subWrites.flatMap((m) => (m.t === 'subAdd' ? [[m.app, m.userID, m.target, m.seq]] : [])),
+  );
+  put(
+    'deleteSubscriptions',
+    subWrites.flatMap((m) => (m.t === 'subRemove' ? [[m.app, m.userID, m.target]] : [])),
+  );
   return out;
 }
 

@@ -72,9 +72,7 @@ function tempFile(): string {
 function sqliteSchema(file: string): unknown[] {
   const db = new Database(file, { readonly: true });
   try {
-    return db
-      .prepare(`SELECT type, name, tbl_name, sql FROM sqlite_master WHERE tbl_name NOT LIKE '${MIGRATION_TABLE}%' ORDER BY type, name`)
-      .all();
+    return db.prepare(`SELECT type, name, tbl_name, sql FROM sqlite_master WHERE tbl_name NOT LIKE '${MIGRATION_TABLE}%' ORDER BY type, name`).all();
   } finally {
     db.close();
   }
@@ -100,7 +98,13 @@ async function assertOldRowsKept(store: Awaited<ReturnType<typeof openSqlite>>):
     ],
   );
   assert.deepEqual(snap.friends, [{ from: 'ann', to: 'bob', remark: 'r', groups: ['g'], addSource: 'AddSource_Type_X', addTime: 7 }]);
-  assert.deepEqual(snap.subscriptions.map((s) => [s.target, s.seq]), [['u1', 1], ['u2', 2]]);
+  assert.deepEqual(
+    snap.subscriptions.map((s) => [s.target, s.seq]),
+    [
+      ['u1', 1],
+      ['u2', 2],
+    ],
+  );
   assert.deepEqual(snap.tombstones, [{ userID: 'gone', deletedAt: 99 }]);
   assert.equal(await store.getMeta('dev-app'), '{"k":1}');
   // The upgraded store still writes: a versioned account write lands over an old row.
@@ -117,7 +121,10 @@ describe('migrations: SQLite', () => {
     assert.deepEqual(await migrateToLatest(db), ALL);
     assert.deepEqual(await migrateToLatest(db), []);
     const applied = await db.selectFrom(MIGRATION_TABLE).select('name').orderBy('name').execute();
-    assert.deepEqual(applied.map((r) => r.name), ALL);
+    assert.deepEqual(
+      applied.map((r) => r.name),
+      ALL,
+    );
     await db.destroy();
 
     // Migration 0001 alone is the old schema, statement for statement.
@@ -132,7 +139,10 @@ describe('migrations: SQLite', () => {
     const file = tempFile();
     const store = await openSqlite(file);
     const applied = await store.db.withTables<{ [MIGRATION_TABLE]: { name: string } }>().selectFrom(MIGRATION_TABLE).select('name').orderBy('name').execute();
-    assert.deepEqual(applied.map((r) => r.name), ALL);
+    assert.deepEqual(
+      applied.map((r) => r.name),
+      ALL,
+    );
     await store.close();
     const old = tempFile();
     const o = new Database(old);
@@ -152,11 +162,18 @@ describe('migrations: SQLite', () => {
 
     const store = await openSqlite(file);
     const applied = await store.db.withTables<{ [MIGRATION_TABLE]: { name: string } }>().selectFrom(MIGRATION_TABLE).select('name').orderBy('name').execute();
-    assert.deepEqual(applied.map((r) => r.name), ALL, 'every migration is recorded as applied');
+    assert.deepEqual(
+      applied.map((r) => r.name),
+      ALL,
+      'every migration is recorded as applied',
+    );
     await assertOldRowsKept(store);
     const outbox = new SqlOutbox(store);
     assert.equal(await outbox.maxSeq(), 41);
-    assert.deepEqual((await outbox.loadPending(0, 10)).map((r) => r.id), ['e41']);
+    assert.deepEqual(
+      (await outbox.loadPending(0, 10)).map((r) => r.id),
+      ['e41'],
+    );
     assert.equal((await outbox.deadLetters({ limit: 10 }))[0]?.lastError, 'HTTP 500');
     assert.deepEqual(await new SqlAppSettingsStore(store.db).load(APP), { overrides: { edition: 'basic' }, updatedAt: 3 });
     await store.close();
@@ -170,7 +187,11 @@ describe('migrations: SQLite', () => {
     o.close();
     const store = await openSqlite(file);
     await assertOldRowsKept(store);
-    const cols = await sql<{ name: string; dflt_value: string; notnull: number }>`SELECT name, dflt_value, "notnull" FROM pragma_table_info('accounts') WHERE name = 'version'`.execute(store.db);
+    const cols = await sql<{
+      name: string;
+      dflt_value: string;
+      notnull: number;
+    }>`SELECT name, dflt_value, "notnull" FROM pragma_table_info('accounts') WHERE name = 'version'`.execute(store.db);
     assert.deepEqual(cols.rows, [{ name: 'version', dflt_value: '0', notnull: 1 }]);
     assert.equal(await new SqlOutbox(store).count('pending'), 0, 'the outbox table exists');
     await store.close();
@@ -218,9 +239,9 @@ async function pgSchema(schema: string): Promise<unknown> {
       constraints: await q(`SELECT cl.relname AS table, co.conname, co.contype, pg_get_constraintdef(co.oid) AS def
         FROM pg_constraint co JOIN pg_class cl ON cl.oid = co.conrelid JOIN pg_namespace ns ON ns.oid = cl.relnamespace
         WHERE ns.nspname = $1 AND cl.relname NOT LIKE '${MIGRATION_TABLE}%' ORDER BY 1, 2`),
-      indexes: (await q<{ indexdef: string }>(`SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename NOT LIKE '${MIGRATION_TABLE}%' ORDER BY 1, 2`)).map(
-        (r) => ({ ...r, indexdef: r.indexdef.replace(`${schema}.`, 'SCHEMA.') }),
-      ),
+      indexes: (
+        await q<{ indexdef: string }>(`SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename NOT LIKE '${MIGRATION_TABLE}%' ORDER BY 1, 2`)
+      ).map((r) => ({ ...r, indexdef: r.indexdef.replace(`${schema}.`, 'SCHEMA.') })),
       sequences: await q(`SELECT sequence_name, data_type, start_value, increment FROM information_schema.sequences WHERE sequence_schema = $1 ORDER BY 1`),
     };
   } finally {
@@ -254,7 +275,10 @@ describe('migrations: PostgreSQL', async () => {
       assert.deepEqual(await migrateToLatest(db), ALL);
       assert.deepEqual(await migrateToLatest(db), []);
       const applied = await db.selectFrom(MIGRATION_TABLE).select('name').orderBy('name').execute();
-      assert.deepEqual(applied.map((r) => r.name), ALL);
+      assert.deepEqual(
+        applied.map((r) => r.name),
+        ALL,
+      );
     } finally {
       await db.destroy();
     }
@@ -268,14 +292,23 @@ describe('migrations: PostgreSQL', async () => {
     const store = await openPostgres(PG_URL, { schema });
     cleanups.push(() => store.close());
     const applied = await store.db.withTables<{ [MIGRATION_TABLE]: { name: string } }>().selectFrom(MIGRATION_TABLE).select('name').orderBy('name').execute();
-    assert.deepEqual(applied.map((r) => r.name), ALL);
+    assert.deepEqual(
+      applied.map((r) => r.name),
+      ALL,
+    );
     const snap = await store.loadApp(APP);
     assert.deepEqual(snap.accounts.map((a) => [a.userID, a.loginKeys, a.kickedAt, a.offlineSince]).sort(), [
       ['ann', ['Web'], 5, 0],
       ['bob', [], 0, 1700000000000],
     ]);
-    assert.deepEqual(snap.friends.map((f) => [f.from, f.to, f.groups]), [['ann', 'bob', ['g']]]);
-    assert.deepEqual(snap.subscriptions.map((s) => s.target), ['u1', 'u2']);
+    assert.deepEqual(
+      snap.friends.map((f) => [f.from, f.to, f.groups]),
+      [['ann', 'bob', ['g']]],
+    );
+    assert.deepEqual(
+      snap.subscriptions.map((s) => s.target),
+      ['u1', 'u2'],
+    );
     assert.deepEqual(snap.tombstones, [{ userID: 'gone', deletedAt: 99 }]);
     assert.equal(await store.getMeta('dev-app'), '{"k":1}');
     assert.deepEqual(await new SqlAppSettingsStore(store.db).load(APP), { overrides: { edition: 'basic' }, updatedAt: 3 });
@@ -283,7 +316,10 @@ describe('migrations: PostgreSQL', async () => {
     const row = { id: 'new', seq: 0, app: APP, userID: 'ann', query: 'q', body: '{}', attempts: 0, nextAt: 0, createdAt: 5 };
     await outbox.write([{ t: 'insert', row }]);
     assert.ok(row.seq > 41, `the new row's seq ${row.seq} is above the rows stored before the sequence`);
-    assert.deepEqual((await outbox.loadPending(0, 10)).map((r) => r.id), ['e41', 'new']);
+    assert.deepEqual(
+      (await outbox.loadPending(0, 10)).map((r) => r.id),
+      ['e41', 'new'],
+    );
 
     // The upgraded schema is the schema a new database gets.
     const fresh = freshSchema('presently_mig');
@@ -297,7 +333,10 @@ describe('migrations: PostgreSQL', async () => {
     const store = await openPostgres(PG_URL, { schema });
     cleanups.push(() => store.close());
     const rows = await sql<{ user_id: string; version: string }>`SELECT user_id, version::text FROM accounts ORDER BY user_id`.execute(store.db);
-    assert.deepEqual(rows.rows, [{ user_id: 'ann', version: '0' }, { user_id: 'bob', version: '0' }]);
+    assert.deepEqual(rows.rows, [
+      { user_id: 'ann', version: '0' },
+      { user_id: 'bob', version: '0' },
+    ]);
     assert.equal(await new SqlOutbox(store).count('pending'), 0, 'the outbox table exists');
   });
 
@@ -313,7 +352,11 @@ describe('migrations: PostgreSQL', async () => {
       await holder.query(`SELECT pg_advisory_lock(${KYSELY_MIGRATION_LOCK})`);
       const runs = [migrateToLatest(a), migrateToLatest(b)];
       let settled = 0;
-      for (const r of runs) void r.then(() => settled++, () => settled++);
+      for (const r of runs)
+        void r.then(
+          () => settled++,
+          () => settled++,
+        );
       // Both are waiting for the lock (PostgreSQL shows their ungranted requests).
       for (;;) {
         const { rows } = await holder.query<{ n: number }>(
@@ -329,7 +372,11 @@ describe('migrations: PostgreSQL', async () => {
       assert.deepEqual(results.map((r) => r.length).sort(), [0, ALL.length]);
       assert.deepEqual(results.flat(), ALL);
       const applied = await a.selectFrom(MIGRATION_TABLE).select('name').orderBy('name').execute();
-      assert.deepEqual(applied.map((r) => r.name), ALL, 'each migration recorded once');
+      assert.deepEqual(
+        applied.map((r) => r.name),
+        ALL,
+        'each migration recorded once',
+      );
     } finally {
       await holder.end();
       await a.destroy();

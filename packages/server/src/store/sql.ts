@@ -436,7 +436,10 @@ async function openSqliteDatabase(file: string, label: string, opts: SqliteOpenO
     if (writer === 'main') store.useSqliteWriter(sqliteWriter(db));
     else if (writer === 'thread') {
       const thread = await SqliteWriterThread.start(file);
-      store.useSqliteWriter((batch) => thread.write(batch), () => thread.close());
+      store.useSqliteWriter(
+        (batch) => thread.write(batch),
+        () => thread.close(),
+      );
     }
   } catch (err) {
     await store.close();
@@ -470,7 +473,10 @@ async function createDatabase(file: string): Promise<void> {
   // A log left by a database that was deleted would be replayed into the new one.
   const wal = `${file}-wal`;
   if (fs.existsSync(wal) && fs.statSync(wal).size > 0) {
-    throw new StoreOpenError(file, `the database file is missing but its write-ahead log ${wal} is there: restore the database file, or move the log away to start with an empty database`);
+    throw new StoreOpenError(
+      file,
+      `the database file is missing but its write-ahead log ${wal} is there: restore the database file, or move the log away to start with an empty database`,
+    );
   }
   const tmp = `${file}.new`;
   for (const f of [tmp, `${tmp}-journal`, `${tmp}-wal`, `${tmp}-shm`]) fs.rmSync(f, { force: true });
@@ -562,7 +568,6 @@ class SqliteWriterThread {
     await this.worker.terminate();
   }
 }
-
 
 /**
  * Opens the PostgreSQL store (a cluster's durable data, `DATABASE_URL`). `schema` puts every

@@ -11,7 +11,6 @@ import type { Mutation } from '../engine/types.js';
 import { batchQueries } from './batch.js';
 import type { Schema } from './schema.js';
 
-
 /** Compiles SQLite statements; never connects. */
 const compiler = new Kysely<Schema>({
   dialect: {

@@ -94,7 +94,10 @@ describe('store retry: PostgreSQL through a proxy', async () => {
     const snap = await store.loadApp(APP);
     const keys = Object.fromEntries(snap.accounts.map((a) => [a.userID, a.loginKeys[0]]));
     assert.deepEqual(keys, { a1: 'last', a2: 'before', a3: 'before', b1: 'during', b2: 'during', b3: 'during', c1: 'during' }, 'every mutation, the later batch last');
-    assert.deepEqual(snap.friends.map((f) => [f.from, f.to]), [['a1', 'b1']]);
+    assert.deepEqual(
+      snap.friends.map((f) => [f.from, f.to]),
+      [['a1', 'b1']],
+    );
     assert.deepEqual(snap.subscriptions, [], 'the removal queued during the outage came after the add');
 
     // Still a working store: a new write after the outage.
@@ -146,7 +149,10 @@ describe('store retry: PostgreSQL through a proxy', async () => {
     proxy.up();
     const again = await openPostgres(url, { schema });
     cleanups.push(() => again.close());
-    assert.deepEqual((await again.loadApp(APP)).accounts.map((a) => a.userID), ['kept']);
+    assert.deepEqual(
+      (await again.loadApp(APP)).accounts.map((a) => a.userID),
+      ['kept'],
+    );
   });
 });
 

@@ -89,10 +89,18 @@ for (const b of backends) {
       assert.deepEqual(byId.get('ann'), { userID: 'ann', loginKeys: ['Android'], kickedAt: 6, offlineSince: 0, nick: 'Ann', faceUrl: 'f' });
       assert.equal(byId.get('bob')?.offlineSince, 1700000000000);
       assert.deepEqual(snap.friends, [{ from: 'ann', to: 'bob', remark: 'r', groups: ['g1', 'g2'], addSource: 'AddSource_Type_X', addTime: 7 }]);
-      assert.deepEqual(snap.subscriptions.map((x) => x.target), ['u1', 'u3', 'u2'], 'subscription order is kept');
+      assert.deepEqual(
+        snap.subscriptions.map((x) => x.target),
+        ['u1', 'u3', 'u2'],
+        'subscription order is kept',
+      );
       assert.deepEqual(snap.tombstones, [{ userID: 'gone', deletedAt: 99 }]);
       const other = await again.loadApp(app + 1);
-      assert.deepEqual(other.accounts.map((a) => a.loginKeys), [['Web']], 'apps never mix');
+      assert.deepEqual(
+        other.accounts.map((a) => a.loginKeys),
+        [['Web']],
+        'apps never mix',
+      );
       await again.close();
     });
 
@@ -175,25 +183,31 @@ for (const b of backends) {
       assert.deepEqual(keys.get('ver2'), ['Web'], 'the stored row is from a later entry');
       assert.deepEqual(keys.get('reborn'), ['Mac'], 'made again after its deletion');
       assert.equal(keys.has('gone'), false);
-      assert.deepEqual([...(snap.tombstones ?? [])].sort((x, y) => x.userID.localeCompare(y.userID)), [
-        { userID: 'gone', deletedAt: 51 },
-        { userID: 'reborn', deletedAt: 50 },
-      ]);
+      assert.deepEqual(
+        [...(snap.tombstones ?? [])].sort((x, y) => x.userID.localeCompare(y.userID)),
+        [
+          { userID: 'gone', deletedAt: 51 },
+          { userID: 'reborn', deletedAt: 50 },
+        ],
+      );
       const expected = Array.from({ length: 1200 }, (_, i) => `t${String(i).padStart(4, '0')}`).filter((t) => t !== 't0005');
       assert.deepEqual(
         snap.subscriptions.map((x) => x.target),
         [...expected, 'x'],
       );
-      assert.deepEqual(
-        snap.friends.map((f) => [f.from, f.to, f.remark, f.addSource]).sort(),
-        [
-          ['a', 'b', 'r2', 's2'],
-          ['c', 'd', '', ''],
-        ],
-      );
+      assert.deepEqual(snap.friends.map((f) => [f.from, f.to, f.remark, f.addSource]).sort(), [
+        ['a', 'b', 'r2', 's2'],
+        ['c', 'd', '', ''],
+      ]);
       const other = await s.loadApp(app + 1);
-      assert.deepEqual(other.accounts.map((a) => [a.userID, a.loginKeys]), [['ver', ['Linux']]]);
-      assert.deepEqual(other.subscriptions.map((x) => [x.userID, x.target]), [['big', 'y']]);
+      assert.deepEqual(
+        other.accounts.map((a) => [a.userID, a.loginKeys]),
+        [['ver', ['Linux']]],
+      );
+      assert.deepEqual(
+        other.subscriptions.map((x) => [x.userID, x.target]),
+        [['big', 'y']],
+      );
       await s.close();
     });
 

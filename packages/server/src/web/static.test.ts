@@ -46,7 +46,20 @@ test('staticPath: index, plain names of known types only', () => {
   assert.equal(staticPath('/console', '/console/'), 'index.html');
   assert.equal(staticPath('/console', '/console/console.js'), 'console.js');
   assert.equal(staticPath('/console', '/console/a/b.css'), 'a/b.css');
-  for (const bad of ['/console/../x.js', '/console/%2e%2e/x.js', '/console/..%2fx.js', '/console/.env.js', '/console/a//b.js', '/console/a\\b.js', '/console/x.md', '/console/noext', '/console/%00.js', '/console/%E0%A4%A.js', '/consolex/a.js', '/other/a.js']) {
+  for (const bad of [
+    '/console/../x.js',
+    '/console/%2e%2e/x.js',
+    '/console/..%2fx.js',
+    '/console/.env.js',
+    '/console/a//b.js',
+    '/console/a\\b.js',
+    '/console/x.md',
+    '/console/noext',
+    '/console/%00.js',
+    '/console/%E0%A4%A.js',
+    '/consolex/a.js',
+    '/other/a.js',
+  ]) {
     assert.equal(staticPath('/console', bad), null, bad);
   }
 });

@@ -102,7 +102,10 @@ export async function serveStatic(req: IncomingMessage, res: ServerResponse, url
     res.writeHead(301, { location: `${site.mount}/${url.search}`, 'cache-control': 'no-store' }).end();
     return;
   }
-  const built = await stat(join(site.dir, 'index.html')).then((s) => s.isFile(), () => false);
+  const built = await stat(join(site.dir, 'index.html')).then(
+    (s) => s.isFile(),
+    () => false,
+  );
   if (!built) return sendText(res, 503, 'html', notBuiltPage(site.name), head, { 'retry-after': '10' });
   const rel = staticPath(site.mount, url.pathname);
   const file = rel === null ? null : join(site.dir, rel);

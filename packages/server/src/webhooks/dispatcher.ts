@@ -356,7 +356,11 @@ export class WebhookDispatcher<S> {
    */
   recentAttempts(q: { app?: number; limit?: number } = {}): AttemptRecord[] {
     const limit = q.limit ?? this.options.recentAttempts;
-    if (q.app !== undefined) return (this.apps.get(q.app)?.recent ?? []).slice(-limit).reverse().map((e) => e.rec);
+    if (q.app !== undefined)
+      return (this.apps.get(q.app)?.recent ?? [])
+        .slice(-limit)
+        .reverse()
+        .map((e) => e.rec);
     return [...this.apps.values()]
       .flatMap((a) => a.recent)
       .sort((x, y) => y.n - x.n)
@@ -634,7 +638,8 @@ export class WebhookDispatcher<S> {
     this.pump();
     if (error !== '') this.counters.failedAttempts++;
     // The operator hears of a tenant's target refused by the policy (once per event).
-    if (error === 'egress refused' && attempt === 1) this.log.warn({ app: row.app, eventId: row.id, detail }, 'webhook target refused by the egress policy (server.webhookAllowNetworks)');
+    if (error === 'egress refused' && attempt === 1)
+      this.log.warn({ app: row.app, eventId: row.id, detail }, 'webhook target refused by the egress policy (server.webhookAllowNetworks)');
     const maxAttempts = clamp(hook.maxAttempts, WEBHOOK_BOUNDS.maxAttempts);
     const outcome = error === '' ? 'delivered' : attempt >= maxAttempts ? 'dead' : 'retry';
     await this.settle(lane, row, { eventId: row.id, app: row.app, userID: row.userID, attempt, at, durationMs: Date.now() - at, status, outcome, error }, detail);

@@ -30,20 +30,65 @@ after(async () => {
 
 const REFUSED = [
   // loopback, unspecified, "this network"
-  '127.0.0.1', '127.255.255.254', '0.0.0.0', '0.1.2.3', '::1', '::',
+  '127.0.0.1',
+  '127.255.255.254',
+  '0.0.0.0',
+  '0.1.2.3',
+  '::1',
+  '::',
   // private (RFC 1918) and shared (CGNAT)
-  '10.0.0.1', '10.255.255.255', '172.16.0.1', '172.31.255.254', '192.168.1.1', '100.64.0.1', '100.127.255.254',
+  '10.0.0.1',
+  '10.255.255.255',
+  '172.16.0.1',
+  '172.31.255.254',
+  '192.168.1.1',
+  '100.64.0.1',
+  '100.127.255.254',
   // link-local, the cloud metadata address
-  '169.254.0.1', '169.254.169.254', 'fe80::1', 'febf::1',
+  '169.254.0.1',
+  '169.254.169.254',
+  'fe80::1',
+  'febf::1',
   // unique-local IPv6, multicast, broadcast, reserved, documentation, benchmarking
-  'fc00::1', 'fd12:3456::1', 'ff02::1', '224.0.0.1', '239.255.255.250', '255.255.255.255', '240.0.0.1', '192.0.2.10', '198.18.0.1', '2001:db8::1',
+  'fc00::1',
+  'fd12:3456::1',
+  'ff02::1',
+  '224.0.0.1',
+  '239.255.255.250',
+  '255.255.255.255',
+  '240.0.0.1',
+  '192.0.2.10',
+  '198.18.0.1',
+  '2001:db8::1',
   // the same inside IPv6 forms that carry an IPv4 address
-  '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:169.254.169.254', '::ffff:10.1.2.3', '::ffff:192.168.0.1',
-  '::127.0.0.1', '64:ff9b::127.0.0.1', '64:ff9b::a9fe:a9fe', '2002:7f00:1::1', '2002:a00:1::', '64:ff9b:1::1',
+  '::ffff:127.0.0.1',
+  '::ffff:7f00:1',
+  '::ffff:169.254.169.254',
+  '::ffff:10.1.2.3',
+  '::ffff:192.168.0.1',
+  '::127.0.0.1',
+  '64:ff9b::127.0.0.1',
+  '64:ff9b::a9fe:a9fe',
+  '2002:7f00:1::1',
+  '2002:a00:1::',
+  '64:ff9b:1::1',
 ];
 const PERMITTED = [
-  '8.8.8.8', '1.1.1.1', '93.184.216.34', '172.32.0.1', '172.15.255.255', '100.128.0.1', '100.63.255.255', '169.253.255.255', '11.0.0.1', '223.255.255.255',
-  '2606:4700:4700::1111', '2a00:1450:4001::200e', '::ffff:8.8.8.8', '64:ff9b::808:808', '2002:808:808::1',
+  '8.8.8.8',
+  '1.1.1.1',
+  '93.184.216.34',
+  '172.32.0.1',
+  '172.15.255.255',
+  '100.128.0.1',
+  '100.63.255.255',
+  '169.253.255.255',
+  '11.0.0.1',
+  '223.255.255.255',
+  '2606:4700:4700::1111',
+  '2a00:1450:4001::200e',
+  '::ffff:8.8.8.8',
+  '64:ff9b::808:808',
+  '2002:808:808::1',
 ];
 
 test('egress: loopback, private, CGNAT, link-local (metadata), unique-local, unspecified, multicast and their IPv6 forms are refused; public addresses are not', () => {
@@ -70,13 +115,22 @@ test('egress: CIDR parsing', () => {
 
 test('egress: the lookup checks every answer when the socket connects, and hands on only what it checked (no rebinding window)', async () => {
   // A name whose answers change from one resolution to the next: public, then loopback.
-  const answers: LookupAddress[][] = [[{ address: '93.184.216.34', family: 4 }], [{ address: '127.0.0.1', family: 4 }], [{ address: '93.184.216.34', family: 4 }, { address: '10.0.0.7', family: 4 }]];
+  const answers: LookupAddress[][] = [
+    [{ address: '93.184.216.34', family: 4 }],
+    [{ address: '127.0.0.1', family: 4 }],
+    [
+      { address: '93.184.216.34', family: 4 },
+      { address: '10.0.0.7', family: 4 },
+    ],
+  ];
   let calls = 0;
   const resolver: Resolver = (_host, _opts, cb) => cb(null, answers[calls++]!);
   const p = new EgressPolicy([], resolver);
   const look = (all: boolean) =>
     new Promise<{ err: NodeJS.ErrnoException | null; address: unknown }>((resolve) =>
-      (p.lookup as unknown as (h: string, o: object, cb: (err: NodeJS.ErrnoException | null, address: unknown) => void) => void)('rebind.test', { all }, (err, address) => resolve({ err, address })),
+      (p.lookup as unknown as (h: string, o: object, cb: (err: NodeJS.ErrnoException | null, address: unknown) => void) => void)('rebind.test', { all }, (err, address) =>
+        resolve({ err, address }),
+      ),
     );
   assert.deepEqual(await look(true), { err: null, address: [{ address: '93.184.216.34', family: 4 }] });
   const second = await look(false);
@@ -104,7 +158,11 @@ test('egress: what an admin sees of a failure is its class, never a reply or an 
 
 test('egress: server.webhookAllowNetworks and PRESENTLY_WEBHOOK_ALLOW_NETWORKS are checked, and add up', () => {
   assert.deepEqual(serverOptionsFrom({}).webhookAllowNetworks, []);
-  assert.deepEqual(serverOptionsFrom({ PRESENTLY_WEBHOOK_ALLOW_NETWORKS: ' 10.0.0.0/8, ::1 ' }, { webhookAllowNetworks: ['127.0.0.1/32'] }).webhookAllowNetworks, ['127.0.0.1/32', '10.0.0.0/8', '::1']);
+  assert.deepEqual(serverOptionsFrom({ PRESENTLY_WEBHOOK_ALLOW_NETWORKS: ' 10.0.0.0/8, ::1 ' }, { webhookAllowNetworks: ['127.0.0.1/32'] }).webhookAllowNetworks, [
+    '127.0.0.1/32',
+    '10.0.0.0/8',
+    '::1',
+  ]);
   assert.throws(() => serverOptionsFrom({}, { webhookAllowNetworks: ['127.0.0.1/32', 'intranet'] }), /server\.webhookAllowNetworks\[1\]: must be a CIDR/);
   assert.throws(() => serverOptionsFrom({}, { webhookAllowNetworks: '10.0.0.0/8' }), /server\.webhookAllowNetworks: must be a list/);
   assert.throws(() => serverOptionsFrom({ PRESENTLY_WEBHOOK_ALLOW_NETWORKS: '10.0.0.0/40' }), /PRESENTLY_WEBHOOK_ALLOW_NETWORKS/);
@@ -142,8 +200,13 @@ async function target(code: number): Promise<Target> {
 }
 
 /** A dispatcher for several apps, each with its own webhook URL and one attempt. */
-function dispatcherFor(urls: Map<number, string>, init: { allowNetworks?: string[]; egress?: EgressPolicy } = {}): { d: WebhookDispatcher<Sink>; settings: Map<number, AppSettings> } {
-  const settings = new Map([...urls].map(([app, url]) => [app, normalizeApp({ SDKAppID: app, secretKey: 'test-secret-key-0123456789', webhook: { url, timeoutMs: 2000, maxAttempts: 1 } })]));
+function dispatcherFor(
+  urls: Map<number, string>,
+  init: { allowNetworks?: string[]; egress?: EgressPolicy } = {},
+): { d: WebhookDispatcher<Sink>; settings: Map<number, AppSettings> } {
+  const settings = new Map(
+    [...urls].map(([app, url]) => [app, normalizeApp({ SDKAppID: app, secretKey: 'test-secret-key-0123456789', webhook: { url, timeoutMs: 2000, maxAttempts: 1 } })]),
+  );
   const d = new WebhookDispatcher<Sink>({
     backend: new MemoryOutbox(),
     settingsOf: (app) => settings.get(app),
@@ -192,7 +255,10 @@ test('egress: webhooks to 127.0.0.1, a private address, the metadata address, an
     }
     await d.flush();
     const dead = await d.deadLetters();
-    assert.deepEqual(dead.map((x) => x.lastError), Array(literal.size).fill('egress refused'));
+    assert.deepEqual(
+      dead.map((x) => x.lastError),
+      Array(literal.size).fill('egress refused'),
+    );
   } finally {
     unsubscribe('net.client.socket', onSocket);
   }
@@ -206,7 +272,14 @@ test('egress: webhooks to 127.0.0.1, a private address, the metadata address, an
   assert.equal(t.connections, 0, 'the listening loopback server got no connection at all');
 
   // The operator allows loopback: the same targets are delivered to.
-  const allowed = dispatcherFor(new Map([[1, literal.get(1)!], [2, literal.get(2)!], [7, `http://localhost:${t.port}/cb`]]), { allowNetworks: ['127.0.0.1/32'] });
+  const allowed = dispatcherFor(
+    new Map([
+      [1, literal.get(1)!],
+      [2, literal.get(2)!],
+      [7, `http://localhost:${t.port}/cb`],
+    ]),
+    { allowNetworks: ['127.0.0.1/32'] },
+  );
   allowed.d.start();
   for (const s of allowed.settings.values()) allowed.d.onEvent(s, status(`u${s.SDKAppID}`, 'x'));
   await eventually('delivered once allowed', () => allowed.d.stats().delivered === 3);
@@ -217,8 +290,12 @@ test('egress: webhooks to 127.0.0.1, a private address, the metadata address, an
 test('egress: the name is resolved by the policy at connect time (a resolver answering loopback is refused, then allowed)', async () => {
   const t = await target(200);
   // hook.test exists only in this resolver: a delivery to it proves the connection used it.
-  const resolver: Resolver = (host, _opts, cb) => (host === 'hook.test' ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(Object.assign(new Error('ENOTFOUND'), { code: 'ENOTFOUND' }), []));
-  const urls = new Map([[1, `http://hook.test:${t.port}/cb`], [2, `http://unknown.test:${t.port}/cb`]]);
+  const resolver: Resolver = (host, _opts, cb) =>
+    host === 'hook.test' ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(Object.assign(new Error('ENOTFOUND'), { code: 'ENOTFOUND' }), []);
+  const urls = new Map([
+    [1, `http://hook.test:${t.port}/cb`],
+    [2, `http://unknown.test:${t.port}/cb`],
+  ]);
   const refused = dispatcherFor(urls, { egress: new EgressPolicy([], resolver) });
   refused.d.start();
   for (const s of refused.settings.values()) refused.d.onEvent(s, status('u', 'x'));
@@ -231,7 +308,10 @@ test('egress: the name is resolved by the policy at connect time (a resolver ans
   allowed.d.start();
   allowed.d.onEvent(allowed.settings.get(1)!, status('u', 'x'));
   await eventually('delivered', () => allowed.d.stats().delivered === 1);
-  assert.deepEqual(t.requests.map((r) => r.host), [`hook.test:${t.port}`]);
+  assert.deepEqual(
+    t.requests.map((r) => r.host),
+    [`hook.test:${t.port}`],
+  );
 });
 
 test('egress: an allowed target that fails shows its status or error class, never its reply nor its address', async () => {
@@ -240,7 +320,13 @@ test('egress: an allowed target that fails shows its status or error class, neve
   const closed = await target(200);
   const closedPort = closed.port;
   await cleanups.pop()!();
-  const { d, settings } = dispatcherFor(new Map([[1, `http://127.0.0.1:${t.port}/cb`], [2, `http://127.0.0.1:${closedPort}/cb`]]), { allowNetworks: ['127.0.0.1/32'] });
+  const { d, settings } = dispatcherFor(
+    new Map([
+      [1, `http://127.0.0.1:${t.port}/cb`],
+      [2, `http://127.0.0.1:${closedPort}/cb`],
+    ]),
+    { allowNetworks: ['127.0.0.1/32'] },
+  );
   d.start();
   for (const s of settings.values()) d.onEvent(s, status('u', 'x'));
   await eventually('both dead', () => d.stats().deadLettered === 2);
@@ -250,5 +336,6 @@ test('egress: an allowed target that fails shows its status or error class, neve
   assert.deepEqual([http?.status, http?.error], [500, 'HTTP 500']);
   assert.deepEqual([refused?.status, refused?.error], [0, 'connection refused']);
   const shown = JSON.stringify([d.recentAttempts(), await d.deadLetters()]);
-  for (const leak of ['INTERNAL-SECRET', '10.9.8.7', '127.0.0.1', `:${t.port}`, `:${closedPort}`, 'ECONNREFUSED']) assert.ok(!shown.includes(leak), `${leak} must not be shown: ${shown}`);
+  for (const leak of ['INTERNAL-SECRET', '10.9.8.7', '127.0.0.1', `:${t.port}`, `:${closedPort}`, 'ECONNREFUSED'])
+    assert.ok(!shown.includes(leak), `${leak} must not be shown: ${shown}`);
 });

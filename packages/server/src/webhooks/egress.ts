@@ -141,7 +141,13 @@ export class EgressPolicy {
       if (err) return callback(err, []);
       const ok = addresses.filter((a) => this.permits(a.address));
       if (ok.length === 0) {
-        return callback(new EgressRefusedError(hostname, addresses.map((a) => a.address)), []);
+        return callback(
+          new EgressRefusedError(
+            hostname,
+            addresses.map((a) => a.address),
+          ),
+          [],
+        );
       }
       if (options.all) return callback(null, ok);
       const first = ok[0]!;
@@ -211,7 +217,14 @@ export function errorClass(err: unknown): string {
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_FAIL' || code === 'EAI_NODATA' || code === 'EAI_NONAME') return 'DNS failure';
   if (code === 'ETIMEDOUT') return 'timeout';
   if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EHOSTDOWN' || code === 'ENETDOWN') return 'network unreachable';
-  if (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT') || code === 'EPROTO' || /SSL|TLS|certificate/i.test(String((err as Error | null)?.message ?? ''))) return 'TLS error';
+  if (
+    code.startsWith('ERR_TLS') ||
+    code.startsWith('ERR_SSL') ||
+    code.includes('CERT') ||
+    code === 'EPROTO' ||
+    /SSL|TLS|certificate/i.test(String((err as Error | null)?.message ?? ''))
+  )
+    return 'TLS error';
   if (code === 'ERR_INVALID_URL' || code === 'ERR_INVALID_PROTOCOL') return 'invalid URL';
   if (code === 'HPE_INVALID_CONSTANT' || code.startsWith('HPE_')) return 'invalid HTTP reply';
   return 'connection failed';

@@ -186,20 +186,17 @@ export class SqlOutbox implements OutboxBackend {
       } else if (op.t === 'delete') deletes.push(op.id);
     }
     // A batch written again after an ambiguous failure must not fail on its own rows.
-    for (const c of chunks(inserts, CHUNK)) await trx.insertInto('webhook_outbox').values(c).onConflict((oc) => oc.column('id').doNothing()).execute();
+    for (const c of chunks(inserts, CHUNK))
+      await trx
+        .insertInto('webhook_outbox')
+        .values(c)
+        .onConflict((oc) => oc.column('id').doNothing())
+        .execute();
     for (const op of ops) {
       if (op.t === 'retry') {
-        await trx
-          .updateTable('webhook_outbox')
-          .set({ attempts: op.attempts, next_at: op.nextAt, last_error: op.error, updated_at: op.at })
-          .where('id', '=', op.id)
-          .execute();
+        await trx.updateTable('webhook_outbox').set({ attempts: op.attempts, next_at: op.nextAt, last_error: op.error, updated_at: op.at }).where('id', '=', op.id).execute();
       } else if (op.t === 'dead') {
-        await trx
-          .updateTable('webhook_outbox')
-          .set({ status: 'dead', attempts: op.attempts, last_error: op.error, updated_at: op.at })
-          .where('id', '=', op.id)
-          .execute();
+        await trx.updateTable('webhook_outbox').set({ status: 'dead', attempts: op.attempts, last_error: op.error, updated_at: op.at }).where('id', '=', op.id).execute();
       }
     }
     for (const c of chunks(deletes, CHUNK)) await trx.deleteFrom('webhook_outbox').where('id', 'in', c).execute();

@@ -145,14 +145,16 @@ describe('webhooks in a cluster (one PostgreSQL outbox, two processes)', async (
     await Promise.all([o1.migrate(), o2.migrate()]);
     const old = { id: 'old', seq: 41, app: APP, userID: 'u', query: 'q', body: '{}', attempts: 0, nextAt: 0, createdAt: 1 };
 
-    const batches = Array.from({ length: 40 }, (_, b) =>
-      Array.from({ length: 5 }, (_, i) => ({ ...old, id: `b${b}-${i}`, seq: 0, userID: `u${b % 3}` })),
-    );
+    const batches = Array.from({ length: 40 }, (_, b) => Array.from({ length: 5 }, (_, i) => ({ ...old, id: `b${b}-${i}`, seq: 0, userID: `u${b % 3}` })));
     // Both "processes" write at once.
     await Promise.all(batches.map((rows, b) => (b % 2 ? o1 : o2).write(rows.map((row) => ({ t: 'insert' as const, row })))));
     for (const rows of batches) {
       const seqs = rows.map((r) => r.seq);
-      assert.deepEqual(seqs, seqs.map((_, i) => seqs[0]! + i), 'a batch takes consecutive seqs, in its order');
+      assert.deepEqual(
+        seqs,
+        seqs.map((_, i) => seqs[0]! + i),
+        'a batch takes consecutive seqs, in its order',
+      );
     }
     const all = await o2.loadPending(0, 1000);
     assert.equal(all.length, 201);
@@ -192,7 +194,12 @@ describe('webhooks in a cluster (one PostgreSQL outbox, two processes)', async (
     assert.equal(r.hits.length, users.length * rounds, 'nothing sent twice');
     assertOncePerId(r.hits);
     const byUser = delivered(r.hits);
-    for (const u of users) assert.deepEqual(byUser.get(u), Array.from({ length: rounds }, (_, i) => `${i}`), u);
+    for (const u of users)
+      assert.deepEqual(
+        byUser.get(u),
+        Array.from({ length: rounds }, (_, i) => `${i}`),
+        u,
+      );
     assert.equal(b.d.stats().delivered, 0, 'only the leader delivers');
     assert.equal(b.d.stats().inFlight, 0);
 
@@ -214,7 +221,12 @@ describe('webhooks in a cluster (one PostgreSQL outbox, two processes)', async (
     await eventually('b delivered everything left', () => b.d.stats().delivered === users.length * 5 + 5);
     assertOncePerId(r.hits);
     const late = delivered(r.hits.slice(before));
-    for (const u of [...users, 'c-b-only']) assert.deepEqual(late.get(u), Array.from({ length: 5 }, (_, i) => `late-${i}`), u);
+    for (const u of [...users, 'c-b-only'])
+      assert.deepEqual(
+        late.get(u),
+        Array.from({ length: 5 }, (_, i) => `late-${i}`),
+        u,
+      );
     // The counter moves when the reply comes; the row goes once that outcome is committed.
     await eventually('every delivery recorded', async () => (await new SqlOutbox(b.store).count('pending')) === 0);
     await b.close();
@@ -253,7 +265,10 @@ describe('webhooks in a cluster (one PostgreSQL outbox, two processes)', async (
     b.d.onEvent(settings, status('x', '2'));
     await eventually('b delivered its own', () => b.d.stats().delivered === 1);
     // a's event is in a's memory (queued, or in the write being retried): not in the outbox.
-    assert.equal(r.hits.some((h) => h.user === 'y'), false);
+    assert.equal(
+      r.hits.some((h) => h.user === 'y'),
+      false,
+    );
 
     proxy.up();
     await eventually("a's event written once a is back, and delivered by b", () => b.d.stats().delivered === 2);

@@ -58,7 +58,10 @@ test('each engine event maps to its Action/Reason, query and body (compat.md §4
 
 test('KickedDevice only on a login that kicked, with REST platform names', () => {
   const f = formatStateChange(APP, { type: 'login', userID: 'u', platform: 'Windows', sink, kicked: ['Windows', 'Web'] }, '1.2.3.4', 1);
-  assert.equal(f.body, '{"CallbackCommand":"State.StateChange","EventTime":1,"Info":{"Action":"Login","To_Account":"u","Reason":"Register"},"KickedDevice":[{"Platform":"PC"},{"Platform":"Web"}]}');
+  assert.equal(
+    f.body,
+    '{"CallbackCommand":"State.StateChange","EventTime":1,"Info":{"Action":"Login","To_Account":"u","Reason":"Register"},"KickedDevice":[{"Platform":"PC"},{"Platform":"Web"}]}',
+  );
 });
 
 test('callbackUrl keeps the receiver URL query; clientIP unwraps IPv4-mapped addresses only', () => {
@@ -73,8 +76,14 @@ test('callbackUrl keeps the receiver URL query; clientIP unwraps IPv4-mapped add
 
 test('backoff: full jitter under a doubling ceiling with a cap', () => {
   const top = () => 0.999999;
-  assert.equal(backoffDelay(1, 1000, 60_000, () => 0), 0);
-  assert.deepEqual([1, 2, 3, 4].map((n) => backoffDelay(n, 1000, 60_000, top)), [999, 1999, 3999, 7999]);
+  assert.equal(
+    backoffDelay(1, 1000, 60_000, () => 0),
+    0,
+  );
+  assert.deepEqual(
+    [1, 2, 3, 4].map((n) => backoffDelay(n, 1000, 60_000, top)),
+    [999, 1999, 3999, 7999],
+  );
   assert.equal(backoffDelay(30, 1000, 60_000, top), 59_999);
   assert.equal(backoffDelay(10_000, 1000, 60_000, top), 59_999, 'no overflow for large counts');
   for (let i = 0; i < 200; i++) {
@@ -184,7 +193,10 @@ for (const b of backends) {
       assert.equal(await o.maxSeq(), 0);
       await o.write([1, 2, 3, 4, 5].map((n) => ({ t: 'insert' as const, row: row(n, n % 2 ? 'odd' : 'even') })));
       await o.write([{ t: 'insert', row: row(1) }]); // written again after an ambiguous failure: no error, no change
-      assert.deepEqual((await o.loadPending(0, 10)).map((r) => r.seq), [1, 2, 3, 4, 5]);
+      assert.deepEqual(
+        (await o.loadPending(0, 10)).map((r) => r.seq),
+        [1, 2, 3, 4, 5],
+      );
       assert.deepEqual(await o.loadPending(2, 2), [row(3, 'odd'), row(4, 'even')]);
 
       await o.write([
@@ -214,7 +226,9 @@ interface Hit {
 }
 
 /** An in-process receiver; `reply` decides each answer ('hang' never answers). */
-async function receiver(reply: (h: Hit) => number | 'hang'): Promise<{ url: string; hits: Hit[]; until(n: number): Promise<void>; close: () => Promise<void>; set(r: typeof reply): void }> {
+async function receiver(
+  reply: (h: Hit) => number | 'hang',
+): Promise<{ url: string; hits: Hit[]; until(n: number): Promise<void>; close: () => Promise<void>; set(r: typeof reply): void }> {
   const hits: Hit[] = [];
   let waiters: Array<() => void> = [];
   let decide = reply;
@@ -298,7 +312,11 @@ test('dispatcher: a reply that never comes is a timeout; the event is retried, t
   assert.equal(dead[0]!.attempts, 2);
   assert.deepEqual(
     d.recentAttempts().map((a) => [a.attempt, a.outcome]),
-    [[1, 'delivered'], [2, 'dead'], [1, 'retry']],
+    [
+      [1, 'delivered'],
+      [2, 'dead'],
+      [1, 'retry'],
+    ],
   );
   await d.close();
 });
@@ -356,8 +374,15 @@ test('dispatcher: with little memory the outbox is read in pages; order per user
   await r.until(firstOk + 60);
   // Every request of the second run was answered 200: each event exactly once, in order.
   for (const u of users) {
-    const got = r.hits.slice(firstOk).filter((h) => h.body.Info.To_Account === u).map((h) => h.body.Info.CustomStatus);
-    assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => `${i}`), u);
+    const got = r.hits
+      .slice(firstOk)
+      .filter((h) => h.body.Info.To_Account === u)
+      .map((h) => h.body.Info.CustomStatus);
+    assert.deepEqual(
+      got,
+      Array.from({ length: 20 }, (_, i) => `${i}`),
+      u,
+    );
   }
   await eventually(() => d2.stats().delivered === 60);
   await d2.close();
@@ -435,7 +460,10 @@ test("isolation: app A's failures never push app B's attempts out of B's history
   for (let i = 0; i < 30; i++) d.onEvent(a, status(`a-${i}`, 'x'));
   await eventually(() => d.stats().deadLettered === 30);
   const bs = d.recentAttempts({ app: APP_B });
-  assert.deepEqual(bs.map((r) => [r.userID, r.outcome, r.status, r.error]), [['b-1', 'delivered', 200, '']]);
+  assert.deepEqual(
+    bs.map((r) => [r.userID, r.outcome, r.status, r.error]),
+    [['b-1', 'delivered', 200, '']],
+  );
   const as = d.recentAttempts({ app: APP_A });
   assert.equal(as.length, 5, "A's own ring is bounded");
   assert.ok(as.every((r) => r.error === 'HTTP 500' && r.outcome === 'dead'));
@@ -447,7 +475,8 @@ test("isolation: app A's failures never push app B's attempts out of B's history
 // ---- bounds ----------------------------------------------------------------------------------------
 
 test('bounds: timeoutMs and maxAttempts outside their range are refused by the config and the settings API; appConcurrency is an option', () => {
-  const app = (webhook: Record<string, unknown>) => normalizeApp({ SDKAppID: APP, secretKey: 'test-secret-key-0123456789', webhook: { url: 'https://hooks.example/p', ...webhook } }, 'apps[0]');
+  const app = (webhook: Record<string, unknown>) =>
+    normalizeApp({ SDKAppID: APP, secretKey: 'test-secret-key-0123456789', webhook: { url: 'https://hooks.example/p', ...webhook } }, 'apps[0]');
   for (const timeoutMs of [0, 99, 30_001, 99_999_999_999, 1.5, '2000']) {
     assert.throws(() => app({ timeoutMs }), new ConfigError('apps[0].webhook.timeoutMs: must be an integer from 100 to 30000'), String(timeoutMs));
   }
@@ -455,10 +484,16 @@ test('bounds: timeoutMs and maxAttempts outside their range are refused by the c
     assert.throws(() => app({ maxAttempts }), new ConfigError('apps[0].webhook.maxAttempts: must be an integer from 1 to 100'), String(maxAttempts));
   }
   assert.deepEqual([app({ timeoutMs: 100 }).webhook?.timeoutMs, app({ timeoutMs: 30_000 }).webhook?.timeoutMs], [WEBHOOK_BOUNDS.timeoutMs.min, WEBHOOK_BOUNDS.timeoutMs.max]);
-  assert.deepEqual([app({ maxAttempts: 1 }).webhook?.maxAttempts, app({ maxAttempts: 100 }).webhook?.maxAttempts], [WEBHOOK_BOUNDS.maxAttempts.min, WEBHOOK_BOUNDS.maxAttempts.max]);
+  assert.deepEqual(
+    [app({ maxAttempts: 1 }).webhook?.maxAttempts, app({ maxAttempts: 100 }).webhook?.maxAttempts],
+    [WEBHOOK_BOUNDS.maxAttempts.min, WEBHOOK_BOUNDS.maxAttempts.max],
+  );
   // The settings API validates with the same function: 70402 naming the field.
   const current = app({});
-  for (const [webhook, field] of [[{ timeoutMs: 99_999_999_999 }, 'timeoutMs'], [{ maxAttempts: 1000 }, 'maxAttempts']] as const) {
+  for (const [webhook, field] of [
+    [{ timeoutMs: 99_999_999_999 }, 'timeoutMs'],
+    [{ maxAttempts: 1000 }, 'maxAttempts'],
+  ] as const) {
     assert.throws(
       () => mergeChange(current, { webhook }),
       (err: unknown) => err instanceof PresentlyError && err.code === ErrorCode.INVALID_PARAMETERS && err.message.startsWith(`Settings.webhook.${field}: must be an integer from`),

@@ -153,13 +153,17 @@ export class V2App implements AppDriver {
     if (first) await this.addLocalUser(p.userID);
     let session: SinkSession | undefined;
     try {
-      session = await this.run(p.userID, (fx) => {
-        const s = this.engine.login(p, now);
-        fx.exclude = s.id;
-        // Registered before the write: a change that follows it must find the session here.
-        this.local.get(p.userID)?.sessions.set(s.id, p.sink);
-        return s;
-      }, now);
+      session = await this.run(
+        p.userID,
+        (fx) => {
+          const s = this.engine.login(p, now);
+          fx.exclude = s.id;
+          // Registered before the write: a change that follows it must find the session here.
+          this.local.get(p.userID)?.sessions.set(s.id, p.sink);
+          return s;
+        },
+        now,
+      );
     } finally {
       if (!session) {
         this.local.get(p.userID)?.sessions.delete(p.sessionId);
@@ -261,22 +265,26 @@ export class V2App implements AppDriver {
 
   /** S15-S18; this node listens to the new targets before the reply (S21c), the user's other nodes when they hear of it. */
   subscribe(s: SinkSession, ids: string[], now: number): Promise<FailuresReply> {
-    return unavailable(this.withUsers(ids, async (seen) => {
-      const r = await this.run(s.userID, (fx) => {
-        fx.seen = seen;
-        return this.engine.subscribe(s, ids, now);
-      });
-      await this.refreshSubs(s.userID, seen);
-      return r;
-    }));
+    return unavailable(
+      this.withUsers(ids, async (seen) => {
+        const r = await this.run(s.userID, (fx) => {
+          fx.seen = seen;
+          return this.engine.subscribe(s, ids, now);
+        });
+        await this.refreshSubs(s.userID, seen);
+        return r;
+      }),
+    );
   }
 
   unsubscribe(s: SinkSession, ids: string[] | undefined, now: number): Promise<FailuresReply> {
-    return unavailable(this.withUsers(ids ?? [], async () => {
-      const r = await this.run(s.userID, () => this.engine.unsubscribe(s, ids, now));
-      await this.refreshSubs(s.userID);
-      return r;
-    }));
+    return unavailable(
+      this.withUsers(ids ?? [], async () => {
+        const r = await this.run(s.userID, () => this.engine.unsubscribe(s, ids, now));
+        await this.refreshSubs(s.userID);
+        return r;
+      }),
+    );
   }
 
   /** S23: the user itself, its subscriptions and (auto-notify) its friends, read from their records. */
@@ -486,7 +494,11 @@ export class V2App implements AppDriver {
     ids.forEach((id, i) => out.set(id, recs[i]!));
     if (friends) {
       const snap = await this.init.store.loadUsers(this.app, ids);
-      for (const id of ids) this.engine.setFriends(id, snap.friends.filter((f) => f.from === id));
+      for (const id of ids)
+        this.engine.setFriends(
+          id,
+          snap.friends.filter((f) => f.from === id),
+        );
     }
     return out;
   }
@@ -799,7 +811,6 @@ export class V2App implements AppDriver {
   private dropTransient(ids: readonly string[]): void {
     for (const id of ids) if (!this.local.has(id)) this.engine.dropUser(id);
   }
-
 }
 
 const UNAVAILABLE = 'the cluster is unavailable (Redis or the database does not answer); nothing was done, try again';

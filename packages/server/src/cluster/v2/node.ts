@@ -72,7 +72,11 @@ export class V2Node {
       },
       gap: (channel) => {
         const at = this.keys.parseChannel(channel);
-        if (at && at.userID !== '') this.apps.get(at.app)?.onGap(at.userID).catch((err: unknown) => opts.log.debug({ err }, 'cluster v2: reading a record after a gap failed'));
+        if (at && at.userID !== '')
+          this.apps
+            .get(at.app)
+            ?.onGap(at.userID)
+            .catch((err: unknown) => opts.log.debug({ err }, 'cluster v2: reading a record after a gap failed'));
       },
       // Changes may have been missed while away; if Redis lost its data, sessions are written back first.
       reconnected: () => void this.recover(),
@@ -148,14 +152,25 @@ export class V2Node {
 
   /** Starts renewing the lease and watching the others'. */
   start(): void {
-    this.timer = setInterval(() => {
-      this.round ??= this.tick().finally(() => (this.round = null));
-    }, Math.max(50, Math.floor(this.leaseMs / 5)));
+    this.timer = setInterval(
+      () => {
+        this.round ??= this.tick().finally(() => (this.round = null));
+      },
+      Math.max(50, Math.floor(this.leaseMs / 5)),
+    );
     this.timer.unref();
   }
 
   async addApp(init: Omit<V2AppInit, 'node' | 'records' | 'interest' | 'redis' | 'liveNodes' | 'reachable'>): Promise<V2App> {
-    const app = new V2App({ ...init, node: () => this.current, records: this.records, interest: this.interest, redis: this.cmd, liveNodes: () => this.liveNodes(), reachable: () => this.healthy() });
+    const app = new V2App({
+      ...init,
+      node: () => this.current,
+      records: this.records,
+      interest: this.interest,
+      redis: this.cmd,
+      liveNodes: () => this.liveNodes(),
+      reachable: () => this.healthy(),
+    });
     this.apps.set(init.settings.SDKAppID, app);
     await this.interest.add(this.keys.appChannel(init.settings.SDKAppID));
     return app;

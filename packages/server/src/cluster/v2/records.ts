@@ -99,7 +99,13 @@ export class UserKeys {
     }
     const app = Number(rest.slice(0, colon));
     if (!Number.isSafeInteger(app)) return null;
-    return { app, userID: rest.slice(colon + 1).replaceAll('%7D', '}').replaceAll('%25', '%') };
+    return {
+      app,
+      userID: rest
+        .slice(colon + 1)
+        .replaceAll('%7D', '}')
+        .replaceAll('%25', '%'),
+    };
   }
 
   /** Cluster-wide keys (one slot): the node set, leases, down markers. */
@@ -211,12 +217,7 @@ export class UserRecords {
    * compare-and-set; on a lost race it reads again and decides again. `decide` returns null when
    * nothing is to be written. Returns the decision's result and the record as written.
    */
-  async update<T>(
-    app: number,
-    userID: string,
-    decide: (current: UserRecord) => Decision<T> | null,
-    known?: UserRecord,
-  ): Promise<{ result: T | null; record: UserRecord }> {
+  async update<T>(app: number, userID: string, decide: (current: UserRecord) => Decision<T> | null, known?: UserRecord): Promise<{ result: T | null; record: UserRecord }> {
     let current = known ?? (await this.read(app, userID));
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       const d = decide(current);

@@ -15,7 +15,10 @@ export const accountsVersion: PresentlyMigration = {
     }
     const { rows } = await sql<{ name: string }>`SELECT name FROM pragma_table_info('accounts')`.execute(db);
     if (!rows.some((c) => c.name === 'version')) {
-      await db.schema.alterTable('accounts').addColumn('version', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema
+        .alterTable('accounts')
+        .addColumn('version', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
     }
   },
 };

@@ -122,7 +122,9 @@ export async function migrateToLatest(db: Kysely<AnySchema>): Promise<string[]> 
     const msg = messageOf(error);
     const unknown = /previously executed migration (\S+) is missing/.exec(msg);
     if (unknown) {
-      throw new MigrationError(`the database was migrated by a newer version of Presently (migration ${unknown[1]} is unknown to this one): run that version or a later one`, { cause: error });
+      throw new MigrationError(`the database was migrated by a newer version of Presently (migration ${unknown[1]} is unknown to this one): run that version or a later one`, {
+        cause: error,
+      });
     }
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
     throw new MigrationError(`${failed ? `migration ${failed} failed` : 'migrating failed'}: ${msg}`, { cause: error });
