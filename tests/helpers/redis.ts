@@ -5,7 +5,7 @@
  * orphan survives a run. `redisCommand` talks raw RESP over node:net, with no client library.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -291,5 +291,68 @@ export async function startRedisCluster(opts: { nodeTimeoutMs?: number } = {}): 
     url: seeds.map((s) => `redis://${s.host}:${s.port}`).join(','),
     nodes,
     stop,
+  };
+}
+
+export interface SentinelInstance {
+  port: number;
+  /** `sentinel://127.0.0.1:PORT/<name>`: what REDIS_URL takes for Sentinel. */
+  url: string;
+  /** The port of the master Sentinel names now (changes after a failover). */
+  masterPort(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A private Redis Sentinel (`redis-server <conf> --sentinel`) watching the master on
+ * `masterPort` as `name`, quorum 1: it declares the master down after `downAfterMs` and promotes
+ * a replica. Its config file is its own (Sentinel rewrites it).
+ */
+export async function startSentinel(masterPort: number, opts: { name?: string; downAfterMs?: number } = {}): Promise<SentinelInstance> {
+  reapOnExit();
+  const name = opts.name ?? 'presently';
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'presently-sentinel-'));
+  tempDirs.add(dir);
+  const conf = join(dir, 'sentinel.conf');
+  writeFileSync(
+    conf,
+    [
+      `port ${port}`,
+      `bind ${HOST}`,
+      `dir ${dir}`,
+      `sentinel monitor ${name} ${HOST} ${masterPort} 1`,
+      `sentinel down-after-milliseconds ${name} ${opts.downAfterMs ?? 1000}`,
+      `sentinel failover-timeout ${name} 10000`,
+      `sentinel parallel-syncs ${name} 1`,
+      '',
+    ].join('\n'),
+  );
+  const fd = openSync(join(dir, 'sentinel.log'), 'a');
+  const p = spawn(REDIS_SERVER, [conf, '--sentinel'], { stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  live.add(p);
+  p.unref();
+  const exited = new Promise<void>((resolve) =>
+    p.once('exit', () => {
+      live.delete(p);
+      resolve();
+    }),
+  );
+  await waitFor(`redis sentinel on port ${port}`, async () => (await redisCommand(port, ['PING'], { timeoutMs: 500 })) === 'PONG', 10_000);
+  return {
+    port,
+    url: `sentinel://${HOST}:${port}/${name}`,
+    async masterPort() {
+      const addr = (await redisCommand(port, ['SENTINEL', 'get-master-addr-by-name', name])) as string[];
+      return Number(addr[1]);
+    },
+    async stop() {
+      if (p.exitCode === null && p.signalCode === null) {
+        p.ref();
+        p.kill('SIGTERM');
+      }
+      await exited;
+    },
   };
 }

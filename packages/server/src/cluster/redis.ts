@@ -22,11 +22,24 @@ const BASE: RedisOptions = {
 };
 
 /**
- * `redis://host:port`, or a comma-separated list of Redis Cluster seed nodes. `sharded`: a client
- * for sharded channels (SSUBSCRIBE): on a Redis Cluster, one subscriber connection per master.
+ * `redis://host:port`; a comma-separated list of Redis Cluster seed nodes; or
+ * `sentinel://host:port,host:port/<master name>`: Redis Sentinel, which ioredis asks for the
+ * current master (and again after a failover). `sharded`: a client for sharded channels
+ * (SSUBSCRIBE): on a Redis Cluster, one subscriber connection per master.
  */
 export function createRedis(url: string, name: string, mode: { sharded?: boolean; commandTimeoutMs?: number } = {}): RedisClient {
   const timeout = mode.commandTimeoutMs === undefined ? {} : { commandTimeout: mode.commandTimeoutMs };
+  if (url.startsWith('sentinel://')) {
+    const [hosts = '', master = ''] = url.slice('sentinel://'.length).split('/');
+    const sentinels = hosts
+      .split(',')
+      .filter((h) => h !== '')
+      .map((h) => {
+        const [host = '127.0.0.1', port = '26379'] = h.split(':');
+        return { host, port: Number(port) };
+      });
+    return new Redis({ ...BASE, ...timeout, sentinels, name: master || 'mymaster', connectionName: name });
+  }
   const urls = url
     .split(',')
     .map((u) => u.trim())

@@ -204,55 +204,48 @@ export class V2App implements AppDriver {
   }
 
   /**
-   * Redis lost its data (restarted empty, or a replica without the latest writes was promoted):
-   * each user of this node gets its sessions here written back into its record, and the users
-   * whose session ended here while Redis was unreachable get their status announced as the
-   * record now says. Then watchers here hear the status of everyone they watch (onReconnected).
+   * After a lost connection to Redis (node.ts `recover`): this node's sessions in the records are
+   * made to match its sockets. Redis may have lost writes (restarted empty: `lostData`; or a
+   * replica promoted before it had the latest ones, which nothing tells): each user of this node
+   * gets its sessions here written back, each user named in this node's set but no longer held
+   * here loses the sessions the record still gives this node (a disconnect whose write was lost
+   * would otherwise leave a ghost), and the users whose session ended here while Redis was
+   * unreachable get it ended in their record, or (their record lost) their status announced as
+   * it now is. Then watchers here hear the status of everyone they watch (onReconnected).
    */
   async resync(now: number, lostData: boolean): Promise<void> {
-    if (lostData) {
-      const set = this.init.records.keys.nodeUsers(this.app, this.init.node());
-      const users = [...this.local.keys()];
-      if (users.length > 0) await this.init.redis.sadd(set, ...users);
-      await Promise.all(
-        users.map((userID) =>
-          // Not through run(): requests wait for this recovery, which must get through.
-          this.track(
-            this.attempt(
-              userID,
-              () => {
-                const lu = this.local.get(userID);
-                for (const sink of lu?.sessions.values() ?? []) if (sink.session) this.engine.restoreSession(sink.session, now);
-              },
-              now,
-            ),
-          ),
-        ),
-      );
-    }
-    // Sessions that ended here while Redis was unreachable: ended in their records now; where
-    // the record lost them with Redis's data, their user's status is announced as it now is.
-    const ends = [...this.unwrittenEnds];
+    const me = this.init.node();
+    const set = this.init.records.keys.nodeUsers(this.app, me);
+    const users = [...this.local.keys()];
+    if (users.length > 0) await this.init.redis.sadd(set, ...users);
+    const named = (await this.init.redis.smembers(set)).filter((id) => !this.local.has(id));
+    const ends = new Map(this.unwrittenEnds);
     this.unwrittenEnds.clear();
-    await Promise.all(
-      ends.map(([userID, ids]) =>
-        this.track(
-          this.attempt(
-            userID,
-            () => {
-              let found = false;
-              for (const s of [...this.engine.sessionsOf(userID)]) {
-                if (!ids.has(s.id)) continue;
-                found = true;
-                this.engine.disconnect(s, 'close', now);
-              }
-              if (!found && lostData) this.engine.reannounce(userID, now);
-            },
-            now,
-          ),
-        ).finally(() => this.dropTransient([userID])),
+    for (const id of named) if (!ends.has(id)) ends.set(id, new Set());
+    // Not through run(): requests wait for this recovery, which must get through.
+    const write = (userID: string, op: () => void): Promise<void> => this.track(this.attempt(userID, op, now));
+    await Promise.all([
+      ...users.map((userID) =>
+        write(userID, () => {
+          const lu = this.local.get(userID);
+          for (const sink of lu?.sessions.values() ?? []) if (sink.session) this.engine.restoreSession(sink.session, now);
+          // Sessions the record gives this node that it no longer holds ended here unseen.
+          for (const s of [...this.engine.sessionsOf(userID)]) if (s.sink.node === me && !lu?.sessions.has(s.id)) this.engine.disconnect(s, 'close', now);
+        }),
       ),
-    );
+      ...[...ends].map(([userID, ids]) =>
+        write(userID, () => {
+          let found = false;
+          for (const s of [...this.engine.sessionsOf(userID)]) {
+            if (!ids.has(s.id) && s.sink.node !== me) continue;
+            found = true;
+            this.engine.disconnect(s, 'close', now);
+          }
+          if (!found && lostData && ids.size > 0) this.engine.reannounce(userID, now);
+        }).finally(() => this.dropTransient([userID])),
+      ),
+    ]);
+    if (named.length > 0) await this.init.redis.srem(set, ...named);
   }
 
   setCustomStatus(s: SinkSession, value: string | null | undefined, now: number): Promise<UserStatusInfo> {
