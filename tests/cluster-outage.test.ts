@@ -14,7 +14,7 @@ import { rest } from './helpers/rest.js';
 import { RawPeer, type Frame } from './helpers/raw.js';
 import { redisCommand, startRedis, type RedisInstance } from './helpers/redis.js';
 import { startPostgres, type PgInstance } from './helpers/pg-instance.js';
-import { clusterSkip, startCluster, type TestCluster } from './helpers/cluster.js';
+import { clusterSkip, readyz, startCluster, untilReady, type TestCluster } from './helpers/cluster.js';
 
 const skip = await clusterSkip('the cluster outage tests');
 /**
@@ -51,22 +51,6 @@ const cleanups: Array<() => Promise<void>> = [];
 after(async () => {
   for (const f of cleanups.reverse()) await f().catch(() => undefined);
 });
-
-async function readyz(srv: TestServer): Promise<number> {
-  const res = await fetch(`${srv.http}/readyz`);
-  await res.arrayBuffer();
-  return res.status;
-}
-
-/** Polls /readyz until it answers `status` (the node reports its own state; nothing else tells). */
-async function untilReady(srv: TestServer, status: number, withinMs = 30_000): Promise<void> {
-  const end = Date.now() + withinMs;
-  for (;;) {
-    if ((await readyz(srv)) === status) return;
-    if (Date.now() > end) throw new Error(`/readyz did not become ${status} within ${withinMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Runs `call`, returning its value and how long it took (ms). */
 async function timed<T>(call: () => Promise<T>): Promise<{ value: T; ms: number }> {

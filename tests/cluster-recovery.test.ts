@@ -14,7 +14,7 @@ import { rest } from './helpers/rest.js';
 import { RawPeer } from './helpers/raw.js';
 import { startRedis, startRedisCluster } from './helpers/redis.js';
 import { startPostgres } from './helpers/pg-instance.js';
-import { clusterSkip, startCluster, type TestCluster } from './helpers/cluster.js';
+import { clusterSkip, readyz, startCluster, untilReady, type TestCluster } from './helpers/cluster.js';
 
 const { USER_STATUS_ONLINE: ONLINE, USER_STATUS_OFFLINE: OFFLINE } = Presently.TYPES;
 
@@ -24,22 +24,6 @@ after(async () => {
   await destroyAll();
   for (const f of cleanups.reverse()) await f().catch(() => undefined);
 });
-
-async function readyz(srv: TestServer): Promise<number> {
-  const res = await fetch(`${srv.http}/readyz`);
-  await res.arrayBuffer();
-  return res.status;
-}
-
-/** Polls /readyz until it answers `status` (the server reports its own state; nothing else tells). */
-async function untilReady(srv: TestServer, status: number, withinMs = 20_000): Promise<void> {
-  const end = Date.now() + withinMs;
-  for (;;) {
-    if ((await readyz(srv)) === status) return;
-    if (Date.now() > end) throw new Error(`/readyz did not become ${status} within ${withinMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('Redis restarts empty: nodes keep their sockets, are not ready meanwhile, and rebuild the live state', { skip }, async () => {
   const redis = await startRedis();

@@ -13,7 +13,7 @@ import { destroyAll, is, sdk } from './helpers/sdk.js';
 import { rest } from './helpers/rest.js';
 import { RawPeer } from './helpers/raw.js';
 import { startRedis, startSentinel } from './helpers/redis.js';
-import { clusterSkip, startCluster } from './helpers/cluster.js';
+import { clusterSkip, readyz, startCluster } from './helpers/cluster.js';
 
 const { USER_STATUS_ONLINE: ONLINE, USER_STATUS_OFFLINE: OFFLINE } = Presently.TYPES;
 const skip = await clusterSkip('the Redis Sentinel failover test');
@@ -22,12 +22,6 @@ after(async () => {
   await destroyAll();
   for (const f of cleanups.reverse()) await f().catch(() => undefined);
 });
-
-async function readyz(srv: TestServer): Promise<number> {
-  const res = await fetch(`${srv.http}/readyz`);
-  await res.arrayBuffer();
-  return res.status;
-}
 
 /** Polls `check` (nothing pushes what it watches) until it holds, or fails naming `what`. */
 async function until(what: string, check: () => Promise<boolean>, withinMs = 30_000): Promise<void> {

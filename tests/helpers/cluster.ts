@@ -74,3 +74,20 @@ export async function startCluster(opts: {
     },
   };
 }
+
+/** A node's GET /readyz status: 200 when it serves, 503 while it cannot (its own judgement). */
+export async function readyz(srv: TestServer): Promise<number> {
+  const res = await fetch(`${srv.http}/readyz`);
+  await res.arrayBuffer();
+  return res.status;
+}
+
+/** Polls /readyz until it answers `status` (the node reports its own state; nothing else tells). */
+export async function untilReady(srv: TestServer, status: number, withinMs = 30_000): Promise<void> {
+  const end = Date.now() + withinMs;
+  for (;;) {
+    if ((await readyz(srv)) === status) return;
+    if (Date.now() > end) throw new Error(`/readyz did not become ${status} within ${withinMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
