@@ -10,7 +10,10 @@ export interface Watched {
   updates: UserStatusInfo[];
   kicks: string[];
   netStates: string[];
-  /** Resolves with the first update that matches and no earlier waitFor took. */
+  /**
+   * Resolves with the first update that matches and no earlier waitFor took; rejects after
+   * WAIT_MS naming what it waited for and what came (a missed event fails fast, not silently).
+   */
   waitFor(pred: (s: UserStatusInfo) => boolean): Promise<UserStatusInfo>;
   waitKick(): Promise<string>;
   /** Resolves when the network state becomes `state` after this call. */
@@ -18,6 +21,12 @@ export interface Watched {
 }
 
 const live = new Set<PresentlyClient>();
+
+/** How long a wait of this helper lasts before it fails saying what it waited for, ms. */
+export const WAIT_MS = 30_000;
+
+/** What a predicate made by `is()` waits for (shown when a wait fails). */
+const described = new WeakMap<(s: UserStatusInfo) => boolean, string>();
 
 /** Destroys every instance made by `sdk()`; call it in `after`/`afterEach`. */
 export async function destroyAll(): Promise<void> {
@@ -46,11 +55,20 @@ export function watch(client: PresentlyClient, userID: string): Watched {
     netStates.push(e.data.state);
     notify();
   });
-  const until = <T>(check: () => T | undefined): Promise<T> =>
-    new Promise((resolve) => {
+  const until = <T>(check: () => T | undefined, what: () => string): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        listeners = listeners.filter((l) => l !== run);
+        reject(
+          new Error(
+            `${userID}: no ${what()} within ${WAIT_MS} ms; updates: ${JSON.stringify(updates.slice(-10))}, kicks: ${JSON.stringify(kicks)}, net: ${JSON.stringify(netStates)}`,
+          ),
+        );
+      }, WAIT_MS);
       const tryNow = () => {
         const v = check();
         if (v === undefined) return false;
+        clearTimeout(timer);
         listeners = listeners.filter((l) => l !== run);
         resolve(v);
         return true;
@@ -65,20 +83,30 @@ export function watch(client: PresentlyClient, userID: string): Watched {
     kicks,
     netStates,
     waitFor: (pred) =>
-      until(() => {
-        for (let i = 0; i < updates.length; i++) {
-          const u = updates[i]!;
-          if (!consumed.has(i) && pred(u)) {
-            consumed.add(i);
-            return u;
+      until(
+        () => {
+          for (let i = 0; i < updates.length; i++) {
+            const u = updates[i]!;
+            if (!consumed.has(i) && pred(u)) {
+              consumed.add(i);
+              return u;
+            }
           }
-        }
-        return undefined;
-      }),
-    waitKick: () => until(() => kicks[0]),
+          return undefined;
+        },
+        () => `update matching ${described.get(pred) ?? 'the predicate'}`,
+      ),
+    waitKick: () =>
+      until(
+        () => kicks[0],
+        () => 'kick',
+      ),
     waitNet: (state) => {
       const from = netStates.length;
-      return until(() => (netStates.indexOf(state, from) >= 0 ? true : undefined)).then(() => undefined);
+      return until(
+        () => (netStates.indexOf(state, from) >= 0 ? true : undefined),
+        () => `network state ${state}`,
+      ).then(() => undefined);
     },
   };
 }
@@ -102,6 +130,9 @@ export async function sdk(srv: TestServer, userID: string, opts: { platform?: Pl
   return w;
 }
 
-/** A status predicate. */
-export const is = (userID: string, statusType: number, customStatus?: string) => (s: UserStatusInfo) =>
-  s.userID === userID && s.statusType === statusType && (customStatus === undefined || s.customStatus === customStatus);
+/** A status predicate; a wait for it that fails names it. */
+export const is = (userID: string, statusType: number, customStatus?: string): ((s: UserStatusInfo) => boolean) => {
+  const pred = (s: UserStatusInfo): boolean => s.userID === userID && s.statusType === statusType && (customStatus === undefined || s.customStatus === customStatus);
+  described.set(pred, JSON.stringify({ userID, statusType, ...(customStatus === undefined ? {} : { customStatus }) }));
+  return pred;
+};
