@@ -12,7 +12,7 @@ import { CloseCode } from '@presently/protocol';
 import { Gateway } from './gateway/gateway.js';
 import type { AppSettings } from './config/settings.js';
 import type { ServerOptions } from './config/server-options.js';
-import { ALLOW_EMPTY_DB_ENV, openPostgres, openSqlite } from './store/sql.js';
+import { openPostgres, openSqlite } from './store/sql.js';
 import type { DurableStore } from './store/types.js';
 import { handleRest } from './rest/http.js';
 import { ConnectionCounter } from './gateway/guards.js';
@@ -89,7 +89,7 @@ export class PresentlyServer {
       mkdirSync(init.options.dataDir, { recursive: true });
       // Locked for this process; an existing but empty file is refused unless the operator says so.
       store = await openSqlite(join(init.options.dataDir, 'presently.db'), {
-        allowEmpty: process.env[ALLOW_EMPTY_DB_ENV] === '1',
+        allowEmpty: init.options.allowEmptyDb,
         warn: (message) => log.warn(message),
       });
     }

@@ -139,10 +139,17 @@ test('environment variables: numbers and names within their ranges, refused nami
     [{ PRESENTLY_METRICS_TOKEN: 'short' }, 'PRESENTLY_METRICS_TOKEN: 16 to 1024 characters, got "short"'],
     [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL: must be "fatal", "error", "warn", "info", "debug", "trace" or "silent", got "verbose"'],
     [{ PRESENTLY_TRUSTED_PROXIES: '10.0.0.0/8, intranet' }, 'PRESENTLY_TRUSTED_PROXIES[1]: must be a CIDR such as "10.0.0.0/8" or an IP address, got "10.0.0.0/8, intranet"'],
+    [{ PRESENTLY_ALLOW_EMPTY_DB: 'yes' }, `PRESENTLY_ALLOW_EMPTY_DB: '1' (start on an empty database file) or '0', got "yes"`],
+    [{ PRESENTLY_WEBHOOK_CONCURRENCY: '0' }, 'PRESENTLY_WEBHOOK_CONCURRENCY: must be an integer from 1 to 10000, got "0"'],
+    [{ PRESENTLY_WEBHOOK_BACKOFF_CAP_MS: '99999999999' }, 'PRESENTLY_WEBHOOK_BACKOFF_CAP_MS: must be an integer from 1 to 86400000, got "99999999999"'],
   ];
   for (const [env, message] of cases) refused(() => serverOptionsFrom(env), message);
   const o = serverOptionsFrom({ PORT: '0', PRESENTLY_LEASE_MS: '500', PRESENTLY_LOG_MAXLEN: '50', LOG_LEVEL: 'trace', HOST: '', PRESENTLY_TRUSTED_PROXIES: ' 10.0.0.0/8 , ::1 ' });
   assert.deepEqual([o.port, o.leaseMs, o.logMaxLen, o.logLevel, o.host, o.trustedProxies], [0, 500, 50, 'trace', '127.0.0.1', ['10.0.0.0/8', '::1']]);
+  // The webhook tuning and the empty-database switch reach the options the server passes on.
+  const w = serverOptionsFrom({ PRESENTLY_WEBHOOK_BACKOFF_BASE_MS: '20', PRESENTLY_WEBHOOK_APP_CONCURRENCY: '2', PRESENTLY_ALLOW_EMPTY_DB: '1' });
+  assert.deepEqual([w.webhookTuning, w.allowEmptyDb], [{ backoffBaseMs: 20, appConcurrency: 2 }, true]);
+  assert.deepEqual([serverOptionsFrom({}).webhookTuning, serverOptionsFrom({}).allowEmptyDb], [{}, false]);
 });
 
 test('weak secret keys are refused at start; a key from openssl rand -hex 16 passes', () => {

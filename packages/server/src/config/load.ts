@@ -41,11 +41,25 @@ export const EnvSchema = Type.Object({
   PRESENTLY_METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, maxLength: 1024, errorMessage: '16 to 1024 characters' })),
   PRESENTLY_WEBHOOK_ALLOW_NETWORKS: Type.Optional(cidrList()),
   PRESENTLY_TRUSTED_PROXIES: Type.Optional(cidrList()),
+  PRESENTLY_ALLOW_EMPTY_DB: Type.Optional(Type.Union([Type.Literal('0'), Type.Literal('1')], { errorMessage: "'1' (start on an empty database file) or '0'" })),
+  PRESENTLY_WEBHOOK_BACKOFF_BASE_MS: Type.Optional(ServerOptionsSchema.properties.webhookTuning.properties.backoffBaseMs),
+  PRESENTLY_WEBHOOK_BACKOFF_CAP_MS: Type.Optional(ServerOptionsSchema.properties.webhookTuning.properties.backoffCapMs),
+  PRESENTLY_WEBHOOK_CONCURRENCY: Type.Optional(ServerOptionsSchema.properties.webhookTuning.properties.concurrency),
+  PRESENTLY_WEBHOOK_APP_CONCURRENCY: Type.Optional(ServerOptionsSchema.properties.webhookTuning.properties.appConcurrency),
 });
 type Env = Static<typeof EnvSchema>;
 const EnvCheck = compile(EnvSchema);
 const ServerFileCheck = compile(ServerFileSchema);
-const NUMERIC_ENV: ReadonlySet<string> = new Set(['PORT', 'PRESENTLY_LEASE_MS', 'PRESENTLY_DRAIN_GRACE_MS', 'PRESENTLY_LOG_MAXLEN']);
+const NUMERIC_ENV: ReadonlySet<string> = new Set([
+  'PORT',
+  'PRESENTLY_LEASE_MS',
+  'PRESENTLY_DRAIN_GRACE_MS',
+  'PRESENTLY_LOG_MAXLEN',
+  'PRESENTLY_WEBHOOK_BACKOFF_BASE_MS',
+  'PRESENTLY_WEBHOOK_BACKOFF_CAP_MS',
+  'PRESENTLY_WEBHOOK_CONCURRENCY',
+  'PRESENTLY_WEBHOOK_APP_CONCURRENCY',
+]);
 const LIST_ENV: ReadonlySet<string> = new Set(['PRESENTLY_WEBHOOK_ALLOW_NETWORKS', 'PRESENTLY_TRUSTED_PROXIES']);
 
 /** The environment's variables of EnvSchema as values, checked; a bad one is a ConfigError naming it and its text. */
@@ -99,6 +113,13 @@ export function serverOptionsFrom(env: NodeJS.ProcessEnv, fileServer: unknown = 
   o.leaseMs = e.PRESENTLY_LEASE_MS ?? o.leaseMs;
   o.drainGraceMs = e.PRESENTLY_DRAIN_GRACE_MS ?? o.drainGraceMs;
   o.logMaxLen = e.PRESENTLY_LOG_MAXLEN ?? o.logMaxLen;
+  o.allowEmptyDb = e.PRESENTLY_ALLOW_EMPTY_DB === '1';
+  const tuning: ServerOptions['webhookTuning'] = {};
+  if (e.PRESENTLY_WEBHOOK_BACKOFF_BASE_MS !== undefined) tuning.backoffBaseMs = e.PRESENTLY_WEBHOOK_BACKOFF_BASE_MS;
+  if (e.PRESENTLY_WEBHOOK_BACKOFF_CAP_MS !== undefined) tuning.backoffCapMs = e.PRESENTLY_WEBHOOK_BACKOFF_CAP_MS;
+  if (e.PRESENTLY_WEBHOOK_CONCURRENCY !== undefined) tuning.concurrency = e.PRESENTLY_WEBHOOK_CONCURRENCY;
+  if (e.PRESENTLY_WEBHOOK_APP_CONCURRENCY !== undefined) tuning.appConcurrency = e.PRESENTLY_WEBHOOK_APP_CONCURRENCY;
+  o.webhookTuning = tuning;
   return o;
 }
 

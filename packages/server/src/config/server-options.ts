@@ -91,6 +91,22 @@ export const ServerOptionsSchema = Type.Object({
   httpRequestTimeoutMs: int(1_000, 600_000),
   /** Open HTTP connections per source address (WebSocket upgrades not counted); past it new ones are closed; 0 = off. @default 64 */
   maxHttpConnectionsPerIp: int(0, 1_000_000),
+  /**
+   * Start on an existing SQLite file that is empty (0 bytes, or no tables) as a new database
+   * instead of refusing it. env PRESENTLY_ALLOW_EMPTY_DB=1. @default false
+   */
+  allowEmptyDb: Type.Boolean(),
+  /**
+   * Webhook delivery tuning (webhooks/options.ts: first retry delay and its cap, ms; deliveries
+   * in flight in all, and per app). env PRESENTLY_WEBHOOK_BACKOFF_BASE_MS, _BACKOFF_CAP_MS,
+   * _CONCURRENCY, _APP_CONCURRENCY. @default the dispatcher's own (1000, 600000, 32, 8)
+   */
+  webhookTuning: Type.Object({
+    backoffBaseMs: Type.Optional(int(1, 86_400_000)),
+    backoffCapMs: Type.Optional(int(1, 86_400_000)),
+    concurrency: Type.Optional(int(1, 10_000)),
+    appConcurrency: Type.Optional(int(1, 10_000)),
+  }),
   /** Log level (pino). env LOG_LEVEL. @default 'info' */
   logLevel: LogLevelSchema,
 });
@@ -149,5 +165,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   metricsPerApp: false,
   httpRequestTimeoutMs: 15_000,
   maxHttpConnectionsPerIp: 64,
+  allowEmptyDb: false,
+  webhookTuning: {},
   logLevel: 'info',
 });

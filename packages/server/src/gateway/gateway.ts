@@ -84,6 +84,8 @@ export class Gateway {
       remoteAddressOf: (c) => c.remoteAddress,
       log: log.child({ component: 'webhooks' }),
       allowNetworks: options.webhookAllowNetworks,
+      // Checked with the other variables at start-up (config/load.ts); none: the defaults.
+      options: options.webhookTuning,
     });
   }
 

@@ -63,8 +63,12 @@ export function webhookOptionsFromEnv(env: NodeJS.ProcessEnv): Partial<WebhookOp
   return out;
 }
 
-/** Merges options once, at start-up: defaults, then the environment, then explicit values. */
-export function resolveWebhookOptions(explicit: Partial<WebhookOptions> = {}, env: NodeJS.ProcessEnv = process.env): WebhookOptions {
+/**
+ * Merges options once, at start-up: defaults, then `env`'s variables, then explicit values. The
+ * server passes what config/load.ts read and checked from the environment as explicit values
+ * (ServerOptions.webhookTuning), so `env` is for programs that embed the dispatcher.
+ */
+export function resolveWebhookOptions(explicit: Partial<WebhookOptions> = {}, env: NodeJS.ProcessEnv = {}): WebhookOptions {
   const o: WebhookOptions = { ...DEFAULT_WEBHOOK_OPTIONS, ...webhookOptionsFromEnv(env), ...explicit };
   for (const [k, v] of Object.entries(o)) {
     if (!Number.isInteger(v) || v <= 0) throw new ConfigError(`webhook option ${k}: must be a positive integer`);
