@@ -18,8 +18,6 @@ const { USER_STATUS_ONLINE: ONLINE, USER_STATUS_OFFLINE: OFFLINE, USER_STATUS_UN
 const skip = await clusterSkip('the cluster tests');
 /** tests/cluster-v2.test.ts runs this file again on cluster v2 (docs/cluster.md, "Cluster v2"). */
 const V2 = process.env.PRESENTLY_CLUSTER === 'v2';
-/** A test of what cluster v2 does not do yet: skipped there, saying so. */
-const notInV2 = (what: string): string | false => skip || (V2 ? `not in cluster v2 yet: ${what}` : false);
 const EXPIRY_APP = APP + 1;
 let c: TestCluster;
 
@@ -197,7 +195,7 @@ test('S9 S19 S23 a custom status cleared by going OFFLINE; unsubscribe on one no
 
 test(
   "S19 subscriptions of a user offline past the expiry are dropped on every node (the leader's ticks)",
-  { skip: notInV2('subscription expiry and the console listing') },
+  { skip },
   async () => {
     const [a, b] = c.nodes as [NonNullable<(typeof c.nodes)[0]>, NonNullable<(typeof c.nodes)[0]>];
     const sig = (srv: typeof a, u: string) => srv.sig(u, { SDKAppID: EXPIRY_APP });

@@ -9,6 +9,7 @@ import type { LoginParams } from '../engine/engine.js';
 import type { DisconnectReason } from '../engine/types.js';
 import type { AppSettings } from '../config/settings.js';
 import { runCommand, type RestReply } from '../rest/commands.js';
+import type { ConsoleContext } from '../rest/console.js';
 import type { Engine, Sink, SinkSession } from './sink.js';
 
 export type Maybe<T> = T | Promise<T>;
@@ -33,7 +34,13 @@ export interface AppDriver {
   rest(command: string, body: unknown, now: number): Maybe<RestReply>;
   /** New settings of the app (the settings API); resolves once they apply everywhere. */
   updateSettings(next: AppSettings): Maybe<void>;
+  /**
+   * The console's user list where this node holds no copy of the app (cluster v2): a view of the
+   * page `body` asks for (rest/console.ts list_users). Absent: the engine is the view.
+   */
+  listUsersView?(body: unknown): Promise<ConsoleContext['engine']>;
   /** Time passing: S10 windows and S19 expiry. */
+
   tick(now: number): void;
 }
 

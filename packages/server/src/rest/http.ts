@@ -9,7 +9,7 @@ import type { Gateway } from '../gateway/gateway.js';
 import { READ_ONLY_COMMANDS, type RestReply } from './commands.js';
 import type { AppSettings } from '../config/settings.js';
 import { SETTINGS_SERVICE, runSettingsCommand, type AppSettingsService } from './settings.js';
-import { CONSOLE_COMMANDS, runConsoleCommand } from './console.js';
+import { CONSOLE_COMMANDS, LIST_USERS, runConsoleCommand, type ConsoleContext } from './console.js';
 
 export function restFail(code: number, message?: string, friendApi = false): RestReply {
   const r: RestReply = { ActionStatus: 'FAIL', ErrorCode: code, ErrorInfo: message ?? messageFor(code) };
@@ -65,8 +65,18 @@ export async function handleRest(
     return restFail(ErrorCode.REST_BAD_JSON, undefined, friendApi);
   }
   if (CONSOLE_COMMANDS.includes(command)) {
-    // Read-only commands of the web console (rest/console.ts): nothing to flush.
-    return runConsoleCommand({ engine, webhooks: gw.webhooks }, command, parsed);
+    // Read-only commands of the web console (rest/console.ts): nothing to flush. Cluster v2 holds
+    // no copy of the app: its user list is read from the store and the records.
+    let view: ConsoleContext['engine'] = engine;
+    if (command === LIST_USERS && driver.listUsersView) {
+      try {
+        view = await driver.listUsersView(parsed);
+      } catch (err) {
+        if (err instanceof PresentlyError) return restFail(err.code, err.message, friendApi);
+        throw err;
+      }
+    }
+    return runConsoleCommand({ engine: view, webhooks: gw.webhooks }, command, parsed);
   }
   if (command.startsWith(SETTINGS_SERVICE)) {
     // Durable before the reply on its own (the settings write is awaited inside).

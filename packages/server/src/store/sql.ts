@@ -9,7 +9,7 @@
  * meanwhile and `healthy()` is false. Every mutation is idempotent (upserts and deletes), so a
  * batch written again after a commit whose reply was lost leaves the same rows.
  */
-import { Kysely, type Dialect } from 'kysely';
+import { Kysely, sql, type Dialect, type SqlBool } from 'kysely';
 import type { Client as PgClient } from 'pg';
 import type { Worker as WorkerThread } from 'node:worker_threads';
 import type { AppSnapshot, Mutation } from '../engine/types.js';
@@ -183,6 +183,20 @@ export class SqlStore implements DurableStore {
       this.readFailed(err);
       throw err;
     }
+  }
+
+  /**
+   * A page of an app's userIDs in byte order (cluster v2's console listing): those starting with
+   * `prefix`, after `after`, at most `limit`.
+   */
+  async listAccountIds(app: number, q: { prefix?: string; after?: string; limit: number }): Promise<string[]> {
+    const prefix = q.prefix ?? '';
+    const byteOrder = this.dialect === 'postgres' ? sql`user_id COLLATE "C"` : sql`user_id`;
+    let query = this.db.selectFrom('accounts').select('user_id').where('app', '=', app);
+    if (prefix !== '') query = query.where(sql<SqlBool>`substr(user_id, 1, ${prefix.length}) = ${prefix}`);
+    if (q.after) query = query.where(sql<SqlBool>`${byteOrder} > ${q.after}`);
+    const rows = await query.orderBy(byteOrder).limit(q.limit).execute();
+    return rows.map((r) => r.user_id);
   }
 
   /** The app's rows, or (`only`) those of some users. */

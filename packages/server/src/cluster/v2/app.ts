@@ -26,6 +26,7 @@ import type { AppDriver, FailuresReply, StatusReply } from '../../gateway/driver
 import { RemoteSink, type Engine, type Sink, type SinkSession } from '../../gateway/sink.js';
 import type { DurableStore } from '../../store/types.js';
 import { runCommand, type RestReply } from '../../rest/commands.js';
+import { MAX_PAGE, type ConsoleContext } from '../../rest/console.js';
 import type { AppSnapshot } from '../../engine/types.js';
 import { DELETE, type RecordFields, type UserRecord, type UserRecords } from './records.js';
 import type { Interest } from './interest.js';
@@ -367,6 +368,51 @@ export class V2App implements AppDriver {
       }
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
+  }
+
+  /**
+   * The console's user list (list_users): a page of accounts from the store in byte order, each
+   * with its status, devices and subscriptions from its record and its friend count from the
+   * store, in an engine of its own that holds just that page. With a Status filter up to 5,000
+   * accounts are looked at per call, as on one process.
+   */
+  async listUsersView(body: unknown): Promise<ConsoleContext['engine']> {
+    const b = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+    const text = (k: string): string | undefined => (typeof b[k] === 'string' && b[k] !== '' ? (b[k]) : undefined);
+    const asked = typeof b.Limit === 'number' && Number.isInteger(b.Limit) ? Math.min(Math.max(b.Limit, 1), MAX_PAGE) : 50;
+    const scan = b.Status === undefined || b.Status === null || b.Status === '' ? asked : 5000;
+    const store = this.init.store;
+    if (!store.listAccountIds) throw new PresentlyError(ErrorCode.INTERNAL_ERROR, 'the store cannot list accounts');
+    const prefix = text('Prefix');
+    const after = text('After');
+    const ids = await unavailable(store.listAccountIds(this.app, { ...(prefix ? { prefix } : {}), ...(after ? { after } : {}), limit: scan }));
+    const recs = await unavailable(this.readRecords(ids));
+    const snap = await unavailable(store.loadUsers(this.app, ids));
+    this.dropTransient(ids);
+    const view = new AppEngine<Sink>(this.engine.settings, { deliver: () => undefined, kick: () => undefined, persist: () => undefined });
+    ids.forEach((id, i) => {
+      const state = decode(id, recs[i]!);
+      if (!state) return;
+      view.importUser(state, (s) => new RemoteSink(s.node, ''));
+      // S19 as of now (written to the record when the user's record is next written).
+      view.expireSubscriptions(id, Date.now());
+      view.setFriends(
+        id,
+        snap.friends.filter((f) => f.from === id),
+      );
+    });
+    const more = ids.length === scan;
+    return {
+      app: this.app,
+      settings: this.engine.settings,
+      statusCounts: () => view.statusCounts(),
+      accountCount: () => view.accountCount(),
+      sessionCount: () => view.sessionCount(),
+      listUsers: (q) => {
+        const page = view.listUsers({ ...q, maxScan: scan });
+        return { users: page.users, next: page.next !== '' ? page.next : more ? ids[ids.length - 1]! : '' };
+      },
+    };
   }
 
   /** This node leaves (node.ts `drain`). */
