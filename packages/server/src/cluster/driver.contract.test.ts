@@ -306,6 +306,26 @@ for (const b of backends) {
       assert.deepEqual(g.sink.got.at(-1), { userID: 'fa', statusType: UNLOGINED, customStatus: '' });
     });
 
+    test('an account deleted through REST on one node leaves the subscriptions and friend lists of users on the other', { skip }, async () => {
+      const x = await world();
+      const [n0, n1] = x.nodes as [AppDriver, AppDriver];
+      await login(n0, 'd-gone');
+      const fan = await login(n1, 'd-fan');
+      assert.deepEqual(await n1.subscribe(fan.s, ['d-gone', 't1'], Date.now()), { failureUserList: [] });
+      assert.equal(
+        (await n1.rest('sns/friend_add', { From_Account: 'd-fan', AddFriendItem: [{ To_Account: 'd-gone' }], AddType: 'Add_Type_Both' }, Date.now())).ActionStatus,
+        'OK',
+      );
+      await barrier(x, probes);
+      assert.equal((await n0.rest('im_open_login_svc/account_delete', { DeleteItem: [{ UserID: 'd-gone' }] }, Date.now())).ActionStatus, 'OK');
+      await barrier(x, probes);
+      for (const subs of await x.subscriptionsOf('d-fan')) assert.deepEqual(subs, ['t1']);
+      for (const d of x.nodes) {
+        const friends = await d.rest('sns/friend_get', { From_Account: 'd-fan' }, Date.now());
+        assert.deepEqual(friends.UserDataItem, [], JSON.stringify(friends));
+      }
+    });
+
     test(
       'S19 (cluster v2, where expiry is applied when the user is next written) a user back after the expiry has no subscriptions',
       { skip: skip || (b.replicated && 'the replicated designs sweep on a timer: tests/subscriptions.test.ts, tests/cluster.test.ts') },

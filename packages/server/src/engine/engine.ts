@@ -317,7 +317,10 @@ export class AppEngine<S> {
     u.customStatus = state.customStatus;
     u.statusType = state.statusType;
     u.subs = new Map(state.subs);
-    for (const [, seq] of state.subs) if (seq > this.subSeq) this.subSeq = seq;
+    for (const [t, seq] of state.subs) {
+      if (seq > this.subSeq) this.subSeq = seq;
+      this.users.get(t)?.subscribers.add(state.userID);
+    }
     u.rate = state.rate;
     u.lastAnnounce = state.lastAnnounce;
   }
@@ -380,7 +383,9 @@ export class AppEngine<S> {
   setFriends(userID: string, friends: ReadonlyArray<{ to: string } & FriendMeta>): void {
     const u = this.users.get(userID);
     if (!u) return;
+    for (const to of u.friends.keys()) this.users.get(to)?.friendOf.delete(userID);
     u.friends = new Map(friends.map((f) => [f.to, this.compactMeta(f)]));
+    for (const to of u.friends.keys()) this.users.get(to)?.friendOf.add(userID);
   }
 
   // ---- reading ---------------------------------------------------------------------------------

@@ -185,6 +185,15 @@ export class SqlStore implements DurableStore {
     }
   }
 
+  /** Who subscribes to, or has as a friend, any of `userIDs` (cluster v2: an account's deletion reaches them). */
+  async loadWatchers(app: number, userIDs: readonly string[]): Promise<string[]> {
+    if (userIDs.length === 0) return [];
+    const ids = [...userIDs];
+    const subs = await this.db.selectFrom('subscriptions').select('user_id').where('app', '=', app).where('target', 'in', ids).execute();
+    const friends = await this.db.selectFrom('friends').select('from_id').where('app', '=', app).where('to_id', 'in', ids).execute();
+    return [...new Set([...subs.map((r) => r.user_id), ...friends.map((r) => r.from_id)])];
+  }
+
   /**
    * A page of an app's userIDs in byte order (cluster v2's console listing): those starting with
    * `prefix`, after `after`, at most `limit`.

@@ -12,6 +12,8 @@ export interface DurableStore {
   loadApp(app: number): Promise<AppSnapshot>;
   /** The durable facts of some users only (cluster v2 loads a user when a node needs it). */
   loadUsers?(app: number, userIDs: readonly string[]): Promise<AppSnapshot>;
+  /** Who subscribes to, or has as a friend, any of some users (cluster v2: an account deletion). */
+  loadWatchers?(app: number, userIDs: readonly string[]): Promise<string[]>;
   /** A page of an app's userIDs in byte order (cluster v2's console listing). */
   listAccountIds?(app: number, q: { prefix?: string; after?: string; limit: number }): Promise<string[]>;
   persist(m: Mutation): void;

@@ -318,10 +318,14 @@ export class V2App implements AppDriver {
   }
 
   private async restOnRecords(command: string, body: unknown, now: number): Promise<RestReply> {
-    const ids = namedUsers(body);
+    const named = namedUsers(body);
+    // Deleting an account also takes it out of the subscriptions and friend lists of others: they
+    // are read into the view too (after the named users, so the view links them), and written.
+    const watchers = command === ACCOUNT_DELETE && this.init.store.loadWatchers ? await this.init.store.loadWatchers(this.app, named) : [];
+    const ids = [...named, ...watchers.filter((w) => !named.includes(w))];
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       // Friend lists live in the store: only the friend commands need them.
-      const before = await this.hydrate(ids, command.startsWith('sns/'));
+      const before = await this.hydrate(ids, command.startsWith('sns/') || command === ACCOUNT_DELETE);
       const fx = new Effects(this.sessionsOf(ids));
       this.effects = fx;
       let reply: RestReply;
@@ -378,7 +382,7 @@ export class V2App implements AppDriver {
    */
   async listUsersView(body: unknown): Promise<ConsoleContext['engine']> {
     const b = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
-    const text = (k: string): string | undefined => (typeof b[k] === 'string' && b[k] !== '' ? (b[k]) : undefined);
+    const text = (k: string): string | undefined => (typeof b[k] === 'string' && b[k] !== '' ? b[k] : undefined);
     const asked = typeof b.Limit === 'number' && Number.isInteger(b.Limit) ? Math.min(Math.max(b.Limit, 1), MAX_PAGE) : 50;
     const scan = b.Status === undefined || b.Status === null || b.Status === '' ? asked : 5000;
     const store = this.init.store;
@@ -851,6 +855,8 @@ export class V2App implements AppDriver {
     for (const id of ids) if (!this.local.has(id)) this.engine.dropUser(id);
   }
 }
+
+const ACCOUNT_DELETE = 'im_open_login_svc/account_delete';
 
 const UNAVAILABLE = 'the cluster is unavailable (Redis or the database does not answer); nothing was done, try again';
 
