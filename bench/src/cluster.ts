@@ -277,8 +277,8 @@ export class ClusterInfra {
     return name;
   }
 
-  /** Starts `nodes` Presently nodes (one after the other) on a fresh database with N users. */
-  async start(n: number, nodes: number, plan: SpawnPlan = {}): Promise<ClusterProc> {
+  /** Starts `nodes` Presently nodes (one after the other) on a fresh database with N users; `env` is added to every node's environment. */
+  async start(n: number, nodes: number, plan: SpawnPlan = {}, env: Record<string, string> = {}): Promise<ClusterProc> {
     const redis = await this.redis();
     const tpl = await this.template(n);
     const id = ++this.count;
@@ -310,6 +310,7 @@ export class ClusterInfra {
             REDIS_URL: redis.url,
             PRESENTLY_REDIS_PREFIX: prefix,
             PRESENTLY_NODE_ID: `n${i}`,
+            ...env,
           },
         );
       }),
@@ -320,7 +321,8 @@ export class ClusterInfra {
       await stop();
       throw failed.reason;
     }
-    this.log(`  cluster of ${nodes} nodes up on database ${db} (copied from the template) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const design = env.PRESENTLY_CLUSTER ? ` (PRESENTLY_CLUSTER=${env.PRESENTLY_CLUSTER})` : '';
+    this.log(`  cluster of ${nodes} node${nodes > 1 ? 's' : ''}${design} up on database ${db} (copied from the template) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const pgPids = async (): Promise<number[]> => {
       const c = new pg.Client({ connectionString: PG_ADMIN_URL });
       await c.connect();

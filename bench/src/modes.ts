@@ -37,12 +37,21 @@ export interface Mode {
   w3cSessions: number;
   w3cNodes: number;
   w3cHoldSec: number;
+  /**
+   * CS: W1's churn at one fixed rate (`csRate` changes/s for `csSec` seconds, after W1's warm-up)
+   * on a cluster of each of `csNodes` node counts, for the replicated design and cluster v2.
+   */
+  csNodes: number[];
+  csRate: number;
+  csSec: number;
   /** Scenarios run when no --only is given. */
   scenarios: string[];
 }
 
 /** Every scenario id `--only=` takes. */
-export const ALL_SCENARIOS = ['W1', 'W2', 'W3', 'W4', 'W5', 'C1', 'W3C'];
+export const ALL_SCENARIOS = ['W1', 'W2', 'W3', 'W4', 'W5', 'C1', 'W3C', 'CS'];
+/** Run when no --only is given: everything but CS (a cluster per design and node count: run it with --only=CS). */
+const DEFAULT_SCENARIOS = ALL_SCENARIOS.filter((x) => x !== 'CS');
 
 const common = { k: 20, w2InFlight: 500, w3Subs: 20, sessionsPerWorker: 5000, c1Nodes: 2 };
 
@@ -68,7 +77,10 @@ export const MODES: Record<ModeName, Mode> = {
     w3cSessions: 600,
     w3cNodes: 3,
     w3cHoldSec: 3,
-    scenarios: ALL_SCENARIOS,
+    csNodes: [1, 2],
+    csRate: 200,
+    csSec: 2,
+    scenarios: DEFAULT_SCENARIOS,
   },
   /** `npm run bench`: under 5 minutes on 2 cores; one run per step, smaller N. */
   quick: {
@@ -92,7 +104,10 @@ export const MODES: Record<ModeName, Mode> = {
     w3cSessions: 3000,
     w3cNodes: 3,
     w3cHoldSec: 10,
-    scenarios: ALL_SCENARIOS,
+    csNodes: [1, 2, 4],
+    csRate: 500,
+    csSec: 10,
+    scenarios: DEFAULT_SCENARIOS,
   },
   /** `npm run bench -- --full`: the issue's sizes, medians of 3 runs. */
   full: {
@@ -115,7 +130,10 @@ export const MODES: Record<ModeName, Mode> = {
     w3cSessions: 100_000,
     w3cNodes: 6,
     w3cHoldSec: 120,
-    scenarios: ALL_SCENARIOS,
+    csNodes: [1, 2, 4, 6],
+    csRate: 500,
+    csSec: 15,
+    scenarios: DEFAULT_SCENARIOS,
   },
 };
 

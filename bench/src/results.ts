@@ -19,16 +19,26 @@ export interface Collected {
   online: { presently: OnlineRun[]; baseline: OnlineRun[] };
   login: { presently: W2Result[]; baseline: W2Result[] };
   hold: { presently: W3Result[]; baseline: W3Result[] };
-  /** C1 (W1 on a cluster) and W3C (W3 on a cluster), one entry per run. */
-  cluster: { c1: OnlineRun[]; w3c: W3CResult[] };
+  /** C1 (W1 on a cluster) and W3C (W3 on a cluster), one entry per run; CS, one entry per run, design and node count (absent in older JSON). */
+  cluster: { c1: OnlineRun[]; w3c: W3CResult[]; cs?: CsRun[] };
   errors: string[];
+}
+
+/** CS: W1's churn at one rate on a cluster of `nodes` nodes of one design; `online` null when it failed (`error`). */
+export interface CsRun {
+  design: 'replicated' | 'v2';
+  nodes: number;
+  run: number;
+  rate: number;
+  online: OnlineRun | null;
+  error: string | null;
 }
 
 /** ejabberd reference figures quoted by the issue. */
 const EJABBERD = { notifPerSec: 20_000, cores: 1.31, p99At1000: 247, loginsPerSec: 284, loginP99: 2600, offlineP99: 478 };
 const EJ_PER_CORE = EJABBERD.notifPerSec / EJABBERD.cores;
 
-type Fmt = 'int' | 'ms' | 'dec' | 'kib' | 'pct';
+type Fmt = 'int' | 'ms' | 'dec' | 'dec3' | 'kib' | 'pct';
 interface Figure {
   scenario: string;
   metric: string;
@@ -49,6 +59,8 @@ function fmt(x: number, f: Fmt): string {
       return x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : Math.round(x).toLocaleString('en-US');
     case 'dec':
       return x.toFixed(2);
+    case 'dec3':
+      return x.toFixed(3);
     case 'kib':
       return x.toFixed(1);
     case 'pct':
@@ -822,10 +834,100 @@ function w3cNodeTable(runs: W3CResult[]): string {
   return lines.join('\n');
 }
 
-/** The "Cluster" section (C1, W3C); empty when neither ran. */
+/** CS per design and node count: CPU-seconds per 1,000 changes and per 1,000 notifications (nodes + Redis), medians over the runs. */
+function csTable(runs: CsRun[]): string {
+  const lines = [
+    '| design | nodes | changes sent/s | changes | notifications delivered | missing/dup/ooo | nodes CPU-s per 1k changes | Redis CPU-s per 1k changes | **nodes + Redis CPU-s per 1k changes** | vs 1 node | nodes + Redis CPU-s per 1k notifications | PostgreSQL CPU-s per 1k changes (not in the sum) | node cores (each) | Redis cores | Redis cmds per change | p50 / p99 ms | loadgen cores | other work, cores | sockets closed by a server | saturated |',
+    '|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---:|---|',
+  ];
+  const designs = [...new Set(runs.map((r) => r.design))];
+  const nodeCounts = [...new Set(runs.map((r) => r.nodes))].sort((a, b) => a - b);
+  for (const design of designs) {
+    let one = NaN;
+    for (const nodes of nodeCounts) {
+      const rs = runs.filter((r) => r.design === design && r.nodes === nodes);
+      if (rs.length === 0) continue;
+      const s = rs.map((r) => r.online?.steps.find((x) => x.rate === r.rate)).filter((x): x is W1Step => !!x);
+      if (s.length === 0) {
+        lines.push(`| ${design} | ${nodes} | failed: ${(rs[0]!.error ?? '').split('\n')[0]!.replaceAll('|', '\\|').slice(0, 300)} |${' |'.repeat(17)}`);
+        continue;
+      }
+      const per1k = (f: (x: W1Step) => number, d: (x: W1Step) => number) => s.map((x) => (1000 * f(x)) / d(x));
+      const total = per1k(
+        (x) => x.cpuSec + x.redisCpuSec,
+        (x) => x.sent,
+      );
+      if (nodes === 1) one = median(total);
+      const m = (f: (x: W1Step) => number) => median(s.map(f));
+      const nodeCores = Array.from({ length: nodes }, (_, i) => fmt(median(s.map((x) => x.nodeCores[i] ?? NaN)), 'dec')).join(' + ');
+      const closed = rs.reduce((a, r) => a + (r.online?.closedUnexpected ?? 0), 0);
+      const sat = s.filter((x) => x.saturated);
+      lines.push(
+        `| ${design} | ${nodes} | ${fmt(
+          m((x) => x.sentPerSec),
+          'int',
+        )} | ${fmt(
+          m((x) => x.sent),
+          'int',
+        )} | ${fmt(
+          m((x) => x.delivered),
+          'int',
+        )} | ${s.reduce((a, x) => a + x.missing, 0)}/${s.reduce((a, x) => a + x.dup, 0)}/${s.reduce((a, x) => a + x.outOfOrder, 0)} | ` +
+          `${cell(
+            per1k(
+              (x) => x.cpuSec,
+              (x) => x.sent,
+            ),
+            'dec3',
+          )} | ${cell(
+            per1k(
+              (x) => x.redisCpuSec,
+              (x) => x.sent,
+            ),
+            'dec3',
+          )} | **${cell(total, 'dec3')}** | ${Number.isFinite(one) && one > 0 ? `${(median(total) / one).toFixed(2)}×` : '—'} | ${cell(
+            per1k(
+              (x) => x.cpuSec + x.redisCpuSec,
+              (x) => x.delivered,
+            ),
+            'dec3',
+          )} | ${cell(
+            per1k(
+              (x) => x.pgCpuSec,
+              (x) => x.sent,
+            ),
+            'dec3',
+          )} | ` +
+          `${nodeCores} | ${fmt(
+            m((x) => x.redisCores),
+            'dec',
+          )} | ${fmt(
+            m((x) => x.redisPerChange.total ?? 0),
+            'dec',
+          )} | ${fmt(
+            m((x) => x.p50),
+            'ms',
+          )} / ${fmt(
+            m((x) => x.p99),
+            'ms',
+          )} | ${fmt(
+            m((x) => x.loadgenCores),
+            'dec',
+          )} | ${fmt(
+            m((x) => x.foreignCores),
+            'dec',
+          )} | ${closed} | ${sat.length}/${s.length}${sat.length ? ` (${sat[0]!.why})` : ''} |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+/** The "Cluster" section (C1, W3C, CS); empty when none ran. */
 export function clusterSection(c: Collected, mode: Mode): string {
   const out: string[] = [];
-  if (c.cluster.c1.length === 0 && c.cluster.w3c.length === 0) return '';
+  const cs = c.cluster.cs ?? [];
+  if (c.cluster.c1.length === 0 && c.cluster.w3c.length === 0 && cs.length === 0) return '';
   out.push('## Cluster', '');
   out.push(
     'Presently nodes (`npm start` with REDIS_URL, DATABASE_URL, PRESENTLY_REDIS_PREFIX, PRESENTLY_NODE_ID) sharing one Redis',
@@ -846,6 +948,19 @@ export function clusterSection(c: Collected, mode: Mode): string {
       '#### C1 steps (cluster)',
       '',
       c1StepTable(c.cluster.c1),
+      '',
+    );
+  }
+  if (cs.length > 0) {
+    out.push(
+      `### CS: CPU per change on ${mode.csNodes.join(', ')} nodes, replicated vs v2 (N=${fmtInt(mode.n)}, K=${mode.k}, ${fmtInt(mode.csRate)} changes/s for ${mode.csSec} s)`,
+      '',
+      "W1's workload and generator at one fixed rate (after W1's warm-up step), on a fresh cluster per design and node count: the replicated",
+      'design (`PRESENTLY_CLUSTER=replicated`: every node applies every entry of the one log) and cluster v2 (`PRESENTLY_CLUSTER=v2`: per-user',
+      'records and fan-out by interest). Each load-generator process spreads its users over the nodes. CPU-seconds are counted over the step',
+      "and its drain: every node process (/proc), Redis (`INFO cpu`); PostgreSQL's backends of the cluster database apart. Cells: median (min–max) of the runs.",
+      '',
+      csTable(cs),
       '',
     );
   }

@@ -5,7 +5,7 @@
  *   npm run bench -- --full       the issue's sizes, medians of 3 runs
  *   npm run bench -- --tiny       smoke run with tiny sizes (about a minute)
  *
- * Options: --only=W1,W2,W3,W4,W5,C1,W3C  --runs=N  --n=N (users of every scenario)  --seed=N  --pin (taskset:
+ * Options: --only=W1,W2,W3,W4,W5,C1,W3C,CS (CS only when asked)  --cs-nodes=1,2,4,6  --cs-rate=N  --runs=N  --n=N (users of every scenario)  --seed=N  --pin (taskset:
  * server on the last CPU, load generator on the others)  --out=FILE (default bench/RESULTS.md).
  */
 import { writeFileSync } from 'node:fs';
@@ -29,13 +29,15 @@ const opt = (name: string): string | undefined => argv.find((a) => a.startsWith(
 const known = ['full', 'quick', 'tiny', 'pin', 'help'];
 for (const a of argv) {
   const name = a.replace(/^--/, '').split('=')[0]!;
-  if (!known.includes(name) && !['only', 'runs', 'n', 'seed', 'out', 'w3c'].includes(name)) {
+  if (!known.includes(name) && !['only', 'runs', 'n', 'seed', 'out', 'w3c', 'cs-nodes', 'cs-rate'].includes(name)) {
     process.stderr.write(`bench: unknown option ${a}\n`);
     process.exit(2);
   }
 }
 if (flag('help')) {
-  process.stdout.write(`usage: npm run bench [-- --full | --tiny] [--only=${ALL_SCENARIOS.join(',')}] [--runs=N] [--n=N] [--w3c=N] [--seed=N] [--pin] [--out=FILE]\n`);
+  process.stdout.write(
+    `usage: npm run bench [-- --full | --tiny] [--only=${ALL_SCENARIOS.join(',')}] [--runs=N] [--n=N] [--w3c=N] [--cs-nodes=1,2,4,6] [--cs-rate=N] [--seed=N] [--pin] [--out=FILE]\n`,
+  );
   process.exit(0);
 }
 
@@ -50,6 +52,9 @@ if (opt('n')) {
 const ALIASES: Record<string, string> = { 'W3-100K': 'W3C', W3_100K: 'W3C', 'W3-CLUSTER': 'W3C' };
 // W3C's sessions alone (trial runs of the cluster hold at another size).
 if (opt('w3c')) mode.w3cSessions = Number(opt('w3c'));
+// CS's node counts and its one change rate.
+if (opt('cs-nodes')) mode.csNodes = opt('cs-nodes')!.split(',').map(Number);
+if (opt('cs-rate')) mode.csRate = Number(opt('cs-rate'));
 const only = new Set((opt('only')?.toUpperCase().split(',') ?? mode.scenarios).map((x) => ALIASES[x] ?? x));
 for (const x of only) {
   if (!ALL_SCENARIOS.includes(x)) {
@@ -79,13 +84,13 @@ const m = machine();
 log(`Presently bench, ${mode.name} mode (${command}); ${m.nproc} CPUs, ${m.cpu}, node ${m.node}, load ${m.loadStart}`);
 
 const ws = new Workspace(mode.k, seed, plans, log);
-const clusterInfra = only.has('C1') || only.has('W3C') ? new ClusterInfra(ws, log) : undefined;
+const clusterInfra = only.has('C1') || only.has('W3C') || only.has('CS') ? new ClusterInfra(ws, log) : undefined;
 const ctx: Ctx = { mode, ws, seed, log, ...(clusterInfra ? { cluster: clusterInfra } : {}) };
 const c: Collected = {
   online: { presently: [], baseline: [] },
   login: { presently: [], baseline: [] },
   hold: { presently: [], baseline: [] },
-  cluster: { c1: [], w3c: [] },
+  cluster: { c1: [], w3c: [], cs: [] },
   errors: [],
 };
 const kinds: Array<Exclude<Kind, 'cluster'>> = ['presently', 'baseline'];
@@ -117,6 +122,18 @@ try {
       log(`C1 friends churn on a cluster of ${mode.c1Nodes} nodes, N=${mode.n}, K=${mode.k}${tag}`);
       const r = await attempt(`C1 cluster${tag}`, () => runOnline(ctx, 'cluster', run, { w1: true, w5: false, w4: false }));
       if (r) c.cluster.c1.push(r);
+    }
+    if (only.has('CS')) {
+      // Node counts outside, designs inside: the two designs of one node count are measured minutes apart at most.
+      for (const nodes of mode.csNodes) {
+        for (const design of ['replicated', 'v2'] as const) {
+          log(`CS friends churn at ${mode.csRate} changes/s on ${nodes} node${nodes > 1 ? 's' : ''}, ${design}, N=${mode.n}, K=${mode.k}${tag}`);
+          const r = await attempt(`CS ${design} ${nodes} nodes${tag}`, () =>
+            runOnline(ctx, 'cluster', run, { w1: true, w5: false, w4: false, rates: [mode.csRate], stepSec: mode.csSec, nodes, clusterEnv: { PRESENTLY_CLUSTER: design } }),
+          );
+          c.cluster.cs!.push({ design, nodes, run, rate: mode.csRate, online: r ?? null, error: r ? null : (c.errors[c.errors.length - 1] ?? 'failed') });
+        }
+      }
     }
     if (only.has('W2')) {
       log(`W2 login storm, N=${mode.w2N}${tag}`);

@@ -37,10 +37,19 @@ export interface Target {
  * Starts a fresh server of the kind for N users (a cluster: `nodes` nodes) and its workers (not
  * logged in yet; with a cluster, each worker's users are spread over every node).
  */
-export async function bringUp(ctx: Ctx, kind: Kind, n: number, workers: number, extra: SpawnPlan = {}, nodes = 2): Promise<Target> {
+export async function bringUp(
+  ctx: Ctx,
+  kind: Kind,
+  n: number,
+  workers: number,
+  extra: SpawnPlan = {},
+  nodes = 2,
+  /** A cluster's nodes' extra environment (PRESENTLY_CLUSTER=v2). */
+  clusterEnv: Record<string, string> = {},
+): Promise<Target> {
   if (kind === 'cluster') {
     if (!ctx.cluster) throw new Error('no cluster backend in this context');
-    const c = await ctx.cluster.start(n, nodes, extra);
+    const c = await ctx.cluster.start(n, nodes, extra, clusterEnv);
     try {
       const pool = await ctx.ws.workers(c.nodes, n, workers);
       return { kind, srv: c.nodes[0]!, nodes: c.nodes, cluster: c, pool, n, workers };

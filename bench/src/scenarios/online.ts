@@ -7,7 +7,7 @@ import { pickUsers } from '../graph.js';
 import { workersFor } from '../modes.js';
 import { Meter, Window } from '../procstat.js';
 import { Hist } from '../stats.js';
-import { redisDelta, type RedisSnapshot } from '../cluster.js';
+import { PidsMeter, redisDelta, type RedisSnapshot } from '../cluster.js';
 import { bringUp, mustLoginAll, profiled, tearDown, type Ctx, type Kind, type Target } from './common.js';
 
 export interface W1Step {
@@ -55,6 +55,12 @@ export interface W1Step {
   redisPerChange: Record<string, number>;
   /** Cluster: microseconds Redis spent per call, by command, over the step. */
   redisUsecPerCall: Record<string, number>;
+  /** Friend notifications received over the step and its drain. */
+  delivered: number;
+  /** CPU-seconds over the step and its drain: all server processes (every node), Redis (INFO cpu; NaN without Redis), the cluster database's PostgreSQL backends (NaN without). */
+  cpuSec: number;
+  redisCpuSec: number;
+  pgCpuSec: number;
 }
 
 export interface W5Result {
@@ -97,18 +103,25 @@ export interface OnlineOptions {
   w1: boolean;
   w5: boolean;
   w4: boolean;
+  /** W1 at these rates only (after the warm-up), none skipped for saturation; default: the mode's steps. */
+  rates?: number[];
+  /** W1 seconds per step (default the mode's). */
+  stepSec?: number;
+  /** A cluster's nodes (default the mode's C1 nodes) and their extra environment. */
+  nodes?: number;
+  clusterEnv?: Record<string, string>;
 }
 
 export async function runOnline(ctx: Ctx, kind: Kind, run: number, opt: OnlineOptions): Promise<OnlineRun> {
   const { mode } = ctx;
-  const t = await bringUp(ctx, kind, mode.n, workersFor(mode, mode.n), process.env.BENCH_PROFILE_DIR ? { inspect: true } : {}, mode.c1Nodes);
+  const t = await bringUp(ctx, kind, mode.n, workersFor(mode, mode.n), process.env.BENCH_PROFILE_DIR ? { inspect: true } : {}, opt.nodes ?? mode.c1Nodes, opt.clusterEnv ?? {});
   try {
     const login = await mustLoginAll(t, mode.w2InFlight);
     const where = t.nodes.length > 1 ? ` on ${t.nodes.length} nodes, ${Math.round(login.ok / t.nodes.length)} each` : '';
     ctx.log(`  ${kind}: ${login.ok} users online${where} (${t.workers} load-generator process${t.workers > 1 ? 'es' : ''})`);
     await sleep(500);
     const out: OnlineRun = { kind, n: t.n, k: mode.k, steps: [], w5: [], w4: null, closedUnexpected: 0, closeCodes: {} };
-    if (opt.w1) out.steps = await w1(ctx, t, run);
+    if (opt.w1) out.steps = await w1(ctx, t, run, opt);
     if (opt.w5) {
       await sleep(500);
       for (const ids of [1, 500]) out.w5.push(await w5(ctx, t, ids, run));
@@ -125,15 +138,15 @@ export async function runOnline(ctx: Ctx, kind: Kind, run: number, opt: OnlineOp
 
 // ---- W1 --------------------------------------------------------------------------------------
 
-async function w1(ctx: Ctx, t: Target, run: number): Promise<W1Step[]> {
+async function w1(ctx: Ctx, t: Target, run: number, opt: OnlineOptions): Promise<W1Step[]> {
   const { mode } = ctx;
   const steps: W1Step[] = [];
-  await step(ctx, t, mode.steps[0]!, mode.warmSec, run * 1000 + 999); // warm-up, not recorded
-  const schedule = [...mode.steps];
+  await step(ctx, t, opt.rates?.[0] ?? mode.steps[0]!, mode.warmSec, run * 1000 + 999); // warm-up, not recorded
+  const schedule = [...(opt.rates ?? mode.steps)];
   let last = schedule[schedule.length - 1]!;
-  for (let i = 0; i < mode.extraSteps; i++) schedule.push((last *= 2));
+  if (!opt.rates) for (let i = 0; i < mode.extraSteps; i++) schedule.push((last *= 2));
   for (const [i, rate] of schedule.entries()) {
-    const s = await step(ctx, t, rate, mode.stepSec, run * 1000 + i);
+    const s = await step(ctx, t, rate, opt.stepSec ?? mode.stepSec, run * 1000 + i);
     steps.push(s);
     const clusterText =
       t.nodes.length > 1
@@ -149,7 +162,7 @@ async function w1(ctx: Ctx, t: Target, run: number): Promise<W1Step[]> {
         `p50 ${s.p50.toFixed(1)} p99 ${s.p99.toFixed(1)} max ${s.max.toFixed(1)} ms, missing/dup/ooo ${s.missing}/${s.dup}/${s.outOfOrder}, ` +
         `server ${s.cores.toFixed(2)} cores ${s.rssMiB.toFixed(0)} MiB, loadgen ${s.loadgenCores.toFixed(2)} cores, other work ${s.foreignCores.toFixed(2)} cores${clusterText}${s.saturated ? ` — saturated (${s.why})` : ''}`,
     );
-    if (s.saturated && i >= mode.steps.length - 1) break;
+    if (s.saturated && !opt.rates && i >= mode.steps.length - 1) break;
   }
   return steps;
 }
@@ -164,6 +177,9 @@ async function step(ctx: Ctx, t: Target, rate: number, seconds: number, seed: nu
     t.pool.pids,
     redisPid === undefined ? [] : [redisPid],
   );
+  const cl = t.cluster;
+  const pgm = cl ? await PidsMeter.start(() => cl.pgPids()) : undefined;
+  const pg0 = now();
   const t0 = now();
   await t.pool.all('churnStart', (w) => ({ rate: rate / t.workers, seed: ctx.seed * 7919 + seed * 31 + w }));
   await sleep(seconds * 1000);
@@ -192,6 +208,7 @@ async function step(ctx: Ctx, t: Target, rate: number, seconds: number, seed: nu
   const drainMs = now() - d0;
   const total = win.end();
   const r2: RedisSnapshot | undefined = await redis?.snapshot();
+  const pgCpuSec = pgm ? (await pgm.end()) * ((now() - pg0) / 1000) : NaN;
 
   const finalSeq = new Int32Array(t.n);
   for (const s of stops) for (let i = 0; i < s.seqs.length; i += 2) finalSeq[s.seqs[i]!] = s.seqs[i + 1]!;
@@ -247,6 +264,10 @@ async function step(ctx: Ctx, t: Target, rate: number, seconds: number, seed: nu
     perCoreSecWithRedis: redisStep ? delivered / (total.cpuSec + redisStep.cpuSec) : NaN,
     redisPerChange,
     redisUsecPerCall: redisStep?.usecPerCall ?? {},
+    delivered,
+    cpuSec: total.cpuSec,
+    redisCpuSec: redisStep ? redisStep.cpuSec : NaN,
+    pgCpuSec,
   };
 }
 
