@@ -193,34 +193,30 @@ test('S9 S19 S23 a custom status cleared by going OFFLINE; unsubscribe on one no
   w2.close();
 });
 
-test(
-  "S19 subscriptions of a user offline past the expiry are dropped on every node (the leader's ticks)",
-  { skip },
-  async () => {
-    const [a, b] = c.nodes as [NonNullable<(typeof c.nodes)[0]>, NonNullable<(typeof c.nodes)[0]>];
-    const sig = (srv: typeof a, u: string) => srv.sig(u, { SDKAppID: EXPIRY_APP });
-    const target = await RawPeer.connect(a.ws);
-    assert.equal((await target.login(EXPIRY_APP, 'e-target', sig(a, 'e-target'))).code, 0);
-    const subber = await RawPeer.connect(b.ws);
-    assert.equal((await subber.login(EXPIRY_APP, 'e-subber', sig(b, 'e-subber'))).code, 0);
-    assert.equal((await subber.request('subscribeUserStatus', { userIDList: ['e-target'] })).code, 0);
-    subber.close();
-    await subber.closed;
-    // Offline past 1.8 s, the subscription goes: both nodes' listings show it once a tick ran.
-    const subsOn = async (srv: typeof a): Promise<number> => {
-      const r = await rest(srv, 'presently/list_users', { Prefix: 'e-subber' }, { sdkappid: String(EXPIRY_APP), usersig: srv.sig('administrator', { SDKAppID: EXPIRY_APP }) });
-      return (r.Users as Array<{ userID: string; subscriptions: number }>).find((u) => u.userID === 'e-subber')?.subscriptions ?? -1;
-    };
-    assert.equal(await subsOn(a), 1);
-    const end = Date.now() + 15_000;
-    // Polled: the listing is each node's own reading, and nothing is pushed to tell of an expiry.
-    while ((await subsOn(a)) !== 0 || (await subsOn(b)) !== 0) {
-      assert.ok(Date.now() < end, 'the subscription expired on both nodes');
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    target.close();
-  },
-);
+test("S19 subscriptions of a user offline past the expiry are dropped on every node (the leader's ticks)", { skip }, async () => {
+  const [a, b] = c.nodes as [NonNullable<(typeof c.nodes)[0]>, NonNullable<(typeof c.nodes)[0]>];
+  const sig = (srv: typeof a, u: string) => srv.sig(u, { SDKAppID: EXPIRY_APP });
+  const target = await RawPeer.connect(a.ws);
+  assert.equal((await target.login(EXPIRY_APP, 'e-target', sig(a, 'e-target'))).code, 0);
+  const subber = await RawPeer.connect(b.ws);
+  assert.equal((await subber.login(EXPIRY_APP, 'e-subber', sig(b, 'e-subber'))).code, 0);
+  assert.equal((await subber.request('subscribeUserStatus', { userIDList: ['e-target'] })).code, 0);
+  subber.close();
+  await subber.closed;
+  // Offline past 1.8 s, the subscription goes: both nodes' listings show it once a tick ran.
+  const subsOn = async (srv: typeof a): Promise<number> => {
+    const r = await rest(srv, 'presently/list_users', { Prefix: 'e-subber' }, { sdkappid: String(EXPIRY_APP), usersig: srv.sig('administrator', { SDKAppID: EXPIRY_APP }) });
+    return (r.Users as Array<{ userID: string; subscriptions: number }>).find((u) => u.userID === 'e-subber')?.subscriptions ?? -1;
+  };
+  assert.equal(await subsOn(a), 1);
+  const end = Date.now() + 15_000;
+  // Polled: the listing is each node's own reading, and nothing is pushed to tell of an expiry.
+  while ((await subsOn(a)) !== 0 || (await subsOn(b)) !== 0) {
+    assert.ok(Date.now() < end, 'the subscription expired on both nodes');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  target.close();
+});
 
 test('S13 S18 a switch turned off through node B refuses queries on node A with 72001', { skip }, async () => {
   const [a, b] = c.nodes as [NonNullable<(typeof c.nodes)[0]>, NonNullable<(typeof c.nodes)[0]>];
