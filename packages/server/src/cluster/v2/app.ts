@@ -815,9 +815,12 @@ export class V2App implements AppDriver {
     if (fresh) {
       // Listening from now on: the record says where the channel stands.
       const rec = await this.init.records.read(this.app, target);
+      // A message that arrived since the subscription was delivered to `by` already: only what
+      // came before it, between the request and the subscription, was missed.
+      const heard = this.init.interest.last(channel);
       this.init.interest.known(channel, rec.n);
       const st = decode(target, rec);
-      if (st && rec.n > seenAt) missed = { userID: target, statusType: st.statusType, customStatus: st.customStatus };
+      if (st && rec.n > seenAt && heard < rec.n) missed = { userID: target, statusType: st.statusType, customStatus: st.customStatus };
     } else if (this.init.interest.last(channel) > seenAt) {
       // Already listening for another user: the last change delivered here, and those still on
       // their way follow in order.
