@@ -97,41 +97,32 @@ export class PresentlyServer {
     if (!appSettings.store.durable) log.warn('the store is not SQL: app settings changed at run time last only until the process ends');
     await appSettings.migrate();
     let cluster: ClusterNode | null = null;
+    let v2: V2Node | null = null;
+    // A node evicted by the cluster (declared dead) closes its sockets: the gateway comes later.
+    const gatewayRef: { gw?: Gateway } = {};
+    const common = {
+      redisUrl: init.options.redisUrl ?? '',
+      prefix: init.options.redisPrefix,
+      nodeId: init.options.nodeId,
+      leaseMs: init.options.leaseMs,
+      log: log.child({ component: 'cluster' }),
+      onEvicted: () => gatewayRef.gw?.evictAll(),
+    };
+    // Loaded only with REDIS_URL: a single process never loads the Redis client.
     if (init.options.redisUrl && init.options.clusterDesign === 'v2') {
       // Cluster v2 (being built, docs/cluster.md): per-user records in Redis, fan-out by interest.
       if (!init.options.databaseUrl) throw new ConfigError('PRESENTLY_CLUSTER=v2 needs DATABASE_URL (PostgreSQL): nodes load users from it');
       const { V2Node } = await import('./cluster/v2/node.js');
-      const gatewayRef: { gw?: Gateway } = {};
-      const node = new V2Node({
-        redisUrl: init.options.redisUrl,
-        prefix: init.options.redisPrefix,
-        nodeId: init.options.nodeId,
-        leaseMs: init.options.leaseMs,
-        log: log.child({ component: 'cluster' }),
-        onEvicted: () => gatewayRef.gw?.evictAll(),
-      });
-      await node.connect();
-      log.info({ node: node.key, design: 'v2' }, 'joined the cluster');
-      const server = new PresentlyServer(init.options, store, log, appSettings, init.web, null, node);
-      gatewayRef.gw = server.gateway;
-      for (const app of init.apps) await server.gateway.addApp(await appSettings.resolve(app));
-      await node.endEarlierIncarnations();
-      return server;
-    }
-    if (init.options.redisUrl) {
+      v2 = new V2Node(common);
+      await v2.connect();
+      log.info({ node: v2.key, design: 'v2' }, 'joined the cluster');
+    } else if (init.options.redisUrl) {
       // Live presence and fan-out through Redis: this process is one node of a cluster.
-      const gatewayRef: { gw?: Gateway } = {};
-      // Loaded only here: a single process never loads the Redis client.
       const { ClusterNode } = await import('./cluster/node.js');
       cluster = new ClusterNode({
-        redisUrl: init.options.redisUrl,
-        prefix: init.options.redisPrefix,
-        nodeId: init.options.nodeId,
-        leaseMs: init.options.leaseMs,
+        ...common,
         drainGraceMs: init.options.drainGraceMs,
         logMaxLen: init.options.logMaxLen,
-        log: log.child({ component: 'cluster' }),
-        onEvicted: () => gatewayRef.gw?.evictAll(),
         // A replica that missed entries cannot be mended in place: end, and be started afresh.
         onFatal: () => {
           gatewayRef.gw?.evictAll();
@@ -140,15 +131,14 @@ export class PresentlyServer {
       });
       await cluster.connect();
       log.info({ node: cluster.key }, 'joined the cluster');
-      const server = new PresentlyServer(init.options, store, log, appSettings, init.web, cluster);
-      gatewayRef.gw = server.gateway;
-      for (const app of init.apps) await server.gateway.addApp(await appSettings.resolve(app));
-      return server;
     }
-    const server = new PresentlyServer(init.options, store, log, appSettings, init.web, cluster);
+    const server = new PresentlyServer(init.options, store, log, appSettings, init.web, cluster, v2);
+    gatewayRef.gw = server.gateway;
     // Settings changed at run time (presently/set_app_settings) were stored; they win over the
     // config file's values for the same SDKAppID; every value never changed comes from the file.
     for (const app of init.apps) await server.gateway.addApp(await appSettings.resolve(app));
+    // A v2 node restarted with its id ends its earlier incarnation's sessions once its apps are there.
+    await v2?.endEarlierIncarnations();
     return server;
   }
 

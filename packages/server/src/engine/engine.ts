@@ -61,7 +61,8 @@ interface UserRec<S> {
   mark: number;
 }
 
-class Change implements StatusChange {
+/** One change as every receiver gets it; its JSON made once (S20). Cluster v2 makes them from channel messages. */
+export class Change implements StatusChange {
   private cached: string | undefined;
   constructor(readonly info: UserStatusInfo) {}
   json(): string {

@@ -87,7 +87,7 @@ export class Connection implements Sink {
     if (!parsed.ok) return this.sendError(parsed.id, parsed.op ?? 'error', parsed.code, parsed.message);
     const frame = parsed.frame;
     // In a cluster every request waits for the log, so every one but heartbeats counts.
-    const bounded = ASYNC_OPS.has(frame.op) || ((this.gw.cluster !== null || this.gw.v2 !== null) && frame.op !== 'heartbeat' && frame.op !== 'syncStatus');
+    const bounded = ASYNC_OPS.has(frame.op) || (this.gw.clustered && frame.op !== 'heartbeat' && frame.op !== 'syncStatus');
     if (bounded && this.inFlight >= this.gw.options.maxInFlight) {
       // Refused before anything is applied: nothing changes (S32).
       return this.sendError(frame.id, frame.op, ErrorCode.TOO_MANY_IN_FLIGHT);

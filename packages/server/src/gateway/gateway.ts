@@ -61,6 +61,8 @@ export class Gateway {
   readonly webhooks: WebhookDispatcher<Sink>;
   /** `watchAll` streams per app (the console's live view). */
   private readonly watchers = new Map<number, Set<Connection>>();
+  /** This process is a node of a cluster (either design): every request may wait on Redis. */
+  readonly clustered: boolean;
   /** Counters for /metrics and the logs. */
   readonly stats = { notifications: 0, heartbeatTimeouts: 0, loginTimeouts: 0 };
 
@@ -73,6 +75,7 @@ export class Gateway {
     /** This process as a node of cluster v2 (docs/cluster.md, "Cluster v2"); null otherwise. */
     readonly v2: V2Node | null = null,
   ) {
+    this.clustered = cluster !== null || v2 !== null;
     this.localId = Math.random().toString(36).slice(2, 8);
     this.pendingLogin = new ConnList(options.loginTimeoutMs, 'opened');
     this.loginGuard = new LoginGuard(options.maxLoginFailuresPerMinute);

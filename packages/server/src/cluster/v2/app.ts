@@ -19,7 +19,7 @@
  */
 import type { Logger } from 'pino';
 import { CloseCode, ErrorCode, PresentlyError, UserStatus, type KickTypeValue, type UserStatusInfo } from '@presently/protocol';
-import { AppEngine, type LoginParams, type SessionState, type UserState } from '../../engine/engine.js';
+import { AppEngine, Change, type LoginParams, type SessionState, type UserState } from '../../engine/engine.js';
 import type { DisconnectReason, Mutation, PresenceEvent, StatusChange } from '../../engine/types.js';
 import type { AppSettings } from '../../config/settings.js';
 import type { AppDriver, FailuresReply, StatusReply } from '../../gateway/driver.js';
@@ -71,14 +71,6 @@ interface ChannelMessage {
   s?: Record<string, number>;
   /** The user's friend list changed: nodes holding the user load it again (numbers as for `s`). */
   f?: Record<string, number>;
-}
-
-class Change implements StatusChange {
-  private cached: string | undefined;
-  constructor(readonly info: UserStatusInfo) {}
-  json(): string {
-    return (this.cached ??= JSON.stringify(this.info));
-  }
 }
 
 /** What a request asked of the engine's ports, held until its write is in. */
